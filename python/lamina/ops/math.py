@@ -5,6 +5,8 @@ Elementwise arithmetic runs on the array module of the inputs (numpy or cupy); m
 single-axis reductions run on lamina's kernels. Every function accepts Tensors or array-likes
 and returns a Tensor that records a backward node when gradients are being recorded.
 """
+import builtins
+
 import numpy as np
 
 from .. import backend
@@ -187,7 +189,7 @@ def _gemm(a, b, trans_a=False, trans_b=False):
         out = xp.empty((m, n), dtype=a.dtype)
         K.gemm(_gemm_operand(a), _gemm_operand(b), out, trans_a, trans_b)
         return out
-    batch = max(a.shape[0], b.shape[0])
+    batch = builtins.max(a.shape[0], b.shape[0])
     m = a.shape[2] if trans_a else a.shape[1]
     n = b.shape[1] if trans_b else b.shape[2]
     out = xp.empty((batch, m, n), dtype=a.dtype)
