@@ -1,0 +1,356 @@
+// Drivers of the whole-sequence recurrent kernels (contract in rnn.h). The element-wise step
+// passes live in csrc/cpu/simd/rnn_cells.cpp (one copy per ISA); every matrix product goes
+// through lamina::gemm.
+//
+// Layout choice: the sequence buffers stay batch-major (N, T, X) like the user's x, so the input
+// projection, dx and dkernel are single gemms over N*T contiguous rows, and step t is a strided
+// slice (row stride T*X) that gemm takes as its leading dimension. The one product that does
+// not line up is drecurrent_kernel = sum_t h_{t-1}^T dgates_t: flattened, h_seq row r-1 pairs
+// with dgates row r except at t = 0, where the pair must be h0 instead of the previous sample's
+// last state. One gemm over the shifted rows plus one (N-row) correction gemm with
+// (h0[n] - h_seq[n-1, T-1]) gives the exact sum.
+#include "cpu/rnn.h"
+
+#include <vector>
+
+#include "common/parallel.h"
+#include "cpu/gemm.h"
+#include "cpu/rnn_kernels.h"
+
+namespace lamina {
+
+namespace {
+
+using i64 = std::int64_t;
+
+template <class T>
+const RnnCellKernelsOf<T>& cells();
+template <>
+const RnnCellKernelsOf<float>& cells<float>() {
+  return LAMINA_KERNEL_TABLE(rnn_cell_kernels).f32;
+}
+template <>
+const RnnCellKernelsOf<double>& cells<double>() {
+  return LAMINA_KERNEL_TABLE(rnn_cell_kernels).f64;
+}
+
+// A step pass over all N rows, threaded when the step is big enough to pay for a fork.
+template <class Args>
+void run_rows(void (*pass)(const Args&, i64, i64), const Args& a, i64 N, i64 width) {
+  parallel_for(N, N * width * 24, [&](i64 n0, i64 n1) { pass(a, n0, n1); });
+}
+
+// gates (N*T, G) = x (N*T, F) @ kernel (F, G) + bias.
+template <class T>
+void project_inputs(const RnnShape& s, i64 G, const T* x, const T* kernel, const T* bias,
+                    T* gates) {
+  const i64 rows = s.N * s.T;
+  gemm<T>(false, false, rows, G, s.F, T(1), x, s.F, kernel, G, T(0), gates, G);
+  if (bias == nullptr) return;
+  parallel_for(rows, rows * G, [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; ++r) {
+      T* __restrict g = gates + r * G;
+      for (i64 j = 0; j < G; ++j) g[j] += bias[j];
+    }
+  });
+}
+
+// Column sums of a (rows, G) matrix into out (G,), assigned.
+template <class T>
+void column_sums(i64 rows, i64 G, const T* a, i64 lda, T* out) {
+  parallel_for(G, rows * G, [&](i64 j0, i64 j1) {
+    for (i64 j = j0; j < j1; ++j) out[j] = T(0);
+    for (i64 r = 0; r < rows; ++r) {
+      const T* __restrict row = a + r * lda;
+      for (i64 j = j0; j < j1; ++j) out[j] += row[j];
+    }
+  });
+}
+
+// drk (U, ncols; ld ldk) = sum_{n,t} h_{t-1}[n]^T dg[n, t, 0:ncols], dg rows of stride ldg.
+template <class T>
+void recurrent_kernel_gradient(const RnnShape& s, const T* h0, const T* h_seq, const T* dg,
+                               i64 ldg, i64 ncols, T* drk, i64 ldk) {
+  const i64 N = s.N, Ts = s.T, U = s.U, rows = N * Ts;
+  if (rows > 1) {
+    gemm<T>(true, false, U, ncols, rows - 1, T(1), h_seq, U, dg + ldg, ldg, T(0), drk, ldk);
+  } else {
+    for (i64 u = 0; u < U; ++u)
+      for (i64 j = 0; j < ncols; ++j) drk[u * ldk + j] = T(0);
+  }
+  std::vector<T> fix(static_cast<size_t>(N * U));
+  for (i64 n = 0; n < N; ++n) {
+    const T* last = n > 0 ? h_seq + ((n - 1) * Ts + Ts - 1) * U : nullptr;
+    for (i64 u = 0; u < U; ++u) fix[n * U + u] = h0[n * U + u] - (last ? last[u] : T(0));
+  }
+  gemm<T>(true, false, U, ncols, N, T(1), fix.data(), U, dg, Ts * ldg, T(1), drk, ldk);
+}
+
+// dkernel = x^T dg, dx = dg @ kernel^T (skipped when dx is null), dg rows of G contiguous.
+template <class T>
+void input_gradients(const RnnShape& s, i64 G, const T* x, const T* kernel, const T* dg, T* dx,
+                     T* dkernel) {
+  const i64 rows = s.N * s.T;
+  gemm<T>(true, false, s.F, G, rows, T(1), x, s.F, dg, G, T(0), dkernel, G);
+  if (dx != nullptr) gemm<T>(false, true, rows, s.F, G, T(1), dg, G, kernel, G, T(0), dx, s.F);
+}
+
+template <class T>
+void init_state_grad(i64 count, const T* src, T* dst) {
+  for (i64 i = 0; i < count; ++i) dst[i] = src ? src[i] : T(0);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// LSTM
+// ---------------------------------------------------------------------------------------------
+template <class T>
+void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
+                           const T* recurrent_kernel, const T* bias, const T* h0, const T* c0,
+                           const T* mask, int activation, int recurrent_activation, T* gates,
+                           T* h_seq, T* c_seq) {
+  const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
+  project_inputs(s, G, x, kernel, bias, gates);
+  const auto& k = cells<T>();
+  for (i64 t = 0; t < Ts; ++t) {
+    LstmStepArgs<T> a{};
+    a.z = gates + t * G;
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
+    a.ldc_prev = a.ldh_prev;
+    a.c = c_seq + t * U;
+    a.h = h_seq + t * U;
+    a.ldch = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    gemm<T>(false, false, N, G, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, G, T(1), a.z,
+            a.ldz);
+    run_rows(k.lstm_forward, a, N, G);
+  }
+}
+
+template <class T>
+void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
+                            const T* recurrent_kernel, const T* h0, const T* c0, const T* mask,
+                            int activation, int recurrent_activation, const T* gates,
+                            const T* h_seq, const T* c_seq, const T* dh_seq, const T* dh_last,
+                            const T* dc_last, T* dx, T* dkernel, T* drecurrent_kernel, T* dbias,
+                            T* dh0, T* dc0, T* dgates) {
+  const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
+  init_state_grad(N * U, dh_last, dh0);
+  init_state_grad(N * U, dc_last, dc0);
+  const auto& k = cells<T>();
+  for (i64 t = Ts - 1; t >= 0; --t) {
+    LstmStepArgs<T> a{};
+    a.z = const_cast<T*>(gates) + t * G;  // read only in backward
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
+    a.ldc_prev = a.ldh_prev;
+    a.c = const_cast<T*>(c_seq) + t * U;
+    a.ldch = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    a.dy = dh_seq ? dh_seq + t * U : nullptr;
+    a.lddy = Ts * U;
+    a.dh = dh0;
+    a.dc = dc0;
+    a.dz = dgates + t * G;
+    run_rows(k.lstm_backward, a, N, G);
+    gemm<T>(false, true, N, U, G, T(1), a.dz, Ts * G, recurrent_kernel, G, T(1), dh0, U);
+  }
+  input_gradients(s, G, x, kernel, dgates, dx, dkernel);
+  if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
+  recurrent_kernel_gradient(s, h0, h_seq, dgates, G, G, drecurrent_kernel, G);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GRU
+// ---------------------------------------------------------------------------------------------
+template <class T>
+void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
+                          const T* recurrent_kernel, const T* bias, const T* h0, const T* mask,
+                          int activation, int recurrent_activation, T* gates, T* rh, T* h_seq) {
+  const i64 N = s.N, Ts = s.T, U = s.U, G = 3 * U;
+  project_inputs(s, G, x, kernel, bias, gates);
+  const auto& k = cells<T>();
+  std::vector<T> sbuf(reset_after ? static_cast<size_t>(N * G) : 0);
+  for (i64 t = 0; t < Ts; ++t) {
+    GruStepArgs<T> a{};
+    a.z = gates + t * G;
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.h = h_seq + t * U;
+    a.ldh = Ts * U;
+    a.rh = rh + t * U;
+    a.ldrh = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    if (reset_after) {
+      a.s = sbuf.data();
+      a.rbias = bias ? bias + G : nullptr;
+      gemm<T>(false, false, N, G, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, G, T(0),
+              sbuf.data(), G);
+      run_rows(k.gru_forward, a, N, G);
+    } else {
+      gemm<T>(false, false, N, 2 * U, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, G, T(1),
+              a.z, a.ldz);
+      run_rows(k.gru_v1_forward_a, a, N, 2 * U);
+      gemm<T>(false, false, N, U, U, T(1), a.rh, a.ldrh, recurrent_kernel + 2 * U, G, T(1),
+              a.z + 2 * U, a.ldz);
+      run_rows(k.gru_v1_forward_b, a, N, U);
+    }
+  }
+}
+
+template <class T>
+void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
+                           const T* recurrent_kernel, const T* h0, const T* mask, int activation,
+                           int recurrent_activation, const T* gates, const T* rh, const T* h_seq,
+                           const T* dh_seq, const T* dh_last, T* dx, T* dkernel,
+                           T* drecurrent_kernel, T* dbias, T* dh0, T* dgates, T* ds) {
+  const i64 N = s.N, Ts = s.T, U = s.U, G = 3 * U;
+  init_state_grad(N * U, dh_last, dh0);
+  const auto& k = cells<T>();
+  std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * U));
+  for (i64 t = Ts - 1; t >= 0; --t) {
+    GruStepArgs<T> a{};
+    a.z = const_cast<T*>(gates) + t * G;
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.rh = const_cast<T*>(rh) + t * U;
+    a.ldrh = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    a.dy = dh_seq ? dh_seq + t * U : nullptr;
+    a.lddy = Ts * U;
+    a.dh = dh0;
+    a.dz = dgates + t * G;
+    if (reset_after) {
+      a.ds = ds + t * G;
+      run_rows(k.gru_backward, a, N, G);
+      gemm<T>(false, true, N, U, G, T(1), a.ds, Ts * G, recurrent_kernel, G, T(1), dh0, U);
+    } else {
+      a.drh = drh.data();
+      run_rows(k.gru_v1_backward_a, a, N, G);
+      gemm<T>(false, true, N, U, U, T(1), a.dz + 2 * U, Ts * G, recurrent_kernel + 2 * U, G,
+              T(0), drh.data(), U);
+      run_rows(k.gru_v1_backward_b, a, N, U);
+      gemm<T>(false, true, N, U, 2 * U, T(1), a.dz, Ts * G, recurrent_kernel, G, T(1), dh0, U);
+    }
+  }
+  input_gradients(s, G, x, kernel, dgates, dx, dkernel);
+  if (reset_after) {
+    if (dbias) {
+      column_sums(N * Ts, G, dgates, G, dbias);
+      column_sums(N * Ts, G, ds, G, dbias + G);
+    }
+    recurrent_kernel_gradient(s, h0, h_seq, ds, G, G, drecurrent_kernel, G);
+  } else {
+    if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
+    recurrent_kernel_gradient(s, h0, h_seq, dgates, G, 2 * U, drecurrent_kernel, G);
+    gemm<T>(true, false, U, U, N * Ts, T(1), rh, U, dgates + 2 * U, G, T(0),
+            drecurrent_kernel + 2 * U, G);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SimpleRNN
+// ---------------------------------------------------------------------------------------------
+template <class T>
+void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
+                                 const T* recurrent_kernel, const T* bias, const T* h0,
+                                 const T* mask, int activation, T* gates, T* h_seq) {
+  const i64 N = s.N, Ts = s.T, U = s.U;
+  project_inputs(s, U, x, kernel, bias, gates);
+  const auto& k = cells<T>();
+  for (i64 t = 0; t < Ts; ++t) {
+    LstmStepArgs<T> a{};
+    a.z = gates + t * U;
+    a.ldz = Ts * U;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.h = h_seq + t * U;
+    a.ldch = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    gemm<T>(false, false, N, U, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, U, T(1), a.z,
+            a.ldz);
+    run_rows(k.simple_forward, a, N, U);
+  }
+}
+
+template <class T>
+void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
+                                  const T* recurrent_kernel, const T* h0, const T* mask,
+                                  int activation, const T* h_seq, const T* dh_seq,
+                                  const T* dh_last, T* dx, T* dkernel, T* drecurrent_kernel,
+                                  T* dbias, T* dh0, T* dgates) {
+  const i64 N = s.N, Ts = s.T, U = s.U;
+  init_state_grad(N * U, dh_last, dh0);
+  const auto& k = cells<T>();
+  for (i64 t = Ts - 1; t >= 0; --t) {
+    LstmStepArgs<T> a{};
+    a.h = const_cast<T*>(h_seq) + t * U;
+    a.ldch = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.dy = dh_seq ? dh_seq + t * U : nullptr;
+    a.lddy = Ts * U;
+    a.dh = dh0;
+    a.dz = dgates + t * U;
+    a.ldz = Ts * U;
+    run_rows(k.simple_backward, a, N, U);
+    gemm<T>(false, true, N, U, U, T(1), a.dz, Ts * U, recurrent_kernel, U, T(1), dh0, U);
+  }
+  input_gradients(s, U, x, kernel, dgates, dx, dkernel);
+  if (dbias) column_sums(N * Ts, U, dgates, U, dbias);
+  recurrent_kernel_gradient(s, h0, h_seq, dgates, U, U, drecurrent_kernel, U);
+}
+
+#define LAMINA_INSTANTIATE_RNN(T)                                                              \
+  template void lstm_sequence_forward<T>(const RnnShape&, const T*, const T*, const T*,        \
+                                         const T*, const T*, const T*, const T*, int, int, T*, \
+                                         T*, T*);                                              \
+  template void lstm_sequence_backward<T>(const RnnShape&, const T*, const T*, const T*,       \
+                                          const T*, const T*, const T*, int, int, const T*,    \
+                                          const T*, const T*, const T*, const T*, const T*,    \
+                                          T*, T*, T*, T*, T*, T*, T*);                         \
+  template void gru_sequence_forward<T>(const RnnShape&, bool, const T*, const T*, const T*,   \
+                                        const T*, const T*, const T*, int, int, T*, T*, T*);   \
+  template void gru_sequence_backward<T>(const RnnShape&, bool, const T*, const T*, const T*,  \
+                                         const T*, const T*, int, int, const T*, const T*,     \
+                                         const T*, const T*, const T*, T*, T*, T*, T*, T*, T*, \
+                                         T*);                                                  \
+  template void simple_rnn_sequence_forward<T>(const RnnShape&, const T*, const T*, const T*,  \
+                                               const T*, const T*, const T*, int, T*, T*);     \
+  template void simple_rnn_sequence_backward<T>(const RnnShape&, const T*, const T*,           \
+                                                const T*, const T*, const T*, int, const T*,   \
+                                                const T*, const T*, T*, T*, T*, T*, T*, T*);
+LAMINA_INSTANTIATE_RNN(float)
+LAMINA_INSTANTIATE_RNN(double)
+#undef LAMINA_INSTANTIATE_RNN
+
+}  // namespace lamina

@@ -1,0 +1,74 @@
+// Whole-sequence recurrent layers on the CPU: LSTM, GRU and SimpleRNN, forward and backward
+// through time, each in one call. Plain views, no pybind11 (csrc/bindings/cpu_rnn.cpp checks).
+//
+// Shape letters: N batch, T timesteps, F input features, U units, G gate width (4U LSTM,
+// 3U GRU, U SimpleRNN). All arrays are C-contiguous, batch-major as Keras:
+//   x (N, T, F), kernel (F, G), recurrent_kernel (U, G), bias (G,) or null;
+//   GRU with reset_after: bias (2, G) = [input bias; recurrent bias];
+//   h0, c0 (N, U); mask (N, T) of 0/1 in the float type, or null (all steps valid).
+// Gate order is Keras': LSTM i, f, c, o; GRU z, r, h.
+//
+// Forward, per call: ONE gemm projects every timestep (x (N*T, F) @ kernel -> gates (N, T, G)),
+// bias added; then per step t one gemm adds h_{t-1} @ recurrent_kernel into gates[:, t] and one
+// fused pass applies the gate non-linearities and the state update (csrc/cpu/simd/rnn_cells.cpp).
+// Written (assigned): gates (activated gate values, saved for backward), h_seq (N, T, U) the
+// state after every step (a masked step repeats the previous state), c_seq (N, T, U) for the
+// LSTM, rh (N, T, U) for the GRU (reset_after: h_{t-1} @ R_h + b_h; otherwise r * h_{t-1}).
+//
+// Backward, per call: per step (T-1 .. 0) one fused pass (gate gradients, dc) and one gemm
+// dh_{t-1} += dgates_t @ recurrent_kernel^T; then dkernel = x^T dgates, dx = dgates @ kernel^T
+// and drecurrent_kernel = H_prev^T dgates as single gemms over all N*T rows.
+// Inputs: what forward wrote, plus dh_seq (N, T, U) the gradient of the state sequence (or null)
+// and dh_last / dc_last (N, U) the gradients of the final states (or null).
+// Written (assigned, never accumulated): dx (or null to skip), dkernel, drecurrent_kernel, dbias
+// (or null), dh0 and dc0 (N, U) (always: they hold the running state gradients), and the
+// workspaces dgates (N, T, G) (and ds (N, T, G) for the reset_after GRU).
+#pragma once
+
+#include <cstdint>
+
+namespace lamina {
+
+struct RnnShape {
+  std::int64_t N, T, F, U;
+};
+
+template <class T>
+void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
+                           const T* recurrent_kernel, const T* bias, const T* h0, const T* c0,
+                           const T* mask, int activation, int recurrent_activation, T* gates,
+                           T* h_seq, T* c_seq);
+
+template <class T>
+void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
+                            const T* recurrent_kernel, const T* h0, const T* c0, const T* mask,
+                            int activation, int recurrent_activation, const T* gates,
+                            const T* h_seq, const T* c_seq, const T* dh_seq, const T* dh_last,
+                            const T* dc_last, T* dx, T* dkernel, T* drecurrent_kernel, T* dbias,
+                            T* dh0, T* dc0, T* dgates);
+
+template <class T>
+void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
+                          const T* recurrent_kernel, const T* bias, const T* h0, const T* mask,
+                          int activation, int recurrent_activation, T* gates, T* rh, T* h_seq);
+
+template <class T>
+void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
+                           const T* recurrent_kernel, const T* h0, const T* mask, int activation,
+                           int recurrent_activation, const T* gates, const T* rh, const T* h_seq,
+                           const T* dh_seq, const T* dh_last, T* dx, T* dkernel,
+                           T* drecurrent_kernel, T* dbias, T* dh0, T* dgates, T* ds);
+
+template <class T>
+void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
+                                 const T* recurrent_kernel, const T* bias, const T* h0,
+                                 const T* mask, int activation, T* gates, T* h_seq);
+
+template <class T>
+void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
+                                  const T* recurrent_kernel, const T* h0, const T* mask,
+                                  int activation, const T* h_seq, const T* dh_seq,
+                                  const T* dh_last, T* dx, T* dkernel, T* drecurrent_kernel,
+                                  T* dbias, T* dh0, T* dgates);
+
+}  // namespace lamina
