@@ -1,0 +1,71 @@
+"""lamina.ops.embedding (csrc/cpu/embedding.cpp): gather against numpy fancy indexing, the
+scatter-add gradient against np.add.at and finite differences, threaded determinism, and the
+out-of-range error."""
+import numpy as np
+import pytest
+
+import lamina as L
+from lamina import _cpu, ops
+from lamina.ops.embedding import embedding
+from gradcheck import check_gradients
+
+rng = np.random.default_rng(3)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("shape,V,D", [((4, 7), 11, 5), ((1,), 1, 1), ((3, 2, 5), 50, 33),
+                                       ((2000,), 7, 64)])
+def test_gather_and_scatter_add(dtype, index_dtype, shape, V, D):
+    table = rng.standard_normal((V, D)).astype(dtype)
+    idx = rng.integers(0, V, size=shape).astype(index_dtype)
+    w = L.Variable(table)
+    with L.GradientTape() as tape:
+        out = embedding(idx, w)
+        g = rng.standard_normal(out.shape).astype(dtype)
+        loss = ops.sum(ops.multiply(out, g))
+    np.testing.assert_array_equal(out.data, table[idx])
+    (dtable,) = tape.gradient(loss, [w])
+    expected = np.zeros((V, D))
+    np.add.at(expected, idx.reshape(-1), g.reshape(-1, D).astype(np.float64))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(dtable.data, expected, rtol=rtol, atol=rtol)
+
+
+def test_gradient_check():
+    idx = np.array([[0, 3, 3], [2, 0, 1]])
+    check_gradients(lambda t: embedding(idx, t), rng.standard_normal((5, 4)))
+
+
+def test_scatter_is_deterministic_across_threads():
+    table = rng.standard_normal((13, 40)).astype(np.float32)
+    idx = rng.integers(0, 13, size=5000).astype(np.int64)
+    g = rng.standard_normal((5000, 40)).astype(np.float32)
+    before = _cpu.get_num_threads()
+    results = []
+    for n in (1, 2, 3):
+        _cpu.set_num_threads(n)
+        d = np.empty_like(table)
+        _cpu.embedding_backward(idx, g, d)
+        results.append(d)
+    _cpu.set_num_threads(before)
+    for d in results[1:]:
+        np.testing.assert_array_equal(d, results[0])
+
+
+@pytest.mark.parametrize("bad", [10, -1, 99])
+def test_out_of_range_index_is_a_clear_error(bad):
+    table = np.zeros((10, 3), np.float32)
+    idx = np.array([[1, 2], [bad, 4]])
+    with pytest.raises(ValueError, match=rf"\[embedding_forward\] argument 'indices': index "
+                                         rf"{bad} at flat position 2 is out of range for a "
+                                         rf"table of 10 rows"):
+        embedding(idx, table)
+    with pytest.raises(ValueError, match=rf"\[embedding_backward\].*index {bad}"):
+        _cpu.embedding_backward(idx, np.zeros((4, 3), np.float32), np.empty_like(table))
+
+
+def test_non_integer_indices_rejected():
+    with pytest.raises(ValueError, match=r"\[embedding\] indices must be integers"):
+        embedding(np.array([0.5, 1.0]), np.zeros((3, 2)))
+    out = embedding(np.array([1.0, 2.0]), np.eye(3))
+    np.testing.assert_array_equal(out.data, np.eye(3)[[1, 2]])
