@@ -7,10 +7,11 @@
 //   exp_f: Cephes' range reduction (x = n ln2 + r, ln2 split in two) and degree-5 polynomial;
 //     2^n applied as two factors so that results from the denormals to overflow are right.
 //   log_f: Cephes' logf polynomial on [sqrt(1/2), sqrt(2)), used for log1p_f on [1, 2].
+//   expm1_f: Taylor polynomial on |x| < ln2/2, exp_f(x) - 1 beyond (elu, selu).
 //   log1p_f: log(u) * t / (u - 1) with u = 1 + t (Goldberg's trick: exact for tiny t).
 //   tanh_f: Cephes' odd polynomial below 0.625, 1 - 2 / (e^2|x| + 1) above.
-//   erfc_f: Numerical Recipes' erfcc (Chebyshev fit, relative error < 1.2e-7 in exact
-//     arithmetic) for z >= 0; the rounding of -z^2 costs relative error ~z^2 * 6e-8 in the tail.
+//   erfc_scaled_f: Numerical Recipes' erfcc (Chebyshev fit, relative error < 1.2e-7 in exact
+//     arithmetic) at z = |x|/sqrt(2), with -x^2/2 passed to exp unrounded (exp2part_f).
 #include "cpu/simd/simd.h"
 
 #include "cpu/activation_kernels.h"
@@ -60,16 +61,23 @@ inline std::uint32_t as_bits(float f) {
   return u;
 }
 
-inline float exp_f(float x) {
+// e^(hi + lo) where hi + lo is not rounded to one float: the exponent of a Gaussian (-z^2) is
+// passed as an exact head and a small tail, since exp turns an absolute error in its argument
+// into the same relative error in its result.
+inline float exp2part_f(float hi, float lo) {
   // Below -104 the result is 0 even as a denormal; above 89 it overflows: clamping there keeps
   // n in [-150, 129] so that each half of the 2^n scaling is a normal float.
-  x = x < -104.0f ? -104.0f : x;
-  x = x > 89.0f ? 89.0f : x;
-  // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23 (no SSE4.1 needed).
-  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float sum = hi + lo;
+  const bool low = sum < -104.0f, high = sum > 89.0f;
+  hi = low ? -104.0f : (high ? 89.0f : hi);
+  lo = low || high ? 0.0f : lo;
+  // Round (hi + lo) / ln2 to the nearest integer by adding and removing 1.5 * 2^23 (no SSE4.1).
+  const float shifted = (hi + lo) * 1.44269504088896341f + 12582912.0f;
   const float n = shifted - 12582912.0f;
-  float r = x - n * 0.693359375f;  // ln2's high part: 9 bits, so n * it is exact
-  r = r - n * -2.12194440e-4f;      // and its low part
+  // ln2's high part has 9 bits, so n * it and hi - n * it are exact.
+  float r = hi - n * 0.693359375f;
+  r = r + lo;
+  r = r - n * -2.12194440e-4f;  // ln2's low part
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -82,6 +90,16 @@ inline float exp_f(float x) {
   const std::int32_t n2 = ni - n1;
   return p * as_float(static_cast<std::uint32_t>(n1 + 127) << 23) *
          as_float(static_cast<std::uint32_t>(n2 + 127) << 23);
+}
+
+inline float exp_f(float x) { return exp2part_f(x, 0.0f); }
+
+// -v^2 as head + tail: v = h + t with h holding v's top 12 bits, so h^2 is exact in a float.
+inline void neg_square_f(float v, float* hi, float* lo) {
+  const float h = as_float(as_bits(v) & 0xfffff000u);
+  const float t = v - h;
+  *hi = -(h * h);
+  *lo = -(t * (v + h));
 }
 
 // log for a positive normal x.
@@ -131,8 +149,25 @@ inline float tanh_f(float x) {
   return z > 0.625f ? (x < 0.0f ? -big : big) : small;
 }
 
-// erfc(z) for z >= 0.
-inline float erfc_f(float z) {
+// e^x - 1 without cancellation near 0: Taylor series to x^8 on |x| < ln2/2 (truncation error
+// below 2e-8 relative), exp_f(x) - 1 beyond.
+inline float expm1_f(float x) {
+  float p = 1.0f / 40320.0f;
+  p = p * x + 1.0f / 5040.0f;
+  p = p * x + 1.0f / 720.0f;
+  p = p * x + 1.0f / 120.0f;
+  p = p * x + 1.0f / 24.0f;
+  p = p * x + 1.0f / 6.0f;
+  p = p * x + 0.5f;
+  const float small = p * (x * x) + x;
+  const float z = x < 0.0f ? -x : x;
+  return z < 0.34657359f ? small : exp_f(x) - 1.0f;
+}
+
+// erfc(|x| / sqrt(2)), i.e. 2 Phi(-|x|). Takes x rather than z so that the Gaussian's exponent
+// -x^2/2 is formed from the exact input (rounding z first would cost ~x^2 ulp in the tail).
+inline float erfc_scaled_f(float x) {
+  const float z = (x < 0.0f ? -x : x) * 0.70710678118654752f;
   const float t = 1.0f / (1.0f + 0.5f * z);
   float p = 0.17087277f;
   p = p * t - 0.82215223f;
@@ -144,7 +179,9 @@ inline float erfc_f(float z) {
   p = p * t + 0.37409196f;
   p = p * t + 1.00002368f;
   p = p * t - 1.26551223f;
-  return t * exp_f(p - z * z);
+  float hi, lo;
+  neg_square_f(x, &hi, &lo);
+  return t * exp2part_f(0.5f * hi, 0.5f * lo + p);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,12 +190,21 @@ inline float erfc_f(float z) {
 
 inline float exp_t(float x) { return exp_f(x); }
 inline double exp_t(double x) { return __builtin_exp(x); }
+inline float expm1_t(float x) { return expm1_f(x); }
+inline double expm1_t(double x) { return __builtin_expm1(x); }
 inline float log1p_t(float x) { return log1p_f(x); }
 inline double log1p_t(double x) { return __builtin_log1p(x); }
 inline float tanh_t(float x) { return tanh_f(x); }
 inline double tanh_t(double x) { return __builtin_tanh(x); }
-inline float erfc_pos_t(float z) { return erfc_f(z); }
-inline double erfc_pos_t(double z) { return __builtin_erfc(z); }
+// e^(-v^2 / 2)
+inline float exp_neg_half_square_t(float v) {
+  float hi, lo;
+  neg_square_f(v, &hi, &lo);
+  return exp2part_f(0.5f * hi, 0.5f * lo);
+}
+inline double exp_neg_half_square_t(double v) { return __builtin_exp(-0.5 * v * v); }
+inline float erfc_scaled_t(float x) { return erfc_scaled_f(x); }
+inline double erfc_scaled_t(double x) { return __builtin_erfc((x < 0.0 ? -x : x) * kSqrt1_2); }
 
 template <class T>
 inline T abs_t(T x) {
@@ -176,7 +222,7 @@ inline T sigmoid_t(T x) {
 // Phi(x), the standard normal CDF, without cancellation for x < 0.
 template <class T>
 inline T normal_cdf_t(T x) {
-  const T c = T(0.5) * erfc_pos_t(abs_t(x) * T(kSqrt1_2));
+  const T c = T(0.5) * erfc_scaled_t(x);
   return x < T(0) ? c : T(1) - c;
 }
 
@@ -217,14 +263,12 @@ void forward(int kind, const T* x, T* y, i64 n, T alpha) {
       return map(x, y, n, [](T v) { return v * sigmoid_t(gelu_tanh_arg2(v)); });
     case kElu:
       return map(x, y, n, [alpha](T v) {
-        // e^v - 1 loses relative precision near 0, where elu ~ v: a concern of expm1, not of
-        // the absolute error a network sees (|error| <= 1 ulp of 1 times alpha).
-        const T neg = alpha * (exp_t(v < T(0) ? v : T(0)) - T(1));
+        const T neg = alpha * expm1_t(v < T(0) ? v : T(0));
         return v > T(0) ? v : neg;
       });
     case kSelu:
       return map(x, y, n, [](T v) {
-        const T neg = T(kSeluScale * kSeluAlpha) * (exp_t(v < T(0) ? v : T(0)) - T(1));
+        const T neg = T(kSeluScale * kSeluAlpha) * expm1_t(v < T(0) ? v : T(0));
         return v > T(0) ? T(kSeluScale) * v : neg;
       });
     case kSoftplus:
@@ -252,7 +296,7 @@ void backward(int kind, const T* x, const T* y, const T* dy, T* dx, i64 n, T alp
       return map2(y, dy, dx, n, [](T o, T g) { return g * (T(1) - o * o); });
     case kGelu:
       return map2(x, dy, dx, n, [](T v, T g) {
-        const T pdf = T(kInvSqrt2Pi) * exp_t(T(-0.5) * v * v);
+        const T pdf = T(kInvSqrt2Pi) * exp_neg_half_square_t(v);
         return g * (normal_cdf_t(v) + v * pdf);
       });
     case kGeluTanh:
