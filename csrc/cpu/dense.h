@@ -10,7 +10,7 @@
 // dense_backward: dz = act'(z) * dy (the from-output kinds read y, the others z); then
 //   dw = x^T dz, db = column sums of dz, dx = dz w^T, all ASSIGNED (not accumulated).
 //   dz is a (N, U) workspace and may be dy (in place); with the linear kind dy is used directly
-//   and dz may be null. db may be null (no bias), dx may be null (first layer).
+//   (dz may be null and is not written). db may be null (no bias), dx may be null (first layer).
 // Every product goes through lamina::gemm.
 #pragma once
 

@@ -16,6 +16,13 @@
 
 #include "cpu/activation_kernels.h"
 
+// Every ?: whose sides compute something is control flow to GCC; without masked arithmetic
+// (below AVX-512) it may only turn it into a blend by evaluating both sides, which it refuses
+// while floating-point operations are assumed to trap: the generic and AVX2 loops then stay
+// scalar (10-20x slower). Nothing in lamina unmasks FP exceptions, so this file opts out, as
+// -fno-trapping-math would (a candidate for every csrc/cpu/simd file's flags).
+#pragma GCC optimize("no-trapping-math")
+
 namespace lamina::LAMINA_ISA_NS {
 
 namespace {
@@ -49,6 +56,14 @@ constexpr double kGeluTanhCubic = 0.044715;
 // float32 math
 // ---------------------------------------------------------------------------------------------
 
+// c ? a : b with both sides already evaluated. A ?: whose sides compute something is control
+// flow to GCC, which below AVX-512 (no masked arithmetic) will not speculate floating-point
+// operations that could trap, so the loop stays scalar; arguments are evaluated up front.
+template <class T>
+inline T choose(bool c, T a, T b) {
+  return c ? a : b;
+}
+
 inline float as_float(std::uint32_t u) {
   float f;
   __builtin_memcpy(&f, &u, sizeof f);
@@ -67,10 +82,14 @@ inline std::uint32_t as_bits(float f) {
 inline float exp2part_f(float hi, float lo) {
   // Below -104 the result is 0 even as a denormal; above 89 it overflows: clamping there keeps
   // n in [-150, 129] so that each half of the 2^n scaling is a normal float.
+  // (Written as one clamp and a comparison with it: GCC 12 leaves the loop scalar below
+  // AVX-512 when several selects share the range tests.)
   const float sum = hi + lo;
-  const bool low = sum < -104.0f, high = sum > 89.0f;
-  hi = low ? -104.0f : (high ? 89.0f : hi);
-  lo = low || high ? 0.0f : lo;
+  const float clamped_low = sum < -104.0f ? -104.0f : sum;
+  const float clamped = clamped_low > 89.0f ? 89.0f : clamped_low;
+  const bool inside = clamped == sum;  // false for NaN, which then flows through `clamped`
+  hi = inside ? hi : clamped;
+  lo = inside ? lo : 0.0f;
   // Round (hi + lo) / ln2 to the nearest integer by adding and removing 1.5 * 2^23 (no SSE4.1).
   const float shifted = (hi + lo) * 1.44269504088896341f + 12582912.0f;
   const float n = shifted - 12582912.0f;
@@ -110,8 +129,8 @@ inline float log_f(float x) {
   float m = as_float((bits & 0x007fffffu) | 0x3f000000u);
   // Move m into [sqrt(1/2), sqrt(2)) so that m - 1 is small.
   const bool low = m < 0.707106781186547524f;
-  e = low ? e - 1.0f : e;
-  m = low ? m + m - 1.0f : m - 1.0f;
+  e = choose(low, e - 1.0f, e);
+  m = choose(low, m + m - 1.0f, m - 1.0f);
   const float z = m * m;
   float y = 7.0376836292e-2f;
   y = y * m - 1.1514610310e-1f;
@@ -133,7 +152,7 @@ inline float log1p_f(float t) {
   const float u = 1.0f + t;
   const float d = u - 1.0f;  // exact
   const float safe_d = d == 0.0f ? 1.0f : d;
-  return d == 0.0f ? t : log_f(u) * (t / safe_d);
+  return choose(d == 0.0f, t, log_f(u) * (t / safe_d));
 }
 
 inline float tanh_f(float x) {
@@ -146,7 +165,7 @@ inline float tanh_f(float x) {
   p = p * s - 3.33332819422e-1f;
   const float small = p * s * x + x;
   const float big = 1.0f - 2.0f / (exp_f(z + z) + 1.0f);
-  return z > 0.625f ? (x < 0.0f ? -big : big) : small;
+  return choose(z > 0.625f, choose(x < 0.0f, -big, big), small);
 }
 
 // e^x - 1 without cancellation near 0: Taylor series to x^8 on |x| < ln2/2 (truncation error
@@ -161,7 +180,7 @@ inline float expm1_f(float x) {
   p = p * x + 0.5f;
   const float small = p * (x * x) + x;
   const float z = x < 0.0f ? -x : x;
-  return z < 0.34657359f ? small : exp_f(x) - 1.0f;
+  return choose(z < 0.34657359f, small, exp_f(x) - 1.0f);
 }
 
 // erfc(|x| / sqrt(2)), i.e. 2 Phi(-|x|). Takes x rather than z so that the Gaussian's exponent
@@ -223,7 +242,7 @@ inline T sigmoid_t(T x) {
 template <class T>
 inline T normal_cdf_t(T x) {
   const T c = T(0.5) * erfc_scaled_t(x);
-  return x < T(0) ? c : T(1) - c;
+  return choose(x < T(0), c, T(1) - c);
 }
 
 // gelu_tanh: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), which does not cancel for x << 0.
@@ -269,16 +288,16 @@ void forward(int kind, const T* x, T* y, i64 n, T alpha) {
     case kSelu:
       return map(x, y, n, [](T v) {
         const T neg = T(kSeluScale * kSeluAlpha) * expm1_t(v < T(0) ? v : T(0));
-        return v > T(0) ? T(kSeluScale) * v : neg;
+        return choose(v > T(0), T(kSeluScale) * v, neg);
       });
     case kSoftplus:
       return map(x, y, n, [](T v) {
-        return (v > T(0) ? v : T(0)) + log1p_t(exp_t(-abs_t(v)));
+        return choose(v > T(0), v, T(0)) + log1p_t(exp_t(-abs_t(v)));
       });
     case kSilu:
       return map(x, y, n, [](T v) { return v * sigmoid_t(v); });
     case kLeakyRelu:
-      return map(x, y, n, [alpha](T v) { return v > T(0) ? v : alpha * v; });
+      return map(x, y, n, [alpha](T v) { return choose(v > T(0), v, alpha * v); });
     default:  // linear
       if (x != y) map(x, y, n, [](T v) { return v; });
       return;
@@ -308,14 +327,15 @@ void backward(int kind, const T* x, const T* y, const T* dy, T* dx, i64 n, T alp
       });
     case kElu:
       if (alpha > T(0)) {  // y > 0 exactly when x > 0; below, y' = alpha e^x = y + alpha
-        return map2(y, dy, dx, n, [alpha](T o, T g) { return o > T(0) ? g : g * (o + alpha); });
+        return map2(y, dy, dx, n,
+                    [alpha](T o, T g) { return choose(o > T(0), g, g * (o + alpha)); });
       }
       return map2(x, dy, dx, n, [alpha](T v, T g) {
-        return v > T(0) ? g : g * alpha * exp_t(v < T(0) ? v : T(0));
+        return choose(v > T(0), g, g * alpha * exp_t(choose(v < T(0), v, T(0))));
       });
     case kSelu:
       return map2(y, dy, dx, n, [](T o, T g) {
-        return o > T(0) ? g * T(kSeluScale) : g * (o + T(kSeluScale * kSeluAlpha));
+        return choose(o > T(0), g * T(kSeluScale), g * (o + T(kSeluScale * kSeluAlpha)));
       });
     case kSoftplus:
       return map2(x, dy, dx, n, [](T v, T g) { return g * sigmoid_t(v); });
@@ -326,9 +346,9 @@ void backward(int kind, const T* x, const T* y, const T* dy, T* dx, i64 n, T alp
       });
     case kLeakyRelu:
       if (alpha > T(0)) {
-        return map2(y, dy, dx, n, [alpha](T o, T g) { return o > T(0) ? g : alpha * g; });
+        return map2(y, dy, dx, n, [alpha](T o, T g) { return choose(o > T(0), g, alpha * g); });
       }
-      return map2(x, dy, dx, n, [alpha](T v, T g) { return v > T(0) ? g : alpha * g; });
+      return map2(x, dy, dx, n, [alpha](T v, T g) { return choose(v > T(0), g, alpha * g); });
     default:  // linear
       if (dx != dy) map(dy, dx, n, [](T v) { return v; });
       return;
