@@ -165,6 +165,14 @@ def test_gradient_matches_finite_differences(isa, kind):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 4)], ids=str)
+def test_empty_arrays(shape):
+    x = np.zeros(shape)
+    for kind in KINDS:
+        assert forward(x, kind).shape == shape
+        assert backward(x, forward(x, kind), x, kind).shape == shape
+
+
 def test_large_threaded_arrays(isa):
     x = sample((513, 1031), np.float32)
     for kind in ["relu", "gelu", "softmax"]:

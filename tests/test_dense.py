@@ -115,6 +115,18 @@ def test_gradient_matches_finite_differences(kind):
         np.testing.assert_allclose(analytic, numeric(param), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("shape", [(0, 3, 2), (4, 0, 2), (4, 3, 0)], ids=str)
+def test_empty_sizes(shape):
+    x, w, b = make(shape, np.float64, True)
+    for kind in ["linear", "gelu"] + (["softmax"] if shape[2] else []):
+        z, y = forward(x, w, b, kind)
+        np.testing.assert_allclose(y, reference.dense_forward(x, w, b, kind)[1], atol=1e-12)
+        dy = np.ones_like(y)
+        dx, dw, db = backward(x, w, b, z, y, dy, kind)
+        for got, want in zip((dx, dw, db), reference.dense_backward(x, w, b, dy, kind)):
+            np.testing.assert_allclose(got, want, atol=1e-12)
+
+
 def test_large_threaded_layer(isa):
     x, w, b = make((300, 70, 900), np.float32, True)
     _, y = forward(x, w, b, "relu", keep_z=False)

@@ -357,6 +357,7 @@ void backward(int kind, const T* x, const T* y, const T* dy, T* dx, i64 n, T alp
 
 template <class T>
 void softmax_row(const T* x, T* y, i64 n) {
+  if (n <= 0) return;
   T m = x[0];
 #pragma omp simd reduction(max : m)
   for (i64 i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
