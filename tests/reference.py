@@ -451,3 +451,35 @@ def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=Fa
     seq, last, (h,) = rnn_loop(step, x, [np.asarray(h0, np.float64)], mask, go_backwards,
                                zero_output_for_mask)
     return seq, last, h
+
+
+# ---------------------------------------------------------------------------------------------
+# CTC by brute force: every alignment of a tiny sequence enumerated and collapsed.
+# ---------------------------------------------------------------------------------------------
+def ctc_collapse(path, blank=0, merge_repeated=True):
+    out, prev = [], None
+    for k in path:
+        if k != blank and (not merge_repeated or k != prev):
+            out.append(int(k))
+        prev = k
+    return tuple(out)
+
+
+def ctc_labelings(logits, blank=0):
+    """{labeling: probability} summed over every alignment of logits (T, C) (float64)."""
+    import itertools
+    x = np.asarray(logits, np.float64)
+    p = np.exp(x - x.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    T, C = p.shape
+    probs = {}
+    for path in itertools.product(range(C), repeat=T):
+        lab = ctc_collapse(path, blank)
+        probs[lab] = probs.get(lab, 0.0) + np.prod(p[np.arange(T), path])
+    return probs
+
+
+def ctc_loss(logits, labels, blank=0):
+    """-log p(labels | logits (T, C)); +inf when no alignment produces the labels."""
+    prob = ctc_labelings(logits, blank).get(tuple(int(v) for v in labels), 0.0)
+    return np.inf if prob == 0.0 else -np.log(prob)
