@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 
 #include "common/parallel.h"
 #include "cpu/gemm_kernels.h"
@@ -36,9 +37,10 @@ namespace {
 // Below this many flops (2 M N K) a product runs on the calling thread: ~2 MFLOP is ~20 us on one
 // core, where a fork/join (0.6 us hot, 40 us cold) stops paying for itself.
 constexpr std::int64_t kParallelGemmFlops = 2000000;
-// Products with at most this many multiply-adds (M N K) take the direct path, unless one operand
-// is large enough for the packed kernel's better register blocking to win (see use_direct).
-constexpr std::int64_t kDirectMaxMacs = 64 * 64 * 64;
+// Products with at most this many multiply-adds (M N K, ~100^3) take the direct path: measured on
+// the dev machine, it beats packing up to about 200^3 on one thread (packing A and B is M K + K N
+// moves that the direct kernel skips), but it is single-threaded, so it stops where threads start.
+constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
 
 template <class T>
 const GemmKernelsOf<T>& kernels_for();
@@ -168,22 +170,23 @@ void gemm_direct(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::
                  std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
                  const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const int MR = kern.blocking.dmr, NR = kern.blocking.dnr;
-  if (trans_b) {  // B stored (N, K): copy op(B) to K x N row-major so the kernel reads rows
-    T* bt = tls_pack_b.get<T>(K * N);
-    for (std::int64_t j = 0; j < N; ++j) {
-      const T* s = B + j * ldb;
-      for (std::int64_t k = 0; k < K; ++k) bt[k * N + j] = s[k];
-    }
-    B = bt;
-    ldb = N;
+  // A transposed B (stored N x K) is copied into K x NR column panels (the packed layout, whose
+  // rows are NR apart): K*N moves against M*N*K multiply-adds, and no large-stride writes.
+  const T* panels = nullptr;
+  if (trans_b) {
+    T* buf = tls_pack_b.get<T>(K * ((N + NR - 1) / NR) * NR);
+    pack_b(trans_b, B, ldb, 0, K, 0, N, NR, 0, (N + NR - 1) / NR, buf);
+    panels = buf;
   }
   const std::int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
   // Column panels outside, row tiles inside: the K x NR panel of B stays in L1 across them.
   for (std::int64_t j = 0; j < N; j += NR) {
     const int n = static_cast<int>(std::min<std::int64_t>(NR, N - j));
+    const T* bj = panels ? panels + j * K : B + j;
+    const std::int64_t ldbj = panels ? NR : ldb;
     for (std::int64_t i = 0; i < M; i += MR) {
       const int m = static_cast<int>(std::min<std::int64_t>(MR, M - i));
-      kern.direct(K, A + i * rsa, rsa, csa, B + j, ldb, C + i * ldc + j, ldc, m, n, alpha, beta);
+      kern.direct(K, A + i * rsa, rsa, csa, bj, ldbj, C + i * ldc + j, ldc, m, n, alpha, beta);
     }
   }
 }
@@ -192,7 +195,11 @@ template <class T>
 void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
                  std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
                  std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-  const GemmBlocking& bl = kern.blocking;
+  GemmBlocking bl = kern.blocking;
+  if (const char* e = std::getenv("LAMINA_GEMM_TUNE")) {  // TEMPORARY tuning hook
+    int kc, mc, nc;
+    if (std::sscanf(e, "%d,%d,%d", &kc, &mc, &nc) == 3) { bl.kc = kc; bl.mc = mc; bl.nc = nc; }
+  }
   const int MR = bl.mr, NR = bl.nr;
   const std::int64_t KC = bl.kc, MC = bl.mc, NC = std::min<std::int64_t>(bl.nc, (N + NR - 1) / NR * NR);
   T* packed_b = tls_pack_b.get<T>(KC * NC);
@@ -249,7 +256,8 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
 
 // The direct path wins while packing would cost a sizeable share of the multiply-adds.
 inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K) {
-  return M * N * K <= kDirectMaxMacs;
+  static const std::int64_t lim = std::getenv("LAMINA_GEMM_DIRECT") ? std::atoll(std::getenv("LAMINA_GEMM_DIRECT")) : kDirectMaxMacs;  // TEMPORARY
+  return M * N * K <= lim;
 }
 
 // One product on at most `max_threads` threads.
