@@ -24,8 +24,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
-#include <cstdio>
+#include <new>
 
 #include "common/parallel.h"
 #include "cpu/gemm_kernels.h"
@@ -195,11 +194,7 @@ template <class T>
 void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
                  std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
                  std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-  GemmBlocking bl = kern.blocking;
-  if (const char* e = std::getenv("LAMINA_GEMM_TUNE")) {  // TEMPORARY tuning hook
-    int kc, mc, nc;
-    if (std::sscanf(e, "%d,%d,%d", &kc, &mc, &nc) == 3) { bl.kc = kc; bl.mc = mc; bl.nc = nc; }
-  }
+  const GemmBlocking& bl = kern.blocking;
   const int MR = bl.mr, NR = bl.nr;
   const std::int64_t KC = bl.kc, MC = bl.mc, NC = std::min<std::int64_t>(bl.nc, (N + NR - 1) / NR * NR);
   T* packed_b = tls_pack_b.get<T>(KC * NC);
@@ -256,8 +251,7 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
 
 // The direct path wins while packing would cost a sizeable share of the multiply-adds.
 inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K) {
-  static const std::int64_t lim = std::getenv("LAMINA_GEMM_DIRECT") ? std::atoll(std::getenv("LAMINA_GEMM_DIRECT")) : kDirectMaxMacs;  // TEMPORARY
-  return M * N * K <= lim;
+  return M * N * K <= kDirectMaxMacs;
 }
 
 // One product on at most `max_threads` threads.
