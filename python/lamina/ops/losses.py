@@ -1,0 +1,127 @@
+"""Differentiable per-sample losses over lamina's fused loss kernels.
+
+Each function takes ``(y_true, y_pred, ...)`` as Keras' loss functions do and returns the loss
+of every sample, reduced over the last axis (shape ``y_pred.shape[:-1]``). The kernel computes
+the loss and its gradient in one pass; backward only scales the saved gradient by the upstream
+gradient of each sample. ``y_true`` is a constant (no gradient flows into targets).
+
+Numerics follow Keras 3: probabilities are renormalised (categorical) and clipped to
+[1e-7, 1 - 1e-7] before the log; ``from_logits=True`` uses log-softmax / log-sigmoid.
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor, is_recording, make_output
+
+__all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
+           "binary_crossentropy", "mean_squared_error", "mean_absolute_error"]
+
+
+def _prediction(y_pred, where):
+    p = y_pred.data if isinstance(y_pred, Tensor) else np.asarray(y_pred)
+    if p.dtype.kind != "f":
+        p = p.astype(backend.floatx())
+    if p.ndim == 0:
+        raise ValueError(f"[{where}] argument 'y_pred': expected at least 1 axis, got a scalar")
+    if p.size == 0:
+        raise ValueError(f"[{where}] argument 'y_pred': empty prediction of shape {p.shape}")
+    if not p.flags.c_contiguous:
+        p = backend.array_module(p).ascontiguousarray(p)
+    return p
+
+
+def _dense_target(y_true, p, where):
+    """y_true as a float array of p's shape (a (N,) target for a (N, 1) prediction is reshaped,
+    as Keras' loss wrapper expands it)."""
+    t = y_true.data if isinstance(y_true, Tensor) else y_true
+    xp = backend.array_module(p)
+    t = xp.asarray(t, dtype=p.dtype)
+    if t.shape != p.shape:
+        if t.size == p.size and (t.ndim == p.ndim - 1 or p.ndim == t.ndim - 1):
+            t = t.reshape(p.shape)
+        else:
+            raise ValueError(f"[{where}] y_true and y_pred have incompatible shapes: y_true "
+                             f"{tuple(t.shape)}, y_pred {tuple(p.shape)}")
+    return xp.ascontiguousarray(t)
+
+
+def _row_loss(kernel_name, y_pred, p, target, where, *args):
+    """Calls the fused kernel on (rows, C) views and wraps the per-row loss as a Tensor."""
+    xp = backend.array_module(p)
+    K = backend.kernels(p)
+    classes = p.shape[-1]
+    p2 = p.reshape(-1, classes)
+    rows = p2.shape[0]
+    loss = xp.empty((rows,), dtype=p.dtype)
+    want_grad = is_recording() and isinstance(y_pred, Tensor) and y_pred.requires_grad
+    grad = xp.empty_like(p2) if want_grad else None
+    getattr(K, kernel_name)(p2, target, loss, grad, *args)
+    out_shape = p.shape[:-1]
+
+    def backward(g):
+        return ((grad * g.reshape(rows, 1)).reshape(p.shape),)
+
+    return make_output(loss.reshape(out_shape), (y_pred,), backward, where)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """-sum(y_true * log(p)) over the classes of each sample (y_true one-hot or probabilities)."""
+    where = "categorical_crossentropy"
+    p = _prediction(y_pred, where)
+    if axis not in (-1, p.ndim - 1):
+        raise ValueError(f"[{where}] only the last axis holds classes in lamina, got axis={axis}")
+    t = _dense_target(y_true, p, where)
+    return _row_loss(where, y_pred, p, t.reshape(-1, p.shape[-1]), where, bool(from_logits),
+                     float(label_smoothing))
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
+                                    axis=-1):
+    """Cross-entropy against integer class labels of shape y_pred.shape[:-1] (a trailing axis
+    of 1 is accepted). A label outside [0, classes) raises ValueError."""
+    where = "sparse_categorical_crossentropy"
+    p = _prediction(y_pred, where)
+    if axis not in (-1, p.ndim - 1):
+        raise ValueError(f"[{where}] only the last axis holds classes in lamina, got axis={axis}")
+    labels = y_true.data if isinstance(y_true, Tensor) else y_true
+    xp = backend.array_module(p)
+    labels = xp.asarray(labels)
+    if labels.ndim == p.ndim and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    if labels.shape != p.shape[:-1]:
+        raise ValueError(f"[{where}] y_true has shape {tuple(labels.shape)} but y_pred has "
+                         f"shape {tuple(p.shape)}: expected labels of shape "
+                         f"{tuple(p.shape[:-1])}")
+    if labels.dtype.kind == "f":
+        labels = labels.astype(np.int64)
+    elif labels.dtype.kind not in "iu" or labels.dtype.itemsize not in (4, 8) or \
+            labels.dtype.kind == "u":
+        labels = labels.astype(np.int64)
+    labels = xp.ascontiguousarray(labels.reshape(-1))
+    return _row_loss(where, y_pred, p, labels, where, bool(from_logits),
+                     -1 if ignore_class is None else int(ignore_class))
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Mean over the last axis of the elementwise binary cross-entropy."""
+    where = "binary_crossentropy"
+    p = _prediction(y_pred, where)
+    t = _dense_target(y_true, p, where)
+    return _row_loss(where, y_pred, p, t.reshape(-1, p.shape[-1]), where, bool(from_logits),
+                     float(label_smoothing))
+
+
+def mean_squared_error(y_true, y_pred):
+    """Mean over the last axis of (y_true - y_pred) ** 2."""
+    where = "mean_squared_error"
+    p = _prediction(y_pred, where)
+    t = _dense_target(y_true, p, where)
+    return _row_loss(where, y_pred, p, t.reshape(-1, p.shape[-1]), where)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """Mean over the last axis of |y_true - y_pred|."""
+    where = "mean_absolute_error"
+    p = _prediction(y_pred, where)
+    t = _dense_target(y_true, p, where)
+    return _row_loss(where, y_pred, p, t.reshape(-1, p.shape[-1]), where)

@@ -1,0 +1,506 @@
+"""Differentiable array math with Keras' names: arithmetic with broadcasting, matmul over
+lamina's GEMM kernel, reductions, shape manipulation.
+
+Elementwise arithmetic runs on the array module of the inputs (numpy or cupy); matmul and the
+single-axis reductions run on lamina's kernels. Every function accepts Tensors or array-likes
+and returns a Tensor that records a backward node when gradients are being recorded.
+"""
+import builtins
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor, convert_to_tensor, make_output
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "negative", "power", "square", "sqrt", "exp", "log",
+    "abs", "absolute", "sign", "maximum", "minimum", "clip", "where", "matmul", "dot", "sum",
+    "mean", "max", "min", "var", "std", "argmax", "argmin", "reshape", "transpose",
+    "expand_dims", "squeeze", "concatenate", "stack", "getitem", "cast", "stop_gradient",
+    "convert_to_numpy", "zeros", "ones", "zeros_like", "ones_like", "one_hot", "flatten",
+]
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _arrays(a, b):
+    """Both operands as arrays of a common float dtype (Python scalars adopt the tensor's)."""
+    ad, bd = _data(a), _data(b)
+    if not hasattr(ad, "dtype"):
+        ad = np.asarray(ad, dtype=bd.dtype if hasattr(bd, "dtype") and bd.dtype.kind == "f"
+                        else None)
+    if not hasattr(bd, "dtype"):
+        bd = np.asarray(bd, dtype=ad.dtype if ad.dtype.kind == "f" else None)
+    return ad, bd
+
+
+def _unbroadcast(g, shape):
+    """Sums `g` over the axes that broadcasting added or stretched to reach g.shape."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+# -- elementwise arithmetic ---------------------------------------------------------------------
+
+def add(x1, x2):
+    a, b = _arrays(x1, x2)
+    sa, sb = a.shape, b.shape
+    return make_output(a + b, (x1, x2),
+                       lambda g: (_unbroadcast(g, sa), _unbroadcast(g, sb)), "add")
+
+
+def subtract(x1, x2):
+    a, b = _arrays(x1, x2)
+    sa, sb = a.shape, b.shape
+    return make_output(a - b, (x1, x2),
+                       lambda g: (_unbroadcast(g, sa), _unbroadcast(-g, sb)), "subtract")
+
+
+def multiply(x1, x2):
+    a, b = _arrays(x1, x2)
+    return make_output(a * b, (x1, x2),
+                       lambda g: (_unbroadcast(g * b, a.shape), _unbroadcast(g * a, b.shape)),
+                       "multiply")
+
+
+def divide(x1, x2):
+    a, b = _arrays(x1, x2)
+    out = a / b
+    return make_output(out, (x1, x2),
+                       lambda g: (_unbroadcast(g / b, a.shape),
+                                  _unbroadcast(-g * out / b, b.shape)), "divide")
+
+
+def negative(x):
+    a = _data(x)
+    return make_output(-a, (x,), lambda g: (-g,), "negative")
+
+
+def power(x1, x2):
+    a, b = _arrays(x1, x2)
+    xp = backend.array_module(a)
+    out = a ** b
+
+    def backward(g):
+        ga = g * b * a ** (b - 1)
+        gb = None
+        if isinstance(x2, Tensor) and x2.requires_grad:
+            gb = _unbroadcast(g * out * xp.log(xp.where(a > 0, a, 1)), b.shape)
+        return _unbroadcast(ga, a.shape), gb
+
+    return make_output(out, (x1, x2), backward, "power")
+
+
+def square(x):
+    a = _data(x)
+    return make_output(a * a, (x,), lambda g: (2 * g * a,), "square")
+
+
+def sqrt(x):
+    a = _data(x)
+    out = backend.array_module(a).sqrt(a)
+    return make_output(out, (x,), lambda g: (g / (2 * out),), "sqrt")
+
+
+def exp(x):
+    a = _data(x)
+    out = backend.array_module(a).exp(a)
+    return make_output(out, (x,), lambda g: (g * out,), "exp")
+
+
+def log(x):
+    a = _data(x)
+    return make_output(backend.array_module(a).log(a), (x,), lambda g: (g / a,), "log")
+
+
+def abs(x):  # noqa: A001 - Keras' name
+    a = _data(x)
+    xp = backend.array_module(a)
+    return make_output(xp.abs(a), (x,), lambda g: (g * xp.sign(a),), "abs")
+
+
+absolute = abs
+
+
+def sign(x):
+    a = _data(x)
+    return Tensor(backend.array_module(a).sign(a))
+
+
+def maximum(x1, x2):
+    a, b = _arrays(x1, x2)
+    xp = backend.array_module(a)
+    pick_a = a >= b
+    return make_output(xp.maximum(a, b), (x1, x2),
+                       lambda g: (_unbroadcast(g * pick_a, a.shape),
+                                  _unbroadcast(g * ~pick_a, b.shape)), "maximum")
+
+
+def minimum(x1, x2):
+    a, b = _arrays(x1, x2)
+    xp = backend.array_module(a)
+    pick_a = a <= b
+    return make_output(xp.minimum(a, b), (x1, x2),
+                       lambda g: (_unbroadcast(g * pick_a, a.shape),
+                                  _unbroadcast(g * ~pick_a, b.shape)), "minimum")
+
+
+def clip(x, x_min, x_max):
+    a = _data(x)
+    xp = backend.array_module(a)
+    inside = (a >= x_min) & (a <= x_max)
+    return make_output(xp.clip(a, x_min, x_max), (x,), lambda g: (g * inside,), "clip")
+
+
+def where(condition, x1, x2):
+    c = _data(condition)
+    a, b = _arrays(x1, x2)
+    xp = backend.array_module(a)
+    return make_output(xp.where(c, a, b), (x1, x2),
+                       lambda g: (_unbroadcast(xp.where(c, g, 0), a.shape),
+                                  _unbroadcast(xp.where(c, 0, g), b.shape)), "where")
+
+
+# -- matrix products ----------------------------------------------------------------------------
+
+def _gemm_operand(a):
+    """A 2-D or 3-D operand as lamina's GEMM wants it: C-contiguous rows."""
+    if a.flags.c_contiguous:
+        return a
+    return backend.array_module(a).ascontiguousarray(a)
+
+
+def _gemm(a, b, trans_a=False, trans_b=False):
+    """op(a) @ op(b) through lamina's GEMM kernel, for 2-D operands or equal/1-batched 3-D."""
+    xp = backend.array_module(a)
+    K = backend.kernels(a)
+    if a.ndim == 2:
+        m = a.shape[1] if trans_a else a.shape[0]
+        n = b.shape[0] if trans_b else b.shape[1]
+        out = xp.empty((m, n), dtype=a.dtype)
+        K.gemm(_gemm_operand(a), _gemm_operand(b), out, trans_a, trans_b)
+        return out
+    batch = builtins.max(a.shape[0], b.shape[0])
+    m = a.shape[2] if trans_a else a.shape[1]
+    n = b.shape[1] if trans_b else b.shape[2]
+    out = xp.empty((batch, m, n), dtype=a.dtype)
+    K.gemm_batched(_gemm_operand(a), _gemm_operand(b), out, trans_a, trans_b)
+    return out
+
+
+def matmul(x1, x2):
+    """Matrix product with numpy's broadcasting rules; float products of 2-D operands, of
+    (..., K) by (K, N), and of equal-batch 3-D operands run on lamina's GEMM kernel."""
+    a, b = _data(x1), _data(x2)
+    if not hasattr(a, "dtype"):
+        a = np.asarray(a)
+    if not hasattr(b, "dtype"):
+        b = np.asarray(b)
+    native = (a.dtype == b.dtype and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8)
+              and a.ndim >= 2 and b.ndim >= 2)
+    if native and b.ndim == 2:
+        lead = a.shape[:-1]
+        a2 = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a
+        if a2.shape[1] != b.shape[0]:
+            raise ValueError(f"[matmul] incompatible shapes: x1 {a.shape} and x2 {b.shape} "
+                             f"(last axis of x1 must equal first axis of x2)")
+        out = _gemm(a2, b).reshape(lead + (b.shape[1],))
+
+        def backward(g):
+            g2 = g.reshape(-1, b.shape[1])
+            ga = _gemm(g2, b, trans_b=True).reshape(a.shape) if _needs(x1) else None
+            gb = _gemm(a2, g2, trans_a=True) if _needs(x2) else None
+            return ga, gb
+
+        return make_output(out, (x1, x2), backward, "matmul")
+    if native and a.ndim == 3 and b.ndim == 3 and (a.shape[0] == b.shape[0]
+                                                   or 1 in (a.shape[0], b.shape[0])):
+        if a.shape[2] != b.shape[1]:
+            raise ValueError(f"[matmul] incompatible shapes: x1 {a.shape} and x2 {b.shape}")
+        out = _gemm(a, b)
+
+        def backward(g):
+            ga = gb = None
+            if _needs(x1):
+                ga = _unbroadcast(_gemm(g, b, trans_b=True), a.shape)
+            if _needs(x2):
+                gb = _unbroadcast(_gemm(a, g, trans_a=True), b.shape)
+            return ga, gb
+
+        return make_output(out, (x1, x2), backward, "matmul")
+    # General case (1-D operands, ranks > 3, integers): the array module's matmul.
+    xp = backend.array_module(a)
+    try:
+        out = xp.matmul(a, b)
+    except ValueError as e:
+        raise ValueError(f"[matmul] incompatible shapes: x1 {a.shape} and x2 {b.shape}") from e
+
+    def backward(g):
+        a2 = a if a.ndim > 1 else a[None, :]
+        b2 = b if b.ndim > 1 else b[:, None]
+        g2 = g
+        if a.ndim == 1:
+            g2 = xp.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = xp.expand_dims(g2, -1)
+        ga = _unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        gb = _unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+        return ga, gb
+
+    return make_output(out, (x1, x2), backward, "matmul")
+
+
+dot = matmul
+
+
+def _needs(x):
+    return isinstance(x, Tensor) and x.requires_grad
+
+
+# -- reductions ---------------------------------------------------------------------------------
+
+def _norm_axis(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    out = []
+    for ax in axis:
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"axis {ax} is out of range for a tensor of rank {ndim}")
+        out.append(ax % ndim)
+    return tuple(sorted(out))
+
+
+def _expand_to(g, shape, axes):
+    """Re-inserts reduced axes into g and broadcasts to `shape`."""
+    xp = backend.array_module(g)
+    kept = list(shape)
+    for ax in axes:
+        kept[ax] = 1
+    return xp.broadcast_to(g.reshape(kept), shape)
+
+
+def _reduce_sum(a, axes, mean):
+    """Sum (or mean) over `axes`: lamina's reduction kernel for one axis of a float array."""
+    if (len(axes) == 1 and a.dtype.kind == "f" and a.flags.c_contiguous and a.ndim > 0
+            and hasattr(backend.kernels(a), "reduce_sum")):
+        ax = axes[0]
+        xp = backend.array_module(a)
+        out = xp.empty(a.shape[:ax] + a.shape[ax + 1:], dtype=a.dtype)
+        backend.kernels(a).reduce_sum(a, out, ax, mean)
+        return out
+    return a.mean(axis=axes) if mean else a.sum(axis=axes)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    a = _data(x)
+    axes = _norm_axis(axis, a.ndim)
+    out = _reduce_sum(a, axes, False)
+    shape = a.shape
+    if keepdims:
+        out = out.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return make_output(out, (x,), lambda g: (_expand_to(g, shape, axes).copy(),), "sum")
+
+
+def mean(x, axis=None, keepdims=False):
+    a = _data(x)
+    axes = _norm_axis(axis, a.ndim)
+    out = _reduce_sum(a, axes, True)
+    shape = a.shape
+    count = 1
+    for ax in axes:
+        count *= shape[ax]
+    if keepdims:
+        out = out.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    xp = backend.array_module(a)
+    return make_output(
+        out, (x,),
+        lambda g: (xp.multiply(_expand_to(g, shape, axes), 1.0 / count, dtype=a.dtype),),
+        "mean")
+
+
+def _extreme(x, axis, keepdims, largest):
+    a = _data(x)
+    axes = _norm_axis(axis, a.ndim)
+    out = a.max(axis=axes, keepdims=True) if largest else a.min(axis=axes, keepdims=True)
+
+    def backward(g):
+        hit = a == out
+        count = hit.sum(axis=axes, keepdims=True)
+        return (_expand_to(g, a.shape, axes) * hit / count,)
+
+    result = out if keepdims else out.reshape(tuple(n for i, n in enumerate(a.shape)
+                                                    if i not in axes))
+    return make_output(result, (x,), backward, "max" if largest else "min")
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    return _extreme(x, axis, keepdims, True)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    return _extreme(x, axis, keepdims, False)
+
+
+def var(x, axis=None, keepdims=False):
+    centered = subtract(x, mean(x, axis=axis, keepdims=True))
+    return mean(square(centered), axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+def argmax(x, axis=-1, keepdims=False):
+    a = _data(x)
+    return Tensor(backend.array_module(a).argmax(a, axis=axis, keepdims=keepdims))
+
+
+def argmin(x, axis=-1, keepdims=False):
+    a = _data(x)
+    return Tensor(backend.array_module(a).argmin(a, axis=axis, keepdims=keepdims))
+
+
+# -- shapes ---------------------------------------------------------------------------------------
+
+def reshape(x, newshape):
+    a = _data(x)
+    try:
+        out = a.reshape(newshape)
+    except ValueError as e:
+        raise ValueError(f"[reshape] cannot reshape a tensor of shape {a.shape} "
+                         f"({a.size} elements) into {tuple(newshape)}") from e
+    shape = a.shape
+    return make_output(out, (x,), lambda g: (g.reshape(shape),), "reshape")
+
+
+def flatten(x):
+    """(N, ...) -> (N, prod(...)), as the Flatten layer computes."""
+    a = _data(x)
+    return reshape(x, (a.shape[0], -1))
+
+
+def transpose(x, axes=None):
+    a = _data(x)
+    xp = backend.array_module(a)
+    out = xp.transpose(a, axes)
+    inverse = None if axes is None else tuple(np.argsort(axes))
+    return make_output(out, (x,), lambda g: (xp.transpose(g, inverse),), "transpose")
+
+
+def expand_dims(x, axis):
+    a = _data(x)
+    xp = backend.array_module(a)
+    shape = a.shape
+    return make_output(xp.expand_dims(a, axis), (x,), lambda g: (g.reshape(shape),),
+                       "expand_dims")
+
+
+def squeeze(x, axis=None):
+    a = _data(x)
+    xp = backend.array_module(a)
+    shape = a.shape
+    return make_output(xp.squeeze(a, axis), (x,), lambda g: (g.reshape(shape),), "squeeze")
+
+
+def concatenate(xs, axis=0):
+    arrays = [_data(convert_to_tensor(x)) for x in xs]
+    xp = backend.array_module(arrays[0])
+    out = xp.concatenate(arrays, axis=axis)
+    bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+
+    def backward(g):
+        return tuple(xp.split(g, bounds, axis=axis))
+
+    return make_output(out, tuple(xs), backward, "concatenate")
+
+
+def stack(xs, axis=0):
+    arrays = [_data(convert_to_tensor(x)) for x in xs]
+    xp = backend.array_module(arrays[0])
+    out = xp.stack(arrays, axis=axis)
+
+    def backward(g):
+        return tuple(xp.take(g, i, axis=axis) for i in range(len(arrays)))
+
+    return make_output(out, tuple(xs), backward, "stack")
+
+
+def getitem(x, key):
+    a = _data(x)
+    if isinstance(key, Tensor):
+        key = key.data
+    xp = backend.array_module(a)
+    out = a[key]
+
+    def backward(g):
+        full = xp.zeros_like(a)
+        if isinstance(key, (slice, int)) or (isinstance(key, tuple) and all(
+                isinstance(k, (slice, int, type(None), type(Ellipsis))) for k in key)):
+            full[key] = g
+        else:
+            xp.add.at(full, key, g)
+        return (full,)
+
+    return make_output(out, (x,), backward, "getitem")
+
+
+def cast(x, dtype):
+    a = _data(x)
+    dtype = np.dtype(dtype)
+    if a.dtype == dtype:
+        return x if isinstance(x, Tensor) else Tensor(a)
+    src = a.dtype
+    differentiable = dtype.kind == "f" and src.kind == "f"
+    out = a.astype(dtype)
+    if not differentiable:
+        return Tensor(out)
+    return make_output(out, (x,), lambda g: (g.astype(src),), "cast")
+
+
+def stop_gradient(x):
+    return Tensor(_data(x))
+
+
+def convert_to_numpy(x):
+    a = _data(x)
+    return a if type(a) is np.ndarray else (a.get() if hasattr(a, "get") else np.asarray(a))
+
+
+def zeros(shape, dtype=None):
+    return Tensor(np.zeros(shape, dtype=dtype or backend.floatx()))
+
+
+def ones(shape, dtype=None):
+    return Tensor(np.ones(shape, dtype=dtype or backend.floatx()))
+
+
+def zeros_like(x, dtype=None):
+    a = _data(x)
+    return Tensor(backend.array_module(a).zeros_like(a, dtype=dtype))
+
+
+def ones_like(x, dtype=None):
+    a = _data(x)
+    return Tensor(backend.array_module(a).ones_like(a, dtype=dtype))
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None):
+    a = np.asarray(_data(x))
+    if a.size and (a.min() < 0 or a.max() >= num_classes):
+        raise ValueError(f"[one_hot] labels must lie in [0, {num_classes}), got values in "
+                         f"[{a.min()}, {a.max()}]")
+    out = np.eye(num_classes, dtype=dtype or backend.floatx())[a]
+    if axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return Tensor(out)
