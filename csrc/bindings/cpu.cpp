@@ -54,4 +54,10 @@ PYBIND11_MODULE(_cpu, m) {
   lamina::bind::bind_reduce(m);
   lamina::bind::bind_losses(m);
   lamina::bind::bind_optimizers(m);
+  lamina::bind::bind_conv(m);
+  lamina::bind::bind_pooling(m);
+  lamina::bind::bind_normalization(m);
+  lamina::bind::bind_rnn(m);
+  lamina::bind::bind_embedding(m);
+  lamina::bind::bind_ctc(m);
 }

@@ -12,5 +12,11 @@ void bind_dense(pybind11::module_& m);
 void bind_reduce(pybind11::module_& m);
 void bind_losses(pybind11::module_& m);
 void bind_optimizers(pybind11::module_& m);
+void bind_conv(pybind11::module_& m);
+void bind_pooling(pybind11::module_& m);
+void bind_normalization(pybind11::module_& m);
+void bind_rnn(pybind11::module_& m);
+void bind_embedding(pybind11::module_& m);
+void bind_ctc(pybind11::module_& m);
 
 }  // namespace lamina::bind

@@ -1,0 +1,8 @@
+#include "bindings/arrays.h"
+#include "bindings/families.h"
+
+namespace lamina::bind {
+
+void bind_ctc(py::module_& m) { (void)m; }
+
+}  // namespace lamina::bind
