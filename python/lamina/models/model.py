@@ -54,9 +54,17 @@ class Model(Trainer, Layer):
         if input_shape is None:
             raise ValueError(f"Model '{self.name}': build() needs an input_shape")
         shape = tuple(1 if d is None else int(d) for d in input_shape)
+        self.built = True  # the sublayers build themselves during this call
         with no_grad():
             self(np.zeros(shape, dtype=self.dtype), training=False)
-        self.built = True
+
+    def _maybe_build(self, inputs):
+        # A subclassed model's layers build on their first call; only a user's own build()
+        # needs running here.
+        if not self.built:
+            self.built = True
+            if type(self).build is not Model.build:
+                self.build(tuple(inputs.shape))
 
     def _build_from_batch(self, x):
         if not self.built:
