@@ -138,8 +138,9 @@ class Optimizer:
             if norm > self.global_clipnorm:
                 scale = self.global_clipnorm / norm
                 grads = [g * np.asarray(scale, g.dtype) for g in grads]
+        lr = self.learning_rate  # a schedule sees the step count before this update, as Keras
         self.iterations += 1
-        self._step(params, grads, self.learning_rate, self.iterations)
+        self._step(params, grads, lr, self.iterations)
         for v, constraint in self._constrained:
             v.data[...] = constraint(v.data)
 
