@@ -206,3 +206,26 @@ def test_kernel_checks_arguments():
         _cpu.simple_rnn_sequence_forward(np.zeros((2, 0, 4), np.float32), W[:, :2].copy(), R[:, :2].copy(),
                                          None, h, None, 3, np.empty((2, 0, 2), np.float32),
                                          np.empty((2, 0, 2), np.float32))
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_thread_counts_and_row_blocks_agree(cell):
+    """Big enough for the row-block time loop (each thread runs all steps on its rows)."""
+    args, mask = make_case(cell, 9, 7, 5, 33, masked=True)
+    before = _cpu.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            _cpu.set_num_threads(n)
+            vs = [L.Variable(v) for v in args.values()]
+            with L.GradientTape() as tape:
+                out = CELLS[cell][1](*vs, mask=mask, return_sequences=True, **CELLS[cell][3])[0]
+                loss = ops.sum(ops.multiply(out, out))
+            results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
+    finally:
+        _cpu.set_num_threads(before)
+    got, want = run_both(cell, args, mask, False, True)
+    np.testing.assert_allclose(results[0][0], want[0], rtol=1e-11, atol=1e-12)
+    for other in results[1:]:
+        for a, b in zip(other, results[0]):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)

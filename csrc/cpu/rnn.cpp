@@ -13,6 +13,8 @@
 
 #include <vector>
 
+#include <omp.h>
+
 #include "common/parallel.h"
 #include "cpu/gemm.h"
 #include "cpu/rnn_kernels.h"
@@ -34,10 +36,36 @@ const RnnCellKernelsOf<double>& cells<double>() {
   return LAMINA_KERNEL_TABLE(rnn_cell_kernels).f64;
 }
 
-// A step pass over all N rows, threaded when the step is big enough to pay for a fork.
+// Threading of the time loop. The recurrence couples timesteps, never batch rows, so when the
+// batch is large enough each thread takes a block of rows and runs the WHOLE time loop on them
+// (its own row-block gemm and gate pass per step): one fork/join per sequence instead of two per
+// step, which matters most when the machine is shared and a descheduled thread stalls every
+// barrier. Inside, each thread runs gemm single-threaded (omp_set_num_threads(1) only changes
+// that thread's setting for regions it opens). With too few rows per thread, the steps run on
+// the calling thread and gemm and the gate pass thread themselves per step.
+template <class Steps>
+void run_sequence(i64 N, i64 work, Steps&& steps) {
+  const int threads = max_threads();
+  if (threads > 1 && N >= 2 * threads && work >= kParallelWorkThreshold) {
+    parallel_for(N, work, [&](i64 n0, i64 n1) {
+      omp_set_num_threads(1);
+      steps(n0, n1, false);
+    });
+  } else {
+    steps(0, N, true);
+  }
+}
+
+// A step pass over rows [n0, n1), itself threaded over rows when `threaded` and big enough.
 template <class Args>
-void run_rows(void (*pass)(const Args&, i64, i64), const Args& a, i64 N, i64 width) {
-  parallel_for(N, N * width * 24, [&](i64 n0, i64 n1) { pass(a, n0, n1); });
+void run_rows(void (*pass)(const Args&, i64, i64), const Args& a, i64 n0, i64 n1, i64 width,
+              bool threaded) {
+  if (!threaded) {
+    pass(a, n0, n1);
+    return;
+  }
+  parallel_for(n1 - n0, (n1 - n0) * width * 24,
+               [&](i64 r0, i64 r1) { pass(a, n0 + r0, n0 + r1); });
 }
 
 // gates (N*T, G) = x (N*T, F) @ kernel (F, G) + bias.
@@ -95,9 +123,10 @@ void input_gradients(const RnnShape& s, i64 G, const T* x, const T* kernel, cons
   if (dx != nullptr) gemm<T>(false, true, rows, s.F, G, T(1), dg, G, kernel, G, T(0), dx, s.F);
 }
 
+// Rows [n0, n1) of a (N, U) state gradient: a copy of src, or zeros.
 template <class T>
-void init_state_grad(i64 count, const T* src, T* dst) {
-  for (i64 i = 0; i < count; ++i) dst[i] = src ? src[i] : T(0);
+void init_state_grad(i64 n0, i64 n1, i64 U, const T* src, T* dst) {
+  for (i64 i = n0 * U; i < n1 * U; ++i) dst[i] = src ? src[i] : T(0);
 }
 
 }  // namespace
@@ -105,34 +134,39 @@ void init_state_grad(i64 count, const T* src, T* dst) {
 // ---------------------------------------------------------------------------------------------
 // LSTM
 // ---------------------------------------------------------------------------------------------
+// Work estimate of a time loop: the recurrent products plus ~24 flops per gate element.
+inline i64 loop_work(const RnnShape& s, i64 G) { return s.N * s.T * G * (2 * s.U + 24); }
+
 template <class T>
 void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                            const T* recurrent_kernel, const T* bias, const T* h0, const T* c0,
                            const T* mask, int activation, int recurrent_activation, T* gates,
                            T* h_seq, T* c_seq) {
-  const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
+  const i64 Ts = s.T, U = s.U, G = 4 * U;
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
-  for (i64 t = 0; t < Ts; ++t) {
-    LstmStepArgs<T> a{};
-    a.z = gates + t * G;
-    a.ldz = Ts * G;
-    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-    a.ldh_prev = t == 0 ? U : Ts * U;
-    a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
-    a.ldc_prev = a.ldh_prev;
-    a.c = c_seq + t * U;
-    a.h = h_seq + t * U;
-    a.ldch = Ts * U;
-    a.mask = mask ? mask + t : nullptr;
-    a.ldm = Ts;
-    a.units = U;
-    a.act = activation;
-    a.ract = recurrent_activation;
-    gemm<T>(false, false, N, G, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, G, T(1), a.z,
-            a.ldz);
-    run_rows(k.lstm_forward, a, N, G);
-  }
+  run_sequence(s.N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+    for (i64 t = 0; t < Ts; ++t) {
+      LstmStepArgs<T> a{};
+      a.z = gates + t * G;
+      a.ldz = Ts * G;
+      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+      a.ldh_prev = t == 0 ? U : Ts * U;
+      a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
+      a.ldc_prev = a.ldh_prev;
+      a.c = c_seq + t * U;
+      a.h = h_seq + t * U;
+      a.ldch = Ts * U;
+      a.mask = mask ? mask + t : nullptr;
+      a.ldm = Ts;
+      a.units = U;
+      a.act = activation;
+      a.ract = recurrent_activation;
+      gemm<T>(false, false, n1 - n0, G, U, T(1), a.h_prev + n0 * a.ldh_prev, a.ldh_prev,
+              recurrent_kernel, G, T(1), a.z + n0 * a.ldz, a.ldz);
+      run_rows(k.lstm_forward, a, n0, n1, G, threaded);
+    }
+  });
 }
 
 template <class T>
@@ -143,32 +177,35 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
                             const T* dc_last, T* dx, T* dkernel, T* drecurrent_kernel, T* dbias,
                             T* dh0, T* dc0, T* dgates) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
-  init_state_grad(N * U, dh_last, dh0);
-  init_state_grad(N * U, dc_last, dc0);
   const auto& k = cells<T>();
-  for (i64 t = Ts - 1; t >= 0; --t) {
-    LstmStepArgs<T> a{};
-    a.z = const_cast<T*>(gates) + t * G;  // read only in backward
-    a.ldz = Ts * G;
-    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-    a.ldh_prev = t == 0 ? U : Ts * U;
-    a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
-    a.ldc_prev = a.ldh_prev;
-    a.c = const_cast<T*>(c_seq) + t * U;
-    a.ldch = Ts * U;
-    a.mask = mask ? mask + t : nullptr;
-    a.ldm = Ts;
-    a.units = U;
-    a.act = activation;
-    a.ract = recurrent_activation;
-    a.dy = dh_seq ? dh_seq + t * U : nullptr;
-    a.lddy = Ts * U;
-    a.dh = dh0;
-    a.dc = dc0;
-    a.dz = dgates + t * G;
-    run_rows(k.lstm_backward, a, N, G);
-    gemm<T>(false, true, N, U, G, T(1), a.dz, Ts * G, recurrent_kernel, G, T(1), dh0, U);
-  }
+  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+    init_state_grad(n0, n1, U, dh_last, dh0);
+    init_state_grad(n0, n1, U, dc_last, dc0);
+    for (i64 t = Ts - 1; t >= 0; --t) {
+      LstmStepArgs<T> a{};
+      a.z = const_cast<T*>(gates) + t * G;  // read only in backward
+      a.ldz = Ts * G;
+      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+      a.ldh_prev = t == 0 ? U : Ts * U;
+      a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
+      a.ldc_prev = a.ldh_prev;
+      a.c = const_cast<T*>(c_seq) + t * U;
+      a.ldch = Ts * U;
+      a.mask = mask ? mask + t : nullptr;
+      a.ldm = Ts;
+      a.units = U;
+      a.act = activation;
+      a.ract = recurrent_activation;
+      a.dy = dh_seq ? dh_seq + t * U : nullptr;
+      a.lddy = Ts * U;
+      a.dh = dh0;
+      a.dc = dc0;
+      a.dz = dgates + t * G;
+      run_rows(k.lstm_backward, a, n0, n1, G, threaded);
+      gemm<T>(false, true, n1 - n0, U, G, T(1), a.dz + n0 * a.ldz, a.ldz, recurrent_kernel, G,
+              T(1), dh0 + n0 * U, U);
+    }
+  });
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
   if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
   recurrent_kernel_gradient(s, h0, h_seq, dgates, G, G, drecurrent_kernel, G);
@@ -185,36 +222,40 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
   std::vector<T> sbuf(reset_after ? static_cast<size_t>(N * G) : 0);
-  for (i64 t = 0; t < Ts; ++t) {
-    GruStepArgs<T> a{};
-    a.z = gates + t * G;
-    a.ldz = Ts * G;
-    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-    a.ldh_prev = t == 0 ? U : Ts * U;
-    a.h = h_seq + t * U;
-    a.ldh = Ts * U;
-    a.rh = rh + t * U;
-    a.ldrh = Ts * U;
-    a.mask = mask ? mask + t : nullptr;
-    a.ldm = Ts;
-    a.units = U;
-    a.act = activation;
-    a.ract = recurrent_activation;
-    if (reset_after) {
-      a.s = sbuf.data();
-      a.rbias = bias ? bias + G : nullptr;
-      gemm<T>(false, false, N, G, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, G, T(0),
-              sbuf.data(), G);
-      run_rows(k.gru_forward, a, N, G);
-    } else {
-      gemm<T>(false, false, N, 2 * U, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, G, T(1),
-              a.z, a.ldz);
-      run_rows(k.gru_v1_forward_a, a, N, 2 * U);
-      gemm<T>(false, false, N, U, U, T(1), a.rh, a.ldrh, recurrent_kernel + 2 * U, G, T(1),
-              a.z + 2 * U, a.ldz);
-      run_rows(k.gru_v1_forward_b, a, N, U);
+  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+    const i64 M = n1 - n0;
+    for (i64 t = 0; t < Ts; ++t) {
+      GruStepArgs<T> a{};
+      a.z = gates + t * G;
+      a.ldz = Ts * G;
+      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+      a.ldh_prev = t == 0 ? U : Ts * U;
+      a.h = h_seq + t * U;
+      a.ldh = Ts * U;
+      a.rh = rh + t * U;
+      a.ldrh = Ts * U;
+      a.mask = mask ? mask + t : nullptr;
+      a.ldm = Ts;
+      a.units = U;
+      a.act = activation;
+      a.ract = recurrent_activation;
+      const T* hp = a.h_prev + n0 * a.ldh_prev;
+      if (reset_after) {
+        a.s = sbuf.data();
+        a.rbias = bias ? bias + G : nullptr;
+        gemm<T>(false, false, M, G, U, T(1), hp, a.ldh_prev, recurrent_kernel, G, T(0),
+                sbuf.data() + n0 * G, G);
+        run_rows(k.gru_forward, a, n0, n1, G, threaded);
+      } else {
+        gemm<T>(false, false, M, 2 * U, U, T(1), hp, a.ldh_prev, recurrent_kernel, G, T(1),
+                a.z + n0 * a.ldz, a.ldz);
+        run_rows(k.gru_v1_forward_a, a, n0, n1, 2 * U, threaded);
+        gemm<T>(false, false, M, U, U, T(1), a.rh + n0 * a.ldrh, a.ldrh, recurrent_kernel + 2 * U,
+                G, T(1), a.z + n0 * a.ldz + 2 * U, a.ldz);
+        run_rows(k.gru_v1_forward_b, a, n0, n1, U, threaded);
+      }
     }
-  }
+  });
 }
 
 template <class T>
@@ -224,39 +265,45 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
                            const T* dh_seq, const T* dh_last, T* dx, T* dkernel,
                            T* drecurrent_kernel, T* dbias, T* dh0, T* dgates, T* ds) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 3 * U;
-  init_state_grad(N * U, dh_last, dh0);
   const auto& k = cells<T>();
   std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * U));
-  for (i64 t = Ts - 1; t >= 0; --t) {
-    GruStepArgs<T> a{};
-    a.z = const_cast<T*>(gates) + t * G;
-    a.ldz = Ts * G;
-    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-    a.ldh_prev = t == 0 ? U : Ts * U;
-    a.rh = const_cast<T*>(rh) + t * U;
-    a.ldrh = Ts * U;
-    a.mask = mask ? mask + t : nullptr;
-    a.ldm = Ts;
-    a.units = U;
-    a.act = activation;
-    a.ract = recurrent_activation;
-    a.dy = dh_seq ? dh_seq + t * U : nullptr;
-    a.lddy = Ts * U;
-    a.dh = dh0;
-    a.dz = dgates + t * G;
-    if (reset_after) {
-      a.ds = ds + t * G;
-      run_rows(k.gru_backward, a, N, G);
-      gemm<T>(false, true, N, U, G, T(1), a.ds, Ts * G, recurrent_kernel, G, T(1), dh0, U);
-    } else {
-      a.drh = drh.data();
-      run_rows(k.gru_v1_backward_a, a, N, G);
-      gemm<T>(false, true, N, U, U, T(1), a.dz + 2 * U, Ts * G, recurrent_kernel + 2 * U, G,
-              T(0), drh.data(), U);
-      run_rows(k.gru_v1_backward_b, a, N, U);
-      gemm<T>(false, true, N, U, 2 * U, T(1), a.dz, Ts * G, recurrent_kernel, G, T(1), dh0, U);
+  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+    const i64 M = n1 - n0;
+    init_state_grad(n0, n1, U, dh_last, dh0);
+    for (i64 t = Ts - 1; t >= 0; --t) {
+      GruStepArgs<T> a{};
+      a.z = const_cast<T*>(gates) + t * G;
+      a.ldz = Ts * G;
+      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+      a.ldh_prev = t == 0 ? U : Ts * U;
+      a.rh = const_cast<T*>(rh) + t * U;
+      a.ldrh = Ts * U;
+      a.mask = mask ? mask + t : nullptr;
+      a.ldm = Ts;
+      a.units = U;
+      a.act = activation;
+      a.ract = recurrent_activation;
+      a.dy = dh_seq ? dh_seq + t * U : nullptr;
+      a.lddy = Ts * U;
+      a.dh = dh0;
+      a.dz = dgates + t * G;
+      const i64 r0 = n0 * a.ldz;  // offset of this block's first row in a step slice
+      if (reset_after) {
+        a.ds = ds + t * G;
+        run_rows(k.gru_backward, a, n0, n1, G, threaded);
+        gemm<T>(false, true, M, U, G, T(1), a.ds + r0, a.ldz, recurrent_kernel, G, T(1),
+                dh0 + n0 * U, U);
+      } else {
+        a.drh = drh.data();
+        run_rows(k.gru_v1_backward_a, a, n0, n1, G, threaded);
+        gemm<T>(false, true, M, U, U, T(1), a.dz + r0 + 2 * U, a.ldz, recurrent_kernel + 2 * U,
+                G, T(0), drh.data() + n0 * U, U);
+        run_rows(k.gru_v1_backward_b, a, n0, n1, U, threaded);
+        gemm<T>(false, true, M, U, 2 * U, T(1), a.dz + r0, a.ldz, recurrent_kernel, G, T(1),
+                dh0 + n0 * U, U);
+      }
     }
-  }
+  });
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
   if (reset_after) {
     if (dbias) {
@@ -279,25 +326,27 @@ template <class T>
 void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                                  const T* recurrent_kernel, const T* bias, const T* h0,
                                  const T* mask, int activation, T* gates, T* h_seq) {
-  const i64 N = s.N, Ts = s.T, U = s.U;
+  const i64 Ts = s.T, U = s.U;
   project_inputs(s, U, x, kernel, bias, gates);
   const auto& k = cells<T>();
-  for (i64 t = 0; t < Ts; ++t) {
-    LstmStepArgs<T> a{};
-    a.z = gates + t * U;
-    a.ldz = Ts * U;
-    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-    a.ldh_prev = t == 0 ? U : Ts * U;
-    a.h = h_seq + t * U;
-    a.ldch = Ts * U;
-    a.mask = mask ? mask + t : nullptr;
-    a.ldm = Ts;
-    a.units = U;
-    a.act = activation;
-    gemm<T>(false, false, N, U, U, T(1), a.h_prev, a.ldh_prev, recurrent_kernel, U, T(1), a.z,
-            a.ldz);
-    run_rows(k.simple_forward, a, N, U);
-  }
+  run_sequence(s.N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
+    for (i64 t = 0; t < Ts; ++t) {
+      LstmStepArgs<T> a{};
+      a.z = gates + t * U;
+      a.ldz = Ts * U;
+      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+      a.ldh_prev = t == 0 ? U : Ts * U;
+      a.h = h_seq + t * U;
+      a.ldch = Ts * U;
+      a.mask = mask ? mask + t : nullptr;
+      a.ldm = Ts;
+      a.units = U;
+      a.act = activation;
+      gemm<T>(false, false, n1 - n0, U, U, T(1), a.h_prev + n0 * a.ldh_prev, a.ldh_prev,
+              recurrent_kernel, U, T(1), a.z + n0 * a.ldz, a.ldz);
+      run_rows(k.simple_forward, a, n0, n1, U, threaded);
+    }
+  });
 }
 
 template <class T>
@@ -307,24 +356,27 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
                                   const T* dh_last, T* dx, T* dkernel, T* drecurrent_kernel,
                                   T* dbias, T* dh0, T* dgates) {
   const i64 N = s.N, Ts = s.T, U = s.U;
-  init_state_grad(N * U, dh_last, dh0);
   const auto& k = cells<T>();
-  for (i64 t = Ts - 1; t >= 0; --t) {
-    LstmStepArgs<T> a{};
-    a.h = const_cast<T*>(h_seq) + t * U;
-    a.ldch = Ts * U;
-    a.mask = mask ? mask + t : nullptr;
-    a.ldm = Ts;
-    a.units = U;
-    a.act = activation;
-    a.dy = dh_seq ? dh_seq + t * U : nullptr;
-    a.lddy = Ts * U;
-    a.dh = dh0;
-    a.dz = dgates + t * U;
-    a.ldz = Ts * U;
-    run_rows(k.simple_backward, a, N, U);
-    gemm<T>(false, true, N, U, U, T(1), a.dz, Ts * U, recurrent_kernel, U, T(1), dh0, U);
-  }
+  run_sequence(N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
+    init_state_grad(n0, n1, U, dh_last, dh0);
+    for (i64 t = Ts - 1; t >= 0; --t) {
+      LstmStepArgs<T> a{};
+      a.h = const_cast<T*>(h_seq) + t * U;
+      a.ldch = Ts * U;
+      a.mask = mask ? mask + t : nullptr;
+      a.ldm = Ts;
+      a.units = U;
+      a.act = activation;
+      a.dy = dh_seq ? dh_seq + t * U : nullptr;
+      a.lddy = Ts * U;
+      a.dh = dh0;
+      a.dz = dgates + t * U;
+      a.ldz = Ts * U;
+      run_rows(k.simple_backward, a, n0, n1, U, threaded);
+      gemm<T>(false, true, n1 - n0, U, U, T(1), a.dz + n0 * a.ldz, a.ldz, recurrent_kernel, U,
+              T(1), dh0 + n0 * U, U);
+    }
+  });
   input_gradients(s, U, x, kernel, dgates, dx, dkernel);
   if (dbias) column_sums(N * Ts, U, dgates, U, dbias);
   recurrent_kernel_gradient(s, h0, h_seq, dgates, U, U, drecurrent_kernel, U);

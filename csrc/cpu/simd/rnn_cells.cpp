@@ -56,12 +56,14 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     T* __restrict c = a.c + n * a.ldch;
     T* __restrict h = a.h + n * a.ldch;
     if (row_masked(a.mask, a.ldm, n)) {
-      for (i64 j = 0; j < U; ++j) {
+  #pragma omp simd
+    for (i64 j = 0; j < U; ++j) {
         c[j] = cp[j];
         h[j] = hp[j];
       }
       continue;  // the gates of a masked step are never read by backward
     }
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T i = ract_of<T, kDefault>(a.ract, z[j]);
       const T f = ract_of<T, kDefault>(a.ract, z[U + j]);
@@ -96,6 +98,7 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict z = a.z + n * a.ldz;
     const T* __restrict cp = a.c_prev + n * a.ldc_prev;
     const T* __restrict c = a.c + n * a.ldch;
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T i = z[j], f = z[U + j], g = z[2 * U + j], o = z[3 * U + j];
       const T tc = act_of<T, kDefault>(a.act, c[j]);
@@ -130,6 +133,7 @@ void gru_forward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
       for (i64 j = 0; j < U; ++j) h[j] = hp[j];
       continue;
     }
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T bz = rb ? rb[j] : T(0), br = rb ? rb[U + j] : T(0), bh = rb ? rb[2 * U + j] : T(0);
       const T zg = ract_of<T, kDefault>(a.ract, x[j] + s[j] + bz);
@@ -166,6 +170,7 @@ void gru_backward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict g = a.z + n * a.ldz;
     const T* __restrict rh = a.rh + n * a.ldrh;
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T zg = g[j], r = g[U + j], hh = g[2 * U + j];
       const T dhv = dh[j];
@@ -195,6 +200,7 @@ void gru_v1_forward_a_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     T* __restrict x = a.z + n * a.ldz;
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
     T* __restrict rh = a.rh + n * a.ldrh;
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T zg = ract_of<T, kDefault>(a.ract, x[j]);
       const T r = ract_of<T, kDefault>(a.ract, x[U + j]);
@@ -216,6 +222,7 @@ void gru_v1_forward_b_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
       for (i64 j = 0; j < U; ++j) h[j] = hp[j];
       continue;
     }
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T zg = x[j];
       const T hh = act_of<T, kDefault>(a.act, x[2 * U + j]);
@@ -241,6 +248,7 @@ void gru_v1_backward_a_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     }
     const T* __restrict g = a.z + n * a.ldz;
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T zg = g[j], hh = g[2 * U + j];
       const T dhv = dh[j];
@@ -262,6 +270,7 @@ void gru_v1_backward_b_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict g = a.z + n * a.ldz;
     const T* __restrict drh = a.drh + n * U;
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T r = g[U + j];
       dz[U + j] = drh[j] * hp[j] * dract_of<T, kDefault>(a.ract, r);
@@ -306,6 +315,7 @@ void simple_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
       continue;
     }
     const T* __restrict h = a.h + n * a.ldch;
+#pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       dz[j] = dh[j] * activate_grad(a.act, h[j]);
       dh[j] = T(0);
