@@ -69,3 +69,31 @@ def test_non_integer_indices_rejected():
         embedding(np.array([0.5, 1.0]), np.zeros((3, 2)))
     out = embedding(np.array([1.0, 2.0]), np.eye(3))
     np.testing.assert_array_equal(out.data, np.eye(3)[[1, 2]])
+
+
+# ---- layers (python/lamina/layers/embedding.py) ---------------------------------------------
+def test_embedding_layer_keras_layout_and_mask():
+    layer = L.layers.Embedding(7, 3, mask_zero=True)
+    ids = np.array([[0, 4, 6], [2, 0, 1]])
+    out = layer(ids)
+    (table,) = layer.get_weights()
+    assert table.shape == (7, 3) and np.all(np.abs(table) <= 0.05)  # Keras "uniform"
+    np.testing.assert_array_equal(out.data, table[ids])
+    np.testing.assert_array_equal(L.layers.embedding.get_mask(out), ids != 0)
+    np.testing.assert_array_equal(layer.compute_mask(ids), ids != 0)
+    assert layer.compute_output_shape((None, 3)) == (None, 3, 3)
+    assert L.layers.embedding.get_mask(L.layers.Embedding(7, 3)(ids)) is None
+
+
+def test_embedding_layer_out_of_range():
+    with pytest.raises(ValueError, match="index 9 at flat position 1 is out of range"):
+        L.layers.Embedding(5, 2)(np.array([[1, 9]]))
+
+
+def test_masking_layer_zeroes_and_masks():
+    x = np.array([[[1.0, 2.0], [0.0, 0.0], [0.0, 3.0]]], np.float32)
+    out = L.layers.Masking(0.0)(x)
+    np.testing.assert_array_equal(out.data, x)
+    np.testing.assert_array_equal(L.layers.embedding.get_mask(out), [[True, False, True]])
+    out = L.layers.Masking(1.0)(np.array([[[1.0, 1.0], [1.0, 2.0]]], np.float32))
+    np.testing.assert_array_equal(out.data, [[[0.0, 0.0], [1.0, 2.0]]])

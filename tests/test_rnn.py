@@ -229,3 +229,155 @@ def test_thread_counts_and_row_blocks_agree(cell):
     for other in results[1:]:
         for a, b in zip(other, results[0]):
             np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+# ---- layers (python/lamina/layers/recurrent.py) ---------------------------------------------
+LAYERS = {"lstm": (L.layers.LSTM, {}), "gru": (L.layers.GRU, {}),
+          "gru_v1": (L.layers.GRU, {"reset_after": False}), "simple": (L.layers.SimpleRNN, {})}
+
+
+def keras_weights(cell, F, U):
+    args, _ = make_case(cell, 1, 1, F, U, np.float32)
+    return [args["kernel"], args["recurrent_kernel"], args["bias"]]
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_layer_with_keras_weights_gives_the_oracle(cell):
+    cls, extra = LAYERS[cell]
+    layer = cls(6, return_sequences=True, return_state=True, **extra)
+    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    layer(x)
+    weights = keras_weights(cell, 4, 6)
+    assert [w.shape for w in layer.get_weights()] == [w.shape for w in weights]
+    layer.set_weights(weights)
+    outs = layer(x)
+    zeros = np.zeros((3, 6))
+    states = [zeros, zeros] if cell == "lstm" else [zeros]
+    seq, last, *final = CELLS[cell][2](x, *weights, *states, **CELLS[cell][3])
+    np.testing.assert_allclose(outs[0].data, seq, rtol=2e-4, atol=2e-5)
+    for got, want in zip(outs[1:], final):
+        np.testing.assert_allclose(got.data, want, rtol=2e-4, atol=2e-5)
+
+
+def test_lstm_layer_defaults_follow_keras():
+    layer = L.layers.LSTM(5)
+    layer(np.zeros((2, 3, 4), np.float32))
+    k, r, b = layer.get_weights()
+    assert k.shape == (4, 20) and r.shape == (5, 20) and b.shape == (20,)
+    np.testing.assert_array_equal(b, np.r_[np.zeros(5), np.ones(5), np.zeros(10)])
+    # orthogonal recurrent blocks: R @ R.T is the identity for the (5, 20) matrix
+    np.testing.assert_allclose(r @ r.T, np.eye(5), atol=1e-5)
+    gru = L.layers.GRU(5)
+    gru(np.zeros((2, 3, 4), np.float32))
+    assert gru.get_weights()[2].shape == (2, 15)
+    assert L.layers.GRU(5, reset_after=False).compute_output_shape((None, 3, 4)) == (None, 5)
+
+
+def test_layer_initial_state_and_go_backwards():
+    layer = L.layers.LSTM(3, go_backwards=True, return_sequences=True)
+    x = rng.standard_normal((2, 4, 5)).astype(np.float32)
+    h0 = rng.standard_normal((2, 3)).astype(np.float32)
+    c0 = rng.standard_normal((2, 3)).astype(np.float32)
+    out = layer(x, initial_state=[h0, c0])
+    seq, *_ = ref.lstm(x, *layer.get_weights(), h0, c0, go_backwards=True)
+    np.testing.assert_allclose(out.data, seq, rtol=2e-4, atol=2e-5)
+    with pytest.raises(ValueError, match=r"expected 2 initial state\(s\), got 1"):
+        layer(x, initial_state=[h0])
+
+
+def test_mask_from_embedding_reaches_the_lstm():
+    emb = L.layers.Embedding(10, 4, mask_zero=True)
+    lstm = L.layers.LSTM(3, return_sequences=True)
+    ids = np.array([[0, 3, 4, 0, 5], [2, 0, 0, 0, 0]])
+    out = lstm(emb(ids))
+    x = emb.get_weights()[0][ids]
+    seq, *_ = ref.lstm(x, *lstm.get_weights(), np.zeros((2, 3)), np.zeros((2, 3)), mask=ids != 0)
+    np.testing.assert_allclose(out.data, seq, rtol=2e-4, atol=2e-5)
+    assert np.all(out.data[0, 0] == 0) and np.all(out.data[1, 1:] == out.data[1, :1])
+
+
+def test_masking_layer_feeds_the_gru():
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    x[0, 3:] = 0.0
+    x[1, 0] = 0.0
+    gru = L.layers.GRU(4)
+    out = gru(L.layers.Masking(0.0)(x))
+    mask = np.any(x != 0, axis=-1)
+    _, last, _ = ref.gru(x, *gru.get_weights(), np.zeros((2, 4)), mask=mask)
+    np.testing.assert_allclose(out.data, last, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+def test_bidirectional_merge_modes(merge_mode):
+    x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
+    bi = L.layers.Bidirectional(L.layers.LSTM(5, return_sequences=True), merge_mode=merge_mode)
+    out = bi(x, mask=mask)
+    w = bi.get_weights()
+    assert len(w) == 6
+    z = np.zeros((2, 5))
+    fw, *_ = ref.lstm(x, *w[:3], z, z, mask=mask, zero_output_for_mask=True)
+    bw, *_ = ref.lstm(x, *w[3:], z, z, mask=mask, go_backwards=True, zero_output_for_mask=True)
+    bw = bw[:, ::-1]
+    want = {"concat": lambda: np.concatenate([fw, bw], -1), "sum": lambda: fw + bw,
+            "mul": lambda: fw * bw, "ave": lambda: (fw + bw) / 2, None: lambda: [fw, bw]}
+    got = [o.data for o in out] if merge_mode is None else out.data
+    np.testing.assert_allclose(got, want[merge_mode](), rtol=2e-4, atol=2e-5)
+    assert bi.compute_output_shape((None, 4, 3)) == (
+        [(None, 4, 5)] * 2 if merge_mode is None else
+        (None, 4, 10 if merge_mode == "concat" else 5))
+
+
+def test_bidirectional_return_state():
+    bi = L.layers.Bidirectional(L.layers.GRU(3, return_state=True))
+    outs = bi(rng.standard_normal((2, 4, 3)).astype(np.float32))
+    assert [o.shape for o in outs] == [(2, 6), (2, 3), (2, 3)]
+
+
+def test_time_distributed_dense():
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    td = L.layers.TimeDistributed(L.layers.Dense(4))
+    out = td(x)
+    k, b = td.get_weights()
+    np.testing.assert_allclose(out.data, x @ k + b, rtol=1e-5, atol=1e-6)
+    assert td.compute_output_shape((None, 5, 3)) == (None, 5, 4)
+
+
+def test_stateful_layer_carries_state_between_calls():
+    x = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    whole = L.layers.SimpleRNN(4, return_sequences=True)
+    full = whole(x).data
+    part = L.layers.SimpleRNN(4, return_sequences=True, stateful=True)
+    part(x[:, :1])
+    part.set_weights(whole.get_weights())
+    part.reset_states()
+    first, second = part(x[:, :3]).data, part(x[:, 3:]).data
+    np.testing.assert_allclose(np.concatenate([first, second], 1), full, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_only_in_training_and_recurrent_dropout_refused():
+    layer = L.layers.LSTM(4, dropout=0.5, seed=1)
+    x = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    a, b = layer(x).data, layer(x).data
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(layer(x, training=True).data, a)
+    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
+        L.layers.GRU(3, recurrent_dropout=0.2)
+
+
+def test_sequential_lstm_model_learns():
+    """Embedding -> LSTM -> Dense learns to tell whether token 1 appears in a sequence."""
+    L.utils.set_random_seed(0)
+    gen = np.random.default_rng(0)
+    x = gen.integers(2, 9, size=(256, 8))
+    y = gen.integers(0, 2, size=256)
+    pos = gen.integers(0, 8, size=256)
+    x[np.arange(256)[y == 1], pos[y == 1]] = 1
+    model = L.Sequential([L.Input((8,), dtype="int32"), L.layers.Embedding(9, 8),
+                          L.layers.LSTM(16), L.layers.Dense(2)])
+    model.compile(optimizer=L.optimizers.Adam(0.02),
+                  loss=L.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    hist = model.fit(x, y, batch_size=32, epochs=15, verbose=0)
+    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+    assert hist.history["accuracy"][-1] > 0.9

@@ -1,8 +1,11 @@
 """Keras layers: ``lamina.layers.Dense(64, activation="relu")`` and friends."""
 from .core import Activation, Dense, Input, InputLayer
+from .embedding import Embedding, Masking
 from .layer import InputSpec, Layer
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
 __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "Dropout",
-           "Flatten", "Reshape"]
+           "Flatten", "Reshape", "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN",
+           "Bidirectional", "TimeDistributed"]
