@@ -386,15 +386,18 @@ def rnn_loop(step, x, states, mask=None, go_backwards=False, zero_output_for_mas
 
 
 def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=False,
-         activation="tanh", recurrent_activation="sigmoid", zero_output_for_mask=False):
+         activation="tanh", recurrent_activation="sigmoid", zero_output_for_mask=False,
+         recurrent_mask=None):
     act, ract = _RNN_ACTS[activation], _RNN_ACTS[recurrent_activation]
     W, R = np.asarray(kernel, np.float64), np.asarray(recurrent_kernel, np.float64)
     b = 0.0 if bias is None else np.asarray(bias, np.float64)
     U = R.shape[0]
 
+    rm = 1.0 if recurrent_mask is None else np.asarray(recurrent_mask, np.float64)
+
     def step(xt, states):
         h, c = states
-        z = xt @ W + h @ R + b
+        z = xt @ W + (h * rm) @ R + b
         i, f, g, o = (z[:, k * U:(k + 1) * U] for k in range(4))
         c = ract(f) * c + ract(i) * act(g)
         h = ract(o) * act(c)
@@ -439,13 +442,14 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, re
 
 
 def simple_rnn(x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False,
-               activation="tanh", zero_output_for_mask=False):
+               activation="tanh", zero_output_for_mask=False, recurrent_mask=None):
     act = _RNN_ACTS[activation]
+    rm = 1.0 if recurrent_mask is None else np.asarray(recurrent_mask, np.float64)
     W, R = np.asarray(kernel, np.float64), np.asarray(recurrent_kernel, np.float64)
     b = 0.0 if bias is None else np.asarray(bias, np.float64)
 
     def step(xt, states):
-        h = act(xt @ W + states[0] @ R + b)
+        h = act(xt @ W + (states[0] * rm) @ R + b)
         return h, [h]
 
     seq, last, (h,) = rnn_loop(step, x, [np.asarray(h0, np.float64)], mask, go_backwards,

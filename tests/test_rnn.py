@@ -195,16 +195,16 @@ def test_kernel_checks_arguments():
     gates, hs = np.empty((2, 3, 8), np.float32), np.empty((2, 3, 2), np.float32)
     with pytest.raises(ValueError, match=r"\[lstm_sequence_forward\] argument 'c_seq': "
                                          r"expected shape \(2, 3, 2\), got \(2, 3, 3\)"):
-        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, 3, 2, gates, hs,
+        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, None, 3, 2, gates, hs,
                                    np.empty((2, 3, 3), np.float32))
     with pytest.raises(TypeError, match=r"argument 'kernel': expected dtype float32"):
-        _cpu.lstm_sequence_forward(x, W.astype(np.float64), R, None, h, h, None, 3, 2, gates,
+        _cpu.lstm_sequence_forward(x, W.astype(np.float64), R, None, h, h, None, None, 3, 2, gates,
                                    hs, hs.copy())
     with pytest.raises(ValueError, match="unsupported activation code 7"):
-        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, 7, 2, gates, hs, hs.copy())
+        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, None, 7, 2, gates, hs, hs.copy())
     with pytest.raises(ValueError, match="at least one timestep"):
         _cpu.simple_rnn_sequence_forward(np.zeros((2, 0, 4), np.float32), W[:, :2].copy(), R[:, :2].copy(),
-                                         None, h, None, 3, np.empty((2, 0, 2), np.float32),
+                                         None, h, None, None, 3, np.empty((2, 0, 2), np.float32),
                                          np.empty((2, 0, 2), np.float32))
 
 
@@ -355,14 +355,26 @@ def test_stateful_layer_carries_state_between_calls():
     np.testing.assert_allclose(np.concatenate([first, second], 1), full, rtol=1e-5, atol=1e-6)
 
 
-def test_dropout_only_in_training_and_recurrent_dropout_refused():
-    layer = L.layers.LSTM(4, dropout=0.5, seed=1)
+def test_dropout_only_in_training_and_gru_recurrent_dropout_refused():
+    layer = L.layers.LSTM(4, dropout=0.5, recurrent_dropout=0.3, seed=1)
     x = rng.standard_normal((3, 5, 2)).astype(np.float32)
     a, b = layer(x).data, layer(x).data
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(layer(x, training=True).data, a)
     with pytest.raises(NotImplementedError, match="recurrent_dropout"):
         L.layers.GRU(3, recurrent_dropout=0.2)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "simple"])
+def test_recurrent_mask_matches_oracle_and_gradients(cell):
+    args, mask = make_case(cell, 9, 6, 3, 30, masked=True)
+    rm = (rng.random((9, 30)) > 0.3) / 0.7
+    got, want = run_both(cell, args, mask, True, True, recurrent_mask=rm)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12)
+    small, mask = make_case(cell, 3, 4, 2, 3, masked=True)
+    rm = (rng.random((3, 3)) > 0.3) / 0.7
+    check_gradients(_grad_fn(cell, mask, False, True, recurrent_mask=rm), *small.values())
 
 
 def test_sequential_lstm_model_learns():

@@ -80,7 +80,8 @@ T* p(const Arr& a) { return a.data ? a.ptr<T>() : nullptr; }
 
 // ---- LSTM ----------------------------------------------------------------------------------
 void lstm_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handle b_o,
-                        py::handle h0_o, py::handle c0_o, py::handle m_o, int act, int ract,
+                        py::handle h0_o, py::handle c0_o, py::handle m_o, py::handle rm_o,
+                        int act, int ract,
                         py::handle gates_o, py::handle hseq_o, py::handle cseq_o) {
   const Seq s("lstm_sequence_forward", x_o, k_o, r_o, 4);
   const auto [N, T, F, U] = s.shape;
@@ -90,6 +91,7 @@ void lstm_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
   const Arr b = s.opt_in(b_o, "bias", {s.G});
   const Arr h0 = s.state(h0_o, "h0"), c0 = s.state(c0_o, "c0");
   const Arr m = s.mask(m_o);
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, U});
   const Arr gates = s.out(gates_o, "gates", {N, T, s.G});
   const Arr hseq = s.out(hseq_o, "h_seq", {N, T, U});
   const Arr cseq = s.out(cseq_o, "c_seq", {N, T, U});
@@ -97,13 +99,15 @@ void lstm_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
     using V = decltype(zero);
     py::gil_scoped_release nogil;
     lstm_sequence_forward<V>(s.shape, p<V>(s.x), p<V>(s.kernel), p<V>(s.rec), p<V>(b),
-                             p<V>(h0), p<V>(c0), p<V>(m), act, ract, p<V>(gates), p<V>(hseq),
+                             p<V>(h0), p<V>(c0), p<V>(m), p<V>(rm), act, ract, p<V>(gates),
+                             p<V>(hseq),
                              p<V>(cseq));
   });
 }
 
 void lstm_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handle h0_o,
-                         py::handle c0_o, py::handle m_o, int act, int ract, py::handle gates_o,
+                         py::handle c0_o, py::handle m_o, py::handle rm_o, int act, int ract,
+                         py::handle gates_o,
                          py::handle hseq_o, py::handle cseq_o, py::handle dhseq_o,
                          py::handle dhlast_o, py::handle dclast_o, py::handle dx_o,
                          py::handle dk_o, py::handle dr_o, py::handle db_o, py::handle dh0_o,
@@ -114,6 +118,7 @@ void lstm_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::han
   s.activation(ract, "recurrent_activation");
   const Arr h0 = s.state(h0_o, "h0"), c0 = s.state(c0_o, "c0");
   const Arr m = s.mask(m_o);
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, U});
   const Arr gates = s.in(gates_o, "gates", {N, T, s.G});
   const Arr hseq = s.in(hseq_o, "h_seq", {N, T, U});
   const Arr cseq = s.in(cseq_o, "c_seq", {N, T, U});
@@ -131,7 +136,8 @@ void lstm_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::han
     using V = decltype(zero);
     py::gil_scoped_release nogil;
     lstm_sequence_backward<V>(s.shape, p<V>(s.x), p<V>(s.kernel), p<V>(s.rec), p<V>(h0),
-                              p<V>(c0), p<V>(m), act, ract, p<V>(gates), p<V>(hseq), p<V>(cseq),
+                              p<V>(c0), p<V>(m), p<V>(rm), act, ract, p<V>(gates), p<V>(hseq),
+                              p<V>(cseq),
                               p<V>(dhseq), p<V>(dhlast), p<V>(dclast), p<V>(dx), p<V>(dk),
                               p<V>(dr), p<V>(db), p<V>(dh0), p<V>(dc0), p<V>(dg));
   });
@@ -196,8 +202,8 @@ void gru_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
 
 // ---- SimpleRNN -----------------------------------------------------------------------------
 void simple_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handle b_o,
-                          py::handle h0_o, py::handle m_o, int act, py::handle gates_o,
-                          py::handle hseq_o) {
+                          py::handle h0_o, py::handle m_o, py::handle rm_o, int act,
+                          py::handle gates_o, py::handle hseq_o) {
   const Seq s("simple_rnn_sequence_forward", x_o, k_o, r_o, 1);
   const auto [N, T, F, U] = s.shape;
   (void)F;
@@ -205,18 +211,20 @@ void simple_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::ha
   const Arr b = s.opt_in(b_o, "bias", {U});
   const Arr h0 = s.state(h0_o, "h0");
   const Arr m = s.mask(m_o);
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, U});
   const Arr gates = s.out(gates_o, "gates", {N, T, U});
   const Arr hseq = s.out(hseq_o, "h_seq", {N, T, U});
   dispatch_float(s.dt, [&](auto zero) {
     using V = decltype(zero);
     py::gil_scoped_release nogil;
     simple_rnn_sequence_forward<V>(s.shape, p<V>(s.x), p<V>(s.kernel), p<V>(s.rec), p<V>(b),
-                                   p<V>(h0), p<V>(m), act, p<V>(gates), p<V>(hseq));
+                                   p<V>(h0), p<V>(m), p<V>(rm), act, p<V>(gates), p<V>(hseq));
   });
 }
 
 void simple_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handle h0_o,
-                           py::handle m_o, int act, py::handle hseq_o, py::handle dhseq_o,
+                           py::handle m_o, py::handle rm_o, int act, py::handle hseq_o,
+                           py::handle dhseq_o,
                            py::handle dhlast_o, py::handle dx_o, py::handle dk_o,
                            py::handle dr_o, py::handle db_o, py::handle dh0_o,
                            py::handle dg_o) {
@@ -225,6 +233,7 @@ void simple_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::h
   s.activation(act, "activation");
   const Arr h0 = s.state(h0_o, "h0");
   const Arr m = s.mask(m_o);
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, U});
   const Arr hseq = s.in(hseq_o, "h_seq", {N, T, U});
   const Arr dhseq = s.opt_in(dhseq_o, "dh_seq", {N, T, U});
   const Arr dhlast = s.opt_in(dhlast_o, "dh_last", {N, U});
@@ -238,7 +247,8 @@ void simple_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::h
     using V = decltype(zero);
     py::gil_scoped_release nogil;
     simple_rnn_sequence_backward<V>(s.shape, p<V>(s.x), p<V>(s.kernel), p<V>(s.rec), p<V>(h0),
-                                    p<V>(m), act, p<V>(hseq), p<V>(dhseq), p<V>(dhlast),
+                                    p<V>(m), p<V>(rm), act, p<V>(hseq), p<V>(dhseq),
+                                    p<V>(dhlast),
                                     p<V>(dx), p<V>(dk), p<V>(dr), p<V>(db), p<V>(dh0),
                                     p<V>(dg));
   });
@@ -250,13 +260,14 @@ void bind_rnn(py::module_& m) {
   using py::arg;
   m.def("lstm_sequence_forward", &lstm_forward_entry, arg("x"), arg("kernel"),
         arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("c0"), arg("mask"),
-        arg("activation"), arg("recurrent_activation"), arg("gates"), arg("h_seq"),
-        arg("c_seq"),
+        arg("recurrent_mask"), arg("activation"), arg("recurrent_activation"), arg("gates"),
+        arg("h_seq"), arg("c_seq"),
         "Whole-sequence LSTM forward (csrc/cpu/rnn.h). Writes gates (N, T, 4U), h_seq and "
         "c_seq (N, T, U).");
   m.def("lstm_sequence_backward", &lstm_backward_entry, arg("x"), arg("kernel"),
-        arg("recurrent_kernel"), arg("h0"), arg("c0"), arg("mask"), arg("activation"),
-        arg("recurrent_activation"), arg("gates"), arg("h_seq"), arg("c_seq"), arg("dh_seq"),
+        arg("recurrent_kernel"), arg("h0"), arg("c0"), arg("mask"), arg("recurrent_mask"),
+        arg("activation"), arg("recurrent_activation"), arg("gates"), arg("h_seq"),
+        arg("c_seq"), arg("dh_seq"),
         arg("dh_last"), arg("dc_last"), arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
         arg("dbias"), arg("dh0"), arg("dc0"), arg("dgates"),
         "Whole-sequence LSTM backward through time; gradients are assigned.");
@@ -271,11 +282,11 @@ void bind_rnn(py::module_& m) {
         arg("dbias"), arg("dh0"), arg("dgates"), arg("ds"),
         "Whole-sequence GRU backward through time; gradients are assigned.");
   m.def("simple_rnn_sequence_forward", &simple_forward_entry, arg("x"), arg("kernel"),
-        arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("mask"), arg("activation"),
-        arg("gates"), arg("h_seq"), "Whole-sequence SimpleRNN forward.");
+        arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("mask"), arg("recurrent_mask"),
+        arg("activation"), arg("gates"), arg("h_seq"), "Whole-sequence SimpleRNN forward.");
   m.def("simple_rnn_sequence_backward", &simple_backward_entry, arg("x"), arg("kernel"),
-        arg("recurrent_kernel"), arg("h0"), arg("mask"), arg("activation"), arg("h_seq"),
-        arg("dh_seq"), arg("dh_last"), arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
+        arg("recurrent_kernel"), arg("h0"), arg("mask"), arg("recurrent_mask"),
+        arg("activation"), arg("h_seq"), arg("dh_seq"), arg("dh_last"), arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
         arg("dbias"), arg("dh0"), arg("dgates"),
         "Whole-sequence SimpleRNN backward through time; gradients are assigned.");
 }

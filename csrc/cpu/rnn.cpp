@@ -92,6 +92,18 @@ void step_gemm(i64 M, i64 N, i64 K, const T* A, i64 lda, const T* B, i64 ldb, T 
   }
 }
 
+// dh[n0:n1] += (dg @ R^T) (* rmask): the recurrent product's share of dL/dh_{t-1}.
+template <class T>
+void recurrent_state_gradient(i64 n0, i64 n1, i64 U, i64 G, const T* dg, i64 ldg, const T* rt,
+                              const T* rmask, T* tmp, T* dh) {
+  if (!rmask) {
+    step_gemm<T>(n1 - n0, U, G, dg, ldg, rt, U, T(1), dh + n0 * U, U);
+    return;
+  }
+  step_gemm<T>(n1 - n0, U, G, dg, ldg, rt, U, T(0), tmp + n0 * U, U);
+  for (i64 i = n0 * U; i < n1 * U; ++i) dh[i] += tmp[i] * rmask[i];
+}
+
 // (G, U) copy of the recurrent kernel (U, G), so the backward step product dgates @ R^T reads
 // its right operand row-major.
 template <class T>
@@ -100,6 +112,31 @@ std::vector<T> transposed(const T* r, i64 U, i64 G) {
   for (i64 u = 0; u < U; ++u)
     for (i64 j = 0; j < G; ++j) rt[j * U + u] = r[u * G + j];
   return rt;
+}
+
+// Recurrent dropout (Keras 3's LSTM and SimpleRNN cells): the state entering the recurrent
+// product is h_{t-1} * rmask, rmask (N, U) already scaled by 1 / (1 - rate) and fixed for the
+// sequence; the cell update itself uses the undropped state. Rows [n0, n1) of the dropped copy.
+template <class T>
+const T* dropped_rows(const T* rmask, const T* h, i64 ldh, i64 n0, i64 n1, i64 U, T* out) {
+  for (i64 n = n0; n < n1; ++n)
+    for (i64 u = 0; u < U; ++u) out[n * U + u] = h[n * ldh + u] * rmask[n * U + u];
+  return out + n0 * U;
+}
+
+// h_seq * rmask and h0 * rmask, what drecurrent_kernel pairs with the gate gradients.
+template <class T>
+void dropped_sequence(const RnnShape& s, const T* rmask, const T* h0, const T* h_seq,
+                      std::vector<T>& h0d, std::vector<T>& hd) {
+  const i64 N = s.N, Ts = s.T, U = s.U;
+  h0d.resize(static_cast<size_t>(N * U));
+  hd.resize(static_cast<size_t>(N * Ts * U));
+  for (i64 n = 0; n < N; ++n) {
+    for (i64 u = 0; u < U; ++u) h0d[n * U + u] = h0[n * U + u] * rmask[n * U + u];
+    for (i64 t = 0; t < Ts; ++t)
+      for (i64 u = 0; u < U; ++u)
+        hd[(n * Ts + t) * U + u] = h_seq[(n * Ts + t) * U + u] * rmask[n * U + u];
+  }
 }
 
 // gates (N*T, G) = x (N*T, F) @ kernel (F, G) + bias.
@@ -174,11 +211,12 @@ inline i64 loop_work(const RnnShape& s, i64 G) { return s.N * s.T * G * (2 * s.U
 template <class T>
 void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                            const T* recurrent_kernel, const T* bias, const T* h0, const T* c0,
-                           const T* mask, int activation, int recurrent_activation, T* gates,
-                           T* h_seq, T* c_seq) {
+                           const T* mask, const T* rmask, int activation,
+                           int recurrent_activation, T* gates, T* h_seq, T* c_seq) {
   const i64 Ts = s.T, U = s.U, G = 4 * U;
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
+  std::vector<T> hd(rmask ? static_cast<size_t>(s.N * U) : 0);
   run_sequence(s.N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
       LstmStepArgs<T> a{};
@@ -196,8 +234,13 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       a.units = U;
       a.act = activation;
       a.ract = recurrent_activation;
-      step_gemm<T>(n1 - n0, G, U, a.h_prev + n0 * a.ldh_prev, a.ldh_prev, recurrent_kernel, G,
-                   T(1), a.z + n0 * a.ldz, a.ldz);
+      const T* hp = a.h_prev + n0 * a.ldh_prev;
+      i64 ldhp = a.ldh_prev;
+      if (rmask) {
+        hp = dropped_rows(rmask, a.h_prev, a.ldh_prev, n0, n1, U, hd.data());
+        ldhp = U;
+      }
+      step_gemm<T>(n1 - n0, G, U, hp, ldhp, recurrent_kernel, G, T(1), a.z + n0 * a.ldz, a.ldz);
       run_rows(k.lstm_forward, a, n0, n1, G, threaded);
     }
   });
@@ -206,13 +249,15 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
 template <class T>
 void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
                             const T* recurrent_kernel, const T* h0, const T* c0, const T* mask,
-                            int activation, int recurrent_activation, const T* gates,
+                            const T* rmask, int activation, int recurrent_activation,
+                            const T* gates,
                             const T* h_seq, const T* c_seq, const T* dh_seq, const T* dh_last,
                             const T* dc_last, T* dx, T* dkernel, T* drecurrent_kernel, T* dbias,
                             T* dh0, T* dc0, T* dgates) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
   const auto& k = cells<T>();
   const std::vector<T> rt = transposed(recurrent_kernel, U, G);
+  std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
   run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     init_state_grad(n0, n1, U, dh_last, dh0);
     init_state_grad(n0, n1, U, dc_last, dc0);
@@ -237,12 +282,19 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
       a.dc = dc0;
       a.dz = dgates + t * G;
       run_rows(k.lstm_backward, a, n0, n1, G, threaded);
-      step_gemm<T>(n1 - n0, U, G, a.dz + n0 * a.ldz, a.ldz, rt.data(), U, T(1), dh0 + n0 * U, U);
+      recurrent_state_gradient(n0, n1, U, G, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
+                               drec.data(), dh0);
     }
   });
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
   if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
-  recurrent_kernel_gradient(s, h0, h_seq, dgates, G, G, drecurrent_kernel, G);
+  if (rmask) {
+    std::vector<T> h0d, hd;
+    dropped_sequence(s, rmask, h0, h_seq, h0d, hd);
+    recurrent_kernel_gradient(s, h0d.data(), hd.data(), dgates, G, G, drecurrent_kernel, G);
+  } else {
+    recurrent_kernel_gradient(s, h0, h_seq, dgates, G, G, drecurrent_kernel, G);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,10 +410,12 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
 template <class T>
 void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                                  const T* recurrent_kernel, const T* bias, const T* h0,
-                                 const T* mask, int activation, T* gates, T* h_seq) {
+                                 const T* mask, const T* rmask, int activation, T* gates,
+                                 T* h_seq) {
   const i64 Ts = s.T, U = s.U;
   project_inputs(s, U, x, kernel, bias, gates);
   const auto& k = cells<T>();
+  std::vector<T> hd(rmask ? static_cast<size_t>(s.N * U) : 0);
   run_sequence(s.N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
       LstmStepArgs<T> a{};
@@ -375,8 +429,13 @@ void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       a.ldm = Ts;
       a.units = U;
       a.act = activation;
-      step_gemm<T>(n1 - n0, U, U, a.h_prev + n0 * a.ldh_prev, a.ldh_prev, recurrent_kernel, U,
-                   T(1), a.z + n0 * a.ldz, a.ldz);
+      const T* hp = a.h_prev + n0 * a.ldh_prev;
+      i64 ldhp = a.ldh_prev;
+      if (rmask) {
+        hp = dropped_rows(rmask, a.h_prev, a.ldh_prev, n0, n1, U, hd.data());
+        ldhp = U;
+      }
+      step_gemm<T>(n1 - n0, U, U, hp, ldhp, recurrent_kernel, U, T(1), a.z + n0 * a.ldz, a.ldz);
       run_rows(k.simple_forward, a, n0, n1, U, threaded);
     }
   });
@@ -385,12 +444,14 @@ void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
 template <class T>
 void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
                                   const T* recurrent_kernel, const T* h0, const T* mask,
-                                  int activation, const T* h_seq, const T* dh_seq,
+                                  const T* rmask, int activation, const T* h_seq,
+                                  const T* dh_seq,
                                   const T* dh_last, T* dx, T* dkernel, T* drecurrent_kernel,
                                   T* dbias, T* dh0, T* dgates) {
   const i64 N = s.N, Ts = s.T, U = s.U;
   const auto& k = cells<T>();
   const std::vector<T> rt = transposed(recurrent_kernel, U, U);
+  std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
   run_sequence(N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
     init_state_grad(n0, n1, U, dh_last, dh0);
     for (i64 t = Ts - 1; t >= 0; --t) {
@@ -407,20 +468,28 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
       a.dz = dgates + t * U;
       a.ldz = Ts * U;
       run_rows(k.simple_backward, a, n0, n1, U, threaded);
-      step_gemm<T>(n1 - n0, U, U, a.dz + n0 * a.ldz, a.ldz, rt.data(), U, T(1), dh0 + n0 * U, U);
+      recurrent_state_gradient(n0, n1, U, U, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
+                               drec.data(), dh0);
     }
   });
   input_gradients(s, U, x, kernel, dgates, dx, dkernel);
   if (dbias) column_sums(N * Ts, U, dgates, U, dbias);
-  recurrent_kernel_gradient(s, h0, h_seq, dgates, U, U, drecurrent_kernel, U);
+  if (rmask) {
+    std::vector<T> h0d, hd;
+    dropped_sequence(s, rmask, h0, h_seq, h0d, hd);
+    recurrent_kernel_gradient(s, h0d.data(), hd.data(), dgates, U, U, drecurrent_kernel, U);
+  } else {
+    recurrent_kernel_gradient(s, h0, h_seq, dgates, U, U, drecurrent_kernel, U);
+  }
 }
 
 #define LAMINA_INSTANTIATE_RNN(T)                                                              \
   template void lstm_sequence_forward<T>(const RnnShape&, const T*, const T*, const T*,        \
-                                         const T*, const T*, const T*, const T*, int, int, T*, \
-                                         T*, T*);                                              \
+                                         const T*, const T*, const T*, const T*, const T*,     \
+                                         int, int, T*, T*, T*);                                \
   template void lstm_sequence_backward<T>(const RnnShape&, const T*, const T*, const T*,       \
-                                          const T*, const T*, const T*, int, int, const T*,    \
+                                          const T*, const T*, const T*, const T*, int, int,    \
+                                          const T*,                                            \
                                           const T*, const T*, const T*, const T*, const T*,    \
                                           T*, T*, T*, T*, T*, T*, T*);                         \
   template void gru_sequence_forward<T>(const RnnShape&, bool, const T*, const T*, const T*,   \
@@ -430,9 +499,11 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
                                          const T*, const T*, const T*, T*, T*, T*, T*, T*, T*, \
                                          T*);                                                  \
   template void simple_rnn_sequence_forward<T>(const RnnShape&, const T*, const T*, const T*,  \
-                                               const T*, const T*, const T*, int, T*, T*);     \
+                                               const T*, const T*, const T*, const T*, int, T*, \
+                                               T*);                                            \
   template void simple_rnn_sequence_backward<T>(const RnnShape&, const T*, const T*,           \
-                                                const T*, const T*, const T*, int, const T*,   \
+                                                const T*, const T*, const T*, const T*, int,   \
+                                                const T*,                                      \
                                                 const T*, const T*, T*, T*, T*, T*, T*, T*);
 LAMINA_INSTANTIATE_RNN(float)
 LAMINA_INSTANTIATE_RNN(double)

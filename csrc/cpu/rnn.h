@@ -5,7 +5,9 @@
 // 3U GRU, U SimpleRNN). All arrays are C-contiguous, batch-major as Keras:
 //   x (N, T, F), kernel (F, G), recurrent_kernel (U, G), bias (G,) or null;
 //   GRU with reset_after: bias (2, G) = [input bias; recurrent bias];
-//   h0, c0 (N, U); mask (N, T) of 0/1 in the float type, or null (all steps valid).
+//   h0, c0 (N, U); mask (N, T) of 0/1 in the float type, or null (all steps valid);
+//   rmask (N, U) (LSTM, SimpleRNN): recurrent dropout, the scaled keep mask that multiplies
+//   h_{t-1} where it enters the recurrent product (Keras 3's cells), or null.
 // Gate order is Keras': LSTM i, f, c, o; GRU z, r, h.
 //
 // Forward, per call: ONE gemm projects every timestep (x (N*T, F) @ kernel -> gates (N, T, G)),
@@ -36,13 +38,14 @@ struct RnnShape {
 template <class T>
 void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                            const T* recurrent_kernel, const T* bias, const T* h0, const T* c0,
-                           const T* mask, int activation, int recurrent_activation, T* gates,
-                           T* h_seq, T* c_seq);
+                           const T* mask, const T* rmask, int activation,
+                           int recurrent_activation, T* gates, T* h_seq, T* c_seq);
 
 template <class T>
 void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
                             const T* recurrent_kernel, const T* h0, const T* c0, const T* mask,
-                            int activation, int recurrent_activation, const T* gates,
+                            const T* rmask, int activation, int recurrent_activation,
+                            const T* gates,
                             const T* h_seq, const T* c_seq, const T* dh_seq, const T* dh_last,
                             const T* dc_last, T* dx, T* dkernel, T* drecurrent_kernel, T* dbias,
                             T* dh0, T* dc0, T* dgates);
@@ -62,12 +65,14 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
 template <class T>
 void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                                  const T* recurrent_kernel, const T* bias, const T* h0,
-                                 const T* mask, int activation, T* gates, T* h_seq);
+                                 const T* mask, const T* rmask, int activation, T* gates,
+                                 T* h_seq);
 
 template <class T>
 void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
                                   const T* recurrent_kernel, const T* h0, const T* mask,
-                                  int activation, const T* h_seq, const T* dh_seq,
+                                  const T* rmask, int activation, const T* h_seq,
+                                  const T* dh_seq,
                                   const T* dh_last, T* dx, T* dkernel, T* drecurrent_kernel,
                                   T* dbias, T* dh0, T* dgates);
 

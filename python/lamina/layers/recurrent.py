@@ -34,6 +34,7 @@ class _RNN(Layer):
 
     _GATES = 1
     _STATES = 1
+    _RECURRENT_DROPOUT = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -69,10 +70,10 @@ class _RNN(Layer):
                 raise ValueError(f"{where}: `{arg}` must be in [0, 1), got {rate}")
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
-        if self.recurrent_dropout > 0:
+        if self.recurrent_dropout > 0 and not self._RECURRENT_DROPOUT:
             raise NotImplementedError(
-                f"{where}: recurrent_dropout > 0 is not supported by lamina's fused recurrent "
-                "kernels yet (dropout on the inputs is)")
+                f"{where}: recurrent_dropout > 0 is not supported by lamina's fused GRU kernel "
+                "yet (LSTM and SimpleRNN support it; dropout on the inputs works everywhere)")
         self.seed = seed
         self._seed_generator = random.SeedGenerator(seed) if seed is not None else None
         self.return_sequences = bool(return_sequences)
@@ -114,7 +115,7 @@ class _RNN(Layer):
         self.built = True
 
     # -- calling -----------------------------------------------------------------------------
-    def _run(self, x, states, mask):
+    def _run(self, x, states, mask, recurrent_mask):
         raise NotImplementedError
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
@@ -127,7 +128,13 @@ class _RNN(Layer):
             x = ops.dropout(x, self.dropout, noise_shape=(None, 1, None),
                             seed=self._seed_generator)
         states = self._initial_states(inputs, initial_state)
-        outs = self._run(x, states, mask)
+        recurrent_mask = None
+        if training and self.recurrent_dropout > 0:
+            # One keep mask per sample and unit for the whole sequence, as Keras' cells.
+            gen = random._rng(self._seed_generator)
+            keep = gen.random((inputs.shape[0], self.units)) >= self.recurrent_dropout
+            recurrent_mask = (keep / (1.0 - self.recurrent_dropout)).astype(self.dtype)
+        outs = self._run(x, states, mask, recurrent_mask)
         output, new_states = outs[0], list(outs[1:])
         if self.stateful:
             self.states = [s.data.copy() for s in new_states]
@@ -223,13 +230,14 @@ class LSTM(_RNN):
 
         return init
 
-    def _run(self, x, states, mask):
+    def _run(self, x, states, mask, recurrent_mask):
         return rnn_ops.lstm(x, self.kernel, self.recurrent_kernel, self.bias, states[0],
                             states[1], mask=mask, go_backwards=self.go_backwards,
                             return_sequences=self.return_sequences,
                             activation=self.activation,
                             recurrent_activation=self.recurrent_activation,
-                            zero_output_for_mask=self.zero_output_for_mask)
+                            zero_output_for_mask=self.zero_output_for_mask,
+                            recurrent_mask=recurrent_mask)
 
     def get_config(self):
         config = super().get_config()
@@ -245,6 +253,7 @@ class GRU(_RNN):
 
     _GATES = 3
     _STATES = 1
+    _RECURRENT_DROPOUT = False
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -259,7 +268,7 @@ class GRU(_RNN):
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def _run(self, x, states, mask):
+    def _run(self, x, states, mask, recurrent_mask):
         return rnn_ops.gru(x, self.kernel, self.recurrent_kernel, self.bias, states[0],
                            mask=mask, go_backwards=self.go_backwards,
                            return_sequences=self.return_sequences,
@@ -288,12 +297,13 @@ class SimpleRNN(_RNN):
                          recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, **kwargs)
 
-    def _run(self, x, states, mask):
+    def _run(self, x, states, mask, recurrent_mask):
         return rnn_ops.simple_rnn(x, self.kernel, self.recurrent_kernel, self.bias, states[0],
                                   mask=mask, go_backwards=self.go_backwards,
                                   return_sequences=self.return_sequences,
                                   activation=self.activation,
-                                  zero_output_for_mask=self.zero_output_for_mask)
+                                  zero_output_for_mask=self.zero_output_for_mask,
+                                  recurrent_mask=recurrent_mask)
 
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)

@@ -95,6 +95,15 @@ class _Sequence:
                              f"(batch, units) = ({self.N}, {self.U})")
         return a
 
+    def recurrent_mask(self, m):
+        if m is None:
+            return None
+        a = _contiguous(_data(m), self.dtype)
+        if a.shape != (self.N, self.U):
+            raise ValueError(f"[{self.name}] recurrent_mask of shape {a.shape}: expected "
+                             f"(batch, units) = ({self.N}, {self.U})")
+        return a
+
     def outputs(self, h_seq, return_sequences):
         """Keras' output (sequence or last) from the state sequence."""
         seq = h_seq if self.keep is None else h_seq * self.keep
@@ -131,9 +140,11 @@ class _Sequence:
 
 def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
          go_backwards=False, return_sequences=False, activation="tanh",
-         recurrent_activation="sigmoid", zero_output_for_mask=False):
+         recurrent_activation="sigmoid", zero_output_for_mask=False, recurrent_mask=None):
     """LSTM over a whole sequence; returns ``(output, h, c)``: output is the sequence
-    (batch, timesteps, units) with return_sequences, else the last output (batch, units)."""
+    (batch, timesteps, units) with return_sequences, else the last output (batch, units).
+    recurrent_mask (batch, units), for recurrent dropout, multiplies h_{t-1} where it enters
+    the recurrent product (a constant: it receives no gradient)."""
     act = _code(activation, "lstm")
     ract = _code(recurrent_activation, "lstm")
     s = _Sequence("lstm", x, kernel, recurrent_kernel, 4, mask, go_backwards,
@@ -141,10 +152,12 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
     xp, N, T, U = s.xp, s.N, s.T, s.U
     b = s.bias(bias, (4 * U,))
     h0d, c0d = s.state(h0, "h0"), s.state(c0, "c0")
+    rm = s.recurrent_mask(recurrent_mask)
     gates = xp.empty((N, T, 4 * U), dtype=s.dtype)
     h_seq = xp.empty((N, T, U), dtype=s.dtype)
     c_seq = xp.empty((N, T, U), dtype=s.dtype)
-    s.K.lstm_sequence_forward(s.x, s.W, s.R, b, h0d, c0d, s.mask, act, ract, gates, h_seq, c_seq)
+    s.K.lstm_sequence_forward(s.x, s.W, s.R, b, h0d, c0d, s.mask, rm, act, ract, gates, h_seq,
+                              c_seq)
 
     def backward(grads):
         g_out, g_h, g_c = grads
@@ -156,7 +169,7 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
         db = xp.empty_like(b) if b is not None else None
         dh0, dc0 = xp.empty_like(h0d), xp.empty_like(c0d)
         dgates = xp.empty_like(gates)
-        s.K.lstm_sequence_backward(s.x, s.W, s.R, h0d, c0d, s.mask, act, ract, gates, h_seq,
+        s.K.lstm_sequence_backward(s.x, s.W, s.R, h0d, c0d, s.mask, rm, act, ract, gates, h_seq,
                                    c_seq, dh_seq, dh_last, dc_last, dx, dW, dR, db, dh0, dc0,
                                    dgates)
         return (s.input_grad(dx), dW, dR, db, dh0, dc0)
@@ -206,18 +219,20 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards
 
 
 def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False,
-               return_sequences=False, activation="tanh", zero_output_for_mask=False):
-    """SimpleRNN over a whole sequence: h_t = activation(x_t W + b + h_{t-1} R); returns
-    ``(output, h)``."""
+               return_sequences=False, activation="tanh", zero_output_for_mask=False,
+               recurrent_mask=None):
+    """SimpleRNN over a whole sequence: h_t = activation(x_t W + b + (h_{t-1} * recurrent_mask)
+    R); returns ``(output, h)``."""
     act = _code(activation, "simple_rnn")
     s = _Sequence("simple_rnn", x, kernel, recurrent_kernel, 1, mask, go_backwards,
                   zero_output_for_mask)
     xp, N, T, U = s.xp, s.N, s.T, s.U
     b = s.bias(bias, (U,))
     h0d = s.state(h0, "h0")
+    rm = s.recurrent_mask(recurrent_mask)
     gates = xp.empty((N, T, U), dtype=s.dtype)
     h_seq = xp.empty((N, T, U), dtype=s.dtype)
-    s.K.simple_rnn_sequence_forward(s.x, s.W, s.R, b, h0d, s.mask, act, gates, h_seq)
+    s.K.simple_rnn_sequence_forward(s.x, s.W, s.R, b, h0d, s.mask, rm, act, gates, h_seq)
 
     def backward(grads):
         g_out, g_h = grads
@@ -227,7 +242,7 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_ba
         dW, dR = xp.empty_like(s.W), xp.empty_like(s.R)
         db = xp.empty_like(b) if b is not None else None
         dh0 = xp.empty_like(h0d)
-        s.K.simple_rnn_sequence_backward(s.x, s.W, s.R, h0d, s.mask, act, h_seq, dh_seq,
+        s.K.simple_rnn_sequence_backward(s.x, s.W, s.R, h0d, s.mask, rm, act, h_seq, dh_seq,
                                          dh_last, dx, dW, dR, db, dh0, gates)
         return (s.input_grad(dx), dW, dR, db, dh0)
 
