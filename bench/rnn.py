@@ -7,9 +7,11 @@ Cases (batch 32, 50 timesteps, 64 features, float32):
          cross-entropy (from logits, batch mean) -> Adam; forward, backward and update.
   infer: the recurrent layer's forward pass alone, no tape.
 Validates first (same weights: lamina's output against torch's), then times; each figure is the
-median over repeats after a warm-up. ratio = torch / lamina (> 1: lamina is faster).
+median over repeats after a warm-up, lamina's and torch's calls interleaved so both see the same
+machine load. ratio = torch / lamina (> 1: lamina is faster).
 """
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -19,15 +21,19 @@ import numpy as np
 N, T, F, CLASSES = 32, 50, 64, 10
 
 
-def median_ms(fn, repeats, warmup=5):
+def median_ms(fns, repeats, warmup=5):
+    """Median wall time of each function in ms, the calls interleaved (a, b, a, b, ...) so that
+    both sides see the same load on a shared machine."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) * 1e3 for ts in times]
 
 
 def make_weights(cell, units, seed=0):
@@ -147,7 +153,9 @@ def main():
     cases = [("lstm", 128), ("lstm", 512), ("gru", 128), ("gru", 512)]
     print(f"{cpu_model()}, {args.threads} threads, lamina ISA {L.backend.info()['isa']}"
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
-    print(f"batch {N} x {T} steps x {F} features, float32; median of {args.repeats}\n")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"batch {N} x {T} steps x {F} features, float32; median of {args.repeats}, calls "
+          f"interleaved; load average at start {load:.1f}\n")
     print(f"{'case':<22}{'lamina ms':>11}{'torch ms':>11}{'ratio':>8}")
     x, _ = data()
     for cell, units in cases:
@@ -159,8 +167,8 @@ def main():
             assert err < 1e-4, f"{cell}({units}): lamina and torch differ by {err}"
         for what, idx in (("train", 1), ("infer", 2)):
             repeats = args.repeats if units <= 128 else max(5, args.repeats // 3)
-            ours = median_ms(lam[idx], repeats)
-            theirs = median_ms(tor[idx], repeats) if tor else float("nan")
+            ours, theirs = median_ms([lam[idx], tor[idx]], repeats) if tor else \
+                (median_ms([lam[idx]], repeats)[0], float("nan"))
             print(f"{cell.upper()}({units}) {what:<10}{ours:>11.2f}{theirs:>11.2f}"
                   f"{theirs / ours:>8.2f}")
 

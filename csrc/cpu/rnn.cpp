@@ -26,6 +26,9 @@ namespace {
 
 using i64 = std::int64_t;
 
+// Recurrent kernels up to this many elements take the row-block / direct-product path (below).
+constexpr i64 kSmallRecurrent = i64(1) << 18;
+
 template <class T>
 const RnnCellKernelsOf<T>& cells();
 template <>
@@ -42,12 +45,14 @@ const RnnCellKernelsOf<double>& cells<double>() {
 // (its own row-block gemm and gate pass per step): one fork/join per sequence instead of two per
 // step, which matters most when the machine is shared and a descheduled thread stalls every
 // barrier. Inside, each thread runs gemm single-threaded (omp_set_num_threads(1) only changes
-// that thread's setting for regions it opens). With too few rows per thread, the steps run on
-// the calling thread and gemm and the gate pass thread themselves per step.
+// that thread's setting for regions it opens). With few rows per thread, or a recurrent kernel
+// too large for the row-block products (each thread would pack all of R itself), the steps run
+// on the calling thread and gemm and the gate pass thread themselves per step.
 template <class Steps>
-void run_sequence(i64 N, i64 work, Steps&& steps) {
+void run_sequence(i64 N, i64 work, i64 recurrent_size, Steps&& steps) {
   const int threads = max_threads();
-  if (threads > 1 && N >= 2 * threads && work >= kParallelWorkThreshold) {
+  if (threads > 1 && N >= 2 * threads && work >= kParallelWorkThreshold &&
+      recurrent_size <= kSmallRecurrent) {
     parallel_for(N, work, [&](i64 n0, i64 n1) {
       omp_set_num_threads(1);
       steps(n0, n1, false);
@@ -69,18 +74,25 @@ void run_rows(void (*pass)(const Args&, i64, i64), const Args& a, i64 n0, i64 n1
                [&](i64 r0, i64 r1) { pass(a, n0 + r0, n0 + r1); });
 }
 
-// Per-step products are small: a block of batch rows times the recurrent kernel. They are issued
-// in column chunks of at most kStepMacs multiply-adds, which lamina::gemm runs on its direct
-// (unpacked) path; the packed path would re-pack the whole recurrent kernel at every step, which
-// costs about as much as the product. Measured on the dev machine, one thread: (16 x 128) @
-// (128 x 512) in 17 us chunked against 25 us packed; backward (16 x 512) @ R^T 16 us against
-// R^T copy (made once per call, below) against 47 us with gemm transposing R at every step.
+// Per-step products: a block of batch rows times the recurrent kernel R (U, G). While R is small
+// (kSmallRecurrent elements, 1 MB in float32: up to U = 256 for the LSTM) the products are issued
+// in 16-row tiles and column chunks of at most kStepMacs multiply-adds, which lamina::gemm runs
+// on its direct (unpacked) path; its packed path would re-pack all of R at every step, about
+// as costly as the product itself. Measured on the dev machine, one thread, U = 128: forward
+// (16 x 128) @ (128 x 512) 17 us chunked against 25 us packed; backward (16 x 512) @ R^T 16 us
+// with R^T copied once per call, against 47 us with gemm transposing R at every step. A larger R
+// no longer fits the caches unpacked (U = 512: 1.3 ms chunked against 0.7 ms packed), so it
+// goes to gemm whole, threaded by gemm itself (see run_sequence).
 constexpr i64 kStepMacs = i64(1) << 19;
-constexpr i64 kStepRows = 16;  // row tiles: a 16-row block keeps the direct path's A in L1
+constexpr i64 kStepRows = 16;
 
 template <class T>
 void step_gemm(i64 M, i64 N, i64 K, const T* A, i64 lda, const T* B, i64 ldb, T beta, T* C,
                i64 ldc) {
+  if (N * K > kSmallRecurrent) {
+    gemm<T>(false, false, M, N, K, T(1), A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   i64 nc = kStepMacs / std::max<i64>(1, kStepRows * K);
   nc = std::max<i64>(16, nc / 16 * 16);
   for (i64 i = 0; i < M; i += kStepRows) {
@@ -217,7 +229,7 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
   std::vector<T> hd(rmask ? static_cast<size_t>(s.N * U) : 0);
-  run_sequence(s.N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(s.N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
       LstmStepArgs<T> a{};
       a.z = gates + t * G;
@@ -258,7 +270,7 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
   const auto& k = cells<T>();
   const std::vector<T> rt = transposed(recurrent_kernel, U, G);
   std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
-  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
     init_state_grad(n0, n1, U, dh_last, dh0);
     init_state_grad(n0, n1, U, dc_last, dc0);
     for (i64 t = Ts - 1; t >= 0; --t) {
@@ -308,7 +320,7 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
   std::vector<T> sbuf(reset_after ? static_cast<size_t>(N * G) : 0);
-  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
     const i64 M = n1 - n0;
     for (i64 t = 0; t < Ts; ++t) {
       GruStepArgs<T> a{};
@@ -354,7 +366,7 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
   const auto& k = cells<T>();
   const std::vector<T> rt = transposed(recurrent_kernel, U, G);
   std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * U));
-  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
     const i64 M = n1 - n0;
     init_state_grad(n0, n1, U, dh_last, dh0);
     for (i64 t = Ts - 1; t >= 0; --t) {
@@ -416,7 +428,7 @@ void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
   project_inputs(s, U, x, kernel, bias, gates);
   const auto& k = cells<T>();
   std::vector<T> hd(rmask ? static_cast<size_t>(s.N * U) : 0);
-  run_sequence(s.N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(s.N, loop_work(s, U), U * U, [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
       LstmStepArgs<T> a{};
       a.z = gates + t * U;
@@ -452,7 +464,7 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
   const auto& k = cells<T>();
   const std::vector<T> rt = transposed(recurrent_kernel, U, U);
   std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
-  run_sequence(N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(N, loop_work(s, U), U * U, [&](i64 n0, i64 n1, bool threaded) {
     init_state_grad(n0, n1, U, dh_last, dh0);
     for (i64 t = Ts - 1; t >= 0; --t) {
       LstmStepArgs<T> a{};
