@@ -2,6 +2,8 @@
 
 Each kernel family's tests compare the native kernel against the function here of the same name.
 """
+import math
+
 import numpy as np
 
 
@@ -12,6 +14,343 @@ def gemm(a, b, c, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     if beta != 0.0:
         out = out + beta * c.astype(np.float64)
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Losses (Keras 3 formulas, keras/src/losses/losses.py). Each returns the per-row loss over the
+# last axis in float64. `dtype` is the kernel's dtype: the clip bound 1 - 1e-7 is computed in it,
+# as Keras does, so float32 kernels and the oracle clip at the same place.
+# ------------------------------------------------------------------------------------------------
+LOSS_EPSILON = 1e-7
+
+
+def _f64(*arrays):
+    return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+
+def _upper_clip(dtype):
+    return float(np.asarray(1, dtype) - np.asarray(LOSS_EPSILON, dtype))
+
+
+def categorical_crossentropy(y_pred, y_true, from_logits=False, label_smoothing=0.0,
+                             dtype=np.float64):
+    y_pred, t = _f64(y_pred, y_true)
+    if label_smoothing:
+        t = t * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
+    if from_logits:
+        z = y_pred - y_pred.max(axis=-1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    else:
+        p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+        log_p = np.log(np.clip(p, LOSS_EPSILON, _upper_clip(dtype)))
+    return -(t * log_p).sum(axis=-1)
+
+
+def sparse_categorical_crossentropy(y_pred, labels, from_logits=False, ignore_class=None,
+                                    dtype=np.float64):
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    labels = np.asarray(labels).reshape(y_pred.shape[:-1])
+    ignored = labels == ignore_class if ignore_class is not None else np.zeros(labels.shape, bool)
+    one_hot = np.eye(y_pred.shape[-1])[np.where(ignored, 0, labels)]
+    loss = categorical_crossentropy(y_pred, one_hot, from_logits, dtype=dtype)
+    return np.where(ignored, 0.0, loss)
+
+
+def binary_crossentropy(y_pred, y_true, from_logits=False, label_smoothing=0.0, dtype=np.float64):
+    z, y = _f64(y_pred, y_true)
+    if label_smoothing:
+        y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        bce = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    else:
+        p = np.clip(z, LOSS_EPSILON, _upper_clip(dtype))
+        bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return bce.mean(axis=-1)
+
+
+def mean_squared_error(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    return np.square(t - p).mean(axis=-1)
+
+
+def mean_absolute_error(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    return np.abs(t - p).mean(axis=-1)
+
+
+def huber(y_pred, y_true, delta=1.0):
+    p, t = _f64(y_pred, y_true)
+    e = p - t
+    a = np.abs(e)
+    return np.where(a <= delta, 0.5 * e * e, delta * a - 0.5 * delta * delta).mean(axis=-1)
+
+
+def log_cosh(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    return np.log(np.cosh(p - t)).mean(axis=-1)
+
+
+def mean_absolute_percentage_error(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    return 100.0 * np.abs((t - p) / np.maximum(np.abs(t), LOSS_EPSILON)).mean(axis=-1)
+
+
+def mean_squared_logarithmic_error(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    a = np.log(np.maximum(p, LOSS_EPSILON) + 1.0)
+    b = np.log(np.maximum(t, LOSS_EPSILON) + 1.0)
+    return np.square(a - b).mean(axis=-1)
+
+
+def poisson(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    return (p - t * np.log(p + LOSS_EPSILON)).mean(axis=-1)
+
+
+def kl_divergence(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    t = np.clip(t, LOSS_EPSILON, 1)
+    p = np.clip(p, LOSS_EPSILON, 1)
+    return (t * np.log(t / p)).sum(axis=-1)
+
+
+def _hinge_labels(t):
+    return 2.0 * t - 1.0 if np.all((t == 0) | (t == 1)) else t
+
+
+def hinge(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    return np.maximum(1.0 - _hinge_labels(t) * p, 0.0).mean(axis=-1)
+
+
+def squared_hinge(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    return np.square(np.maximum(1.0 - _hinge_labels(t) * p, 0.0)).mean(axis=-1)
+
+
+def categorical_hinge(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+    pos = (t * p).sum(axis=-1)
+    neg = ((1.0 - t) * p).max(axis=-1)
+    return np.maximum(neg - pos + 1.0, 0.0)
+
+
+def cosine_similarity(y_pred, y_true):
+    p, t = _f64(y_pred, y_true)
+
+    def normalize(x):
+        return x / np.maximum(np.sqrt((x * x).sum(axis=-1, keepdims=True)), LOSS_EPSILON)
+
+    return -(normalize(t) * normalize(p)).sum(axis=-1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Optimizers (Keras 3 formulas, keras/src/optimizers/*.py): one step over lists of float64 arrays,
+# updated in place. weight_decay is Keras' decoupled apply_weight_decay: w -= w * wd * lr first.
+# ------------------------------------------------------------------------------------------------
+def _decay(w, lr, weight_decay):
+    if weight_decay:
+        w -= w * weight_decay * lr
+
+
+def sgd_step(params, grads, momenta, lr, momentum, nesterov, weight_decay=0.0):
+    for i, (w, g) in enumerate(zip(params, grads)):
+        _decay(w, lr, weight_decay)
+        if momenta is None:
+            w -= lr * g
+            continue
+        m = momenta[i]
+        m[...] = momentum * m - lr * g
+        w += momentum * m - lr * g if nesterov else m
+
+
+def rmsprop_step(params, grads, velocities, momenta, average_grads, lr, rho, epsilon, momentum,
+                 centered, weight_decay=0.0):
+    for i, (w, g) in enumerate(zip(params, grads)):
+        _decay(w, lr, weight_decay)
+        v = velocities[i]
+        v[...] = rho * v + (1 - rho) * g * g
+        denominator = v
+        if centered:
+            a = average_grads[i]
+            a[...] = rho * a + (1 - rho) * g
+            denominator = v - a * a
+        increment = lr * g / np.sqrt(denominator + epsilon)
+        if momentum > 0:
+            m = momenta[i]
+            m[...] = momentum * m + increment
+            w -= m
+        else:
+            w -= increment
+
+
+def adam_step(params, grads, ms, vs, vhats, lr, beta1, beta2, epsilon, step, amsgrad=False,
+              weight_decay=0.0):
+    alpha = lr * np.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+    for i, (w, g) in enumerate(zip(params, grads)):
+        _decay(w, lr, weight_decay)
+        m, v = ms[i], vs[i]
+        m += (g - m) * (1 - beta1)
+        v += (g * g - v) * (1 - beta2)
+        if amsgrad:
+            vhats[i][...] = np.maximum(vhats[i], v)
+            v = vhats[i]
+        w -= alpha * m / (np.sqrt(v) + epsilon)
+
+
+def adagrad_step(params, grads, accumulators, lr, epsilon, weight_decay=0.0):
+    for w, g, acc in zip(params, grads, accumulators):
+        _decay(w, lr, weight_decay)
+        acc += g * g
+        w -= lr * g / np.sqrt(acc + epsilon)
+
+
+def adamax_step(params, grads, ms, us, lr, beta1, beta2, epsilon, step, weight_decay=0.0):
+    for w, g, m, u in zip(params, grads, ms, us):
+        _decay(w, lr, weight_decay)
+        m += (g - m) * (1 - beta1)
+        u[...] = np.maximum(beta2 * u, np.abs(g))
+        w -= lr * m / ((1 - beta1 ** step) * (u + epsilon))
+
+
+def nadam_step(params, grads, ms, vs, lr, beta1, beta2, epsilon, step, u_product,
+               weight_decay=0.0):
+    """Returns Keras' running u_product after this step (pass 1.0 before the first)."""
+    u_t = beta1 * (1 - 0.5 * 0.96 ** step)
+    u_t1 = beta1 * (1 - 0.5 * 0.96 ** (step + 1))
+    u_product = u_product * u_t
+    for w, g, m, v in zip(params, grads, ms, vs):
+        _decay(w, lr, weight_decay)
+        m += (g - m) * (1 - beta1)
+        v += (g * g - v) * (1 - beta2)
+        m_hat = u_t1 * m / (1 - u_product * u_t1) + (1 - u_t) * g / (1 - u_product)
+        v_hat = v / (1 - beta2 ** step)
+        w -= m_hat * lr / (np.sqrt(v_hat) + epsilon)
+    return u_product
+# --- activations (Keras 3 formulas, evaluated in float64) -----------------------------------
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _normal_cdf(x):
+    # 0.5 * (1 + erf(x / sqrt(2))), written with erfc so that it keeps its digits for x << 0.
+    return 0.5 * _erfc(-x / math.sqrt(2.0))
+
+
+def _gelu_tanh_u(x):
+    return math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
+
+
+def activation_forward(x, kind, alpha=None):
+    """y = act(x) for a Keras activation name; softmax over the last axis."""
+    x = np.asarray(x, dtype=np.float64)
+    alpha = {"elu": 1.0, "leaky_relu": 0.2}.get(kind, 0.0) if alpha is None else alpha
+    if kind == "linear":
+        return x.copy()
+    if kind == "relu":
+        return np.maximum(x, 0.0)
+    if kind == "sigmoid":
+        return _sigmoid(x)
+    if kind == "tanh":
+        return np.tanh(x)
+    if kind == "softmax":
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if kind == "gelu":
+        return x * _normal_cdf(x)
+    if kind == "gelu_tanh":
+        # 0.5 * x * (1 + tanh(u)), with 0.5 * (1 + tanh(u)) = sigmoid(2u), which keeps its digits
+        # where tanh(u) -> -1.
+        return x * _sigmoid(2.0 * _gelu_tanh_u(x))
+    if kind == "elu":
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    if kind == "selu":
+        return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0.0)))
+    if kind == "softplus":
+        return np.logaddexp(x, 0.0)
+    if kind == "silu":
+        return x * _sigmoid(x)
+    if kind == "leaky_relu":
+        return np.where(x > 0, x, alpha * x)
+    raise ValueError(kind)
+
+
+def activation_backward(x, dy, kind, alpha=None):
+    """dx = act'(x) * dy from the input x (softmax: the row-wise Jacobian-vector product)."""
+    x = np.asarray(x, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    alpha = {"elu": 1.0, "leaky_relu": 0.2}.get(kind, 0.0) if alpha is None else alpha
+    if kind == "softmax":
+        y = activation_forward(x, "softmax")
+        return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+    if kind == "linear":
+        d = np.ones_like(x)
+    elif kind == "relu":
+        d = (x > 0).astype(np.float64)
+    elif kind == "sigmoid":
+        s = _sigmoid(x)
+        d = s * (1.0 - s)
+    elif kind == "tanh":
+        d = 1.0 - np.tanh(x) ** 2
+    elif kind == "gelu":
+        d = _normal_cdf(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    elif kind == "gelu_tanh":
+        # d/dx 0.5 x (1 + tanh(u)) = 0.5 (1 + t) + 0.5 x (1 - t^2) u', with 0.5 (1 + t) = s and
+        # 1 - t^2 = 4 s (1 - s) for s = sigmoid(2u).
+        s = _sigmoid(2.0 * _gelu_tanh_u(x))
+        du = math.sqrt(2.0 / math.pi) * (1.0 + 3.0 * 0.044715 * x * x)
+        d = s + 2.0 * x * s * (1.0 - s) * du
+    elif kind == "elu":
+        d = np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+    elif kind == "selu":
+        d = SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0.0)))
+    elif kind == "softplus":
+        d = _sigmoid(x)
+    elif kind == "silu":
+        s = _sigmoid(x)
+        d = s * (1.0 + x * (1.0 - s))
+    elif kind == "leaky_relu":
+        d = np.where(x > 0, 1.0, alpha)
+    else:
+        raise ValueError(kind)
+    return d * dy
+
+
+# --- dense -----------------------------------------------------------------------------------
+
+def dense_forward(x, w, b, kind, alpha=None):
+    """(z, y) with z = x @ w + b, y = act(z)."""
+    z = np.asarray(x, np.float64) @ np.asarray(w, np.float64)
+    if b is not None:
+        z = z + np.asarray(b, np.float64)
+    return z, activation_forward(z, kind, alpha)
+
+
+def dense_backward(x, w, b, dy, kind, alpha=None):
+    """(dx, dw, db) of sum(y * dy) for y = act(x @ w + b); db is None without a bias."""
+    z, _ = dense_forward(x, w, b, kind, alpha)
+    dz = activation_backward(z, dy, kind, alpha)
+    x = np.asarray(x, np.float64)
+    w = np.asarray(w, np.float64)
+    return dz @ w.T, x.T @ dz, (dz.sum(axis=0) if b is not None else None)
+
+
+# --- reductions ------------------------------------------------------------------------------
+
+def reduce_sum(x, axis, mean=False):
+    x = np.asarray(x, np.float64)
+    return x.mean(axis=axis) if mean else x.sum(axis=axis)
+
+
+def reduce_max(x, axis):
+    return np.asarray(x, np.float64).max(axis=axis)
 
 
 # -- convolution, pooling, batch normalization (channels last) -----------------------------------
