@@ -11,12 +11,20 @@ namespace {
 inline std::int64_t rows_of(const Arr& a, bool trans) { return a.dim(trans ? 1 : 0); }
 inline std::int64_t cols_of(const Arr& a, bool trans) { return a.dim(trans ? 0 : 1); }
 
+// numpy 2 gives zero-size arrays zero strides, which the row-stride check would reject; an empty
+// operand (K == 0, or an empty C) has no layout to check beyond the C-contiguity numpy reports.
+inline Layout operand_layout(py::handle obj) {
+  return py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).size() == 0
+             ? kContiguous
+             : kRowStrided;
+}
+
 void gemm_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_a, bool trans_b,
                 double alpha, double beta) {
   constexpr const char* where = "gemm";
-  const Arr a = array_arg(a_obj, where, "a", kRead, kRowStrided);
-  const Arr b = array_arg(b_obj, where, "b", kRead, kRowStrided);
-  const Arr c = array_arg(c_obj, where, "c", kWrite, kRowStrided);
+  const Arr a = array_arg(a_obj, where, "a", kRead, operand_layout(a_obj));
+  const Arr b = array_arg(b_obj, where, "b", kRead, operand_layout(b_obj));
+  const Arr c = array_arg(c_obj, where, "c", kWrite, operand_layout(c_obj));
   expect_ndim(a, 2, where, "a");
   expect_ndim(b, 2, where, "b");
   expect_ndim(c, 2, where, "c");

@@ -17,3 +17,13 @@ __version__ = "0.1.0"
 
 __all__ = ["backend", "cuda", "ops", "random", "utils", "GradientTape", "Tensor", "Variable",
            "get_num_threads", "set_num_threads"]
+
+# The Keras-facing API (front branch): layers, models, training pieces.
+from . import (activations, callbacks, constraints, datasets, initializers, layers,  # noqa: E402
+               losses, metrics, models, optimizers, regularizers)
+from .layers import Input  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
+
+__all__ += ["activations", "callbacks", "constraints", "datasets", "initializers", "layers",
+            "losses", "metrics", "models", "optimizers", "regularizers", "Input", "Model",
+            "Sequential"]

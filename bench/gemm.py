@@ -1,0 +1,142 @@
+"""lamina.gemm against numpy (OpenBLAS) side by side, at 2 threads and 1 thread.
+
+Each thread count runs in its own subprocess, so that the BLAS thread count is fixed before numpy
+is imported (threadpoolctl is used when installed). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which
+some machines set for old OpenBLAS builds and which slow a current numpy, are removed from the
+workers' environment; the table header names the OpenBLAS kernel that then runs.
+
+Both libraries write into a preallocated C; times are the best of several runs, taken in
+alternating blocks separated by a pause so that one library's spinning idle threads do not
+slow the other (2 cores).
+'peak' is lamina's measured in-cache GEMM rate (bench/peak.py) at the same thread count.
+
+    PYTHONPATH=python python3 bench/gemm.py [--quick]
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SQUARES = [32, 64, 128, 256, 512, 1024, 2048]
+# (M, N, K, trans_a, trans_b, note)
+SHAPES = [(n, n, n, False, False, "") for n in SQUARES] + [
+    (32, 512, 784, False, False, "dense fwd"),
+    (128, 10, 64, False, False, "dense fwd"),
+    (64, 1024, 256, False, False, ""),
+    (4096, 256, 256, False, False, ""),
+    (32, 64, 64, False, False, "dense fwd"),
+    (64, 64, 32, True, False, "dense dW=x^T dy"),
+    (32, 64, 64, False, True, "dense dx=dy W^T"),
+    (784, 512, 32, True, False, "dense dW=x^T dy"),
+    (32, 784, 512, False, True, "dense dx=dy W^T"),
+    (1024, 1024, 1024, True, False, ""),
+    (1024, 1024, 1024, False, True, ""),
+    (1024, 1024, 1024, True, True, ""),
+]
+
+
+PAUSE = 0.12  # seconds: longer than the BLAS / OpenMP idle spin
+
+
+def timeit(fn, budget):
+    fn()
+    best, reps, t_end = float("inf"), 0, time.perf_counter() + budget
+    while reps < 3 or time.perf_counter() < t_end:
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+        reps += 1
+    return best
+
+
+def worker(threads, quick):
+    from lamina import _cpu
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import peak
+
+    blas = "unknown"
+    try:
+        import threadpoolctl
+        threadpoolctl.threadpool_limits(threads)
+        info = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+        if info:
+            blas = f"{info[0].get('internal_api')} {info[0].get('version')} " \
+                   f"kernel {info[0].get('architecture')}, {info[0].get('num_threads')} threads"
+    except ImportError:
+        pass
+    _cpu.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    budget = 0.05 if quick else 0.25
+    rows = []
+    for dtype in (np.float32, np.float64):
+        pk = peak.measured_peak_gflops(dtype, threads, 0.1 if quick else 0.3)
+        for M, N, K, ta, tb, note in SHAPES:
+            if quick and M * N * K > 512 ** 3:
+                continue
+            a = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+            b = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+            A, B = (a.T if ta else a), (b.T if tb else b)
+            c1, c2 = np.empty((M, N), dtype), np.empty((M, N), dtype)
+            lam = lambda: _cpu.gemm(a, b, c1, ta, tb)
+            ref = lambda: np.matmul(A, B, out=c2)
+            lam(), ref()
+            tol = 1e-3 if dtype == np.float32 else 1e-10
+            assert np.allclose(c1, c2, rtol=tol, atol=tol * np.sqrt(K)), (M, N, K, ta, tb)
+            # Alternate blocks of each so that machine noise hits both alike, with a pause between
+            # blocks: OpenBLAS' and libgomp's idle threads spin for a while after a call, and on
+            # 2 cores a spinning thread of one library halves the other's threaded run.
+            tl = tn = float("inf")
+            for _ in range(2):
+                time.sleep(PAUSE)
+                tl = min(tl, timeit(lam, budget / 2))
+                time.sleep(PAUSE)
+                tn = min(tn, timeit(ref, budget / 2))
+            flops = 2.0 * M * N * K
+            rows.append(dict(dtype=np.dtype(dtype).name, M=M, N=N, K=K, ta=ta, tb=tb, note=note,
+                             lamina=flops / tl / 1e9, numpy=flops / tn / 1e9, peak=pk))
+    print(json.dumps(dict(threads=threads, blas=blas, isa=_cpu.isa(), rows=rows)))
+
+
+def case_name(r):
+    t = ("A^T " if r["ta"] else "") + ("B^T" if r["tb"] else "")
+    return f"{r['M']}x{r['N']}x{r['K']} {t}".strip()
+
+
+def main():
+    quick = "--quick" in sys.argv
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    results = []
+    for threads in (2, 1):
+        env_t = dict(env, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+                     MKL_NUM_THREADS=str(threads))
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", str(threads)]
+                             + (["--quick"] if quick else []), env=env_t, check=True,
+                             capture_output=True, text=True).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    from peak import cpu_model
+    print(f"GEMM, lamina ({results[0]['isa']}) vs numpy {np.__version__}; CPU: {cpu_model()}")
+    print(f"numpy BLAS: {results[0]['blas']}")
+    print("C = op(A) op(B), M x N x K; GFLOP/s = 2MNK / best time; ratio = lamina / numpy; "
+          "%peak = lamina / measured in-cache peak\n")
+    for res in results:
+        print(f"threads = {res['threads']}")
+        print(f"| {'dtype':7} | {'case (MxNxK)':22} | {'lamina GF/s':>11} | {'numpy GF/s':>10} | "
+              f"{'ratio':>5} | {'%peak':>5} | note")
+        print(f"|{'-' * 9}|{'-' * 24}|{'-' * 13}|{'-' * 12}|{'-' * 7}|{'-' * 7}|------")
+        for r in res["rows"]:
+            print(f"| {r['dtype']:7} | {case_name(r):22} | {r['lamina']:11.1f} | {r['numpy']:10.1f} | "
+                  f"{r['lamina'] / r['numpy']:5.2f} | {100 * r['lamina'] / r['peak']:4.0f}% | "
+                  f"{r['note']}")
+        print()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
+        worker(int(sys.argv[2]), "--quick" in sys.argv)
+    else:
+        main()

@@ -1,0 +1,47 @@
+// The per-ISA half of GEMM: register-blocked micro-kernels and their blocking sizes, one table per
+// instruction set (csrc/cpu/simd/gemm_microkernels.cpp, compiled once per ISA). The portable
+// driver (csrc/cpu/gemm.cpp) packs, blocks and threads around them.
+//
+// All matrices are row-major. A micro-kernel updates one tile of C, at most MR x NR:
+//     C[i][j] = alpha * sum_k A(i, k) * B(k, j) + beta * C[i][j]     for i < m, j < n
+// accumulating k = 0, 1, ..., K-1 in that order with fused multiply-adds, then scaling once.
+// C is never read when beta == 0. Rows i >= m and columns j >= n of C are never touched.
+//
+// packed:  A is an MR-row micro-panel, A(i, k) = a[k * MR + i]; B is an NR-column micro-panel,
+//          B(k, j) = b[k * NR + j]; both zero-padded to the full MR / NR by the driver.
+// direct:  operands read in place: A(i, k) = a[i * rsa + k * csa] (both transposes through the
+//          strides), B(k, j) = b[k * ldb + j] (unit stride along j). Reads only i < m, j < n, so
+//          it is safe at the end of an array. Used for small products, where packing costs more
+//          than it saves.
+#pragma once
+
+#include <cstdint>
+
+#include "common/isa.h"
+
+namespace lamina {
+
+// Register and cache blocking for one element type on one ISA (see the ISA file for why).
+struct GemmBlocking {
+  int mr, nr;      // packed micro-kernel tile
+  int kc, mc, nc;  // cache blocks: KC x NR panel of B in L1, MC x KC block of A in L2, KC x NC in L3
+  int dmr, dnr;    // direct micro-kernel tile
+};
+
+template <class T>
+struct GemmKernelsOf {
+  GemmBlocking blocking;
+  void (*packed)(std::int64_t K, const T* a, const T* b, T* c, std::int64_t ldc, int m, int n,
+                 T alpha, T beta);
+  void (*direct)(std::int64_t K, const T* a, std::int64_t rsa, std::int64_t csa, const T* b,
+                 std::int64_t ldb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
+};
+
+struct GemmKernels {
+  GemmKernelsOf<float> f32;
+  GemmKernelsOf<double> f64;
+};
+
+}  // namespace lamina
+
+LAMINA_DECLARE_KERNEL_TABLE(::lamina::GemmKernels, gemm_kernels)

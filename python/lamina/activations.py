@@ -1,0 +1,116 @@
+"""Activation functions with Keras 3's names, delegating to lamina.ops (differentiable).
+
+``get("relu")`` returns the function; layers that can fuse the activation into their kernel
+(Dense) look the function up in ``FUSED`` to pass its kernel name instead of calling it.
+"""
+from . import ops
+
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "elu", "selu",
+           "gelu", "softplus", "silu", "swish", "leaky_relu", "relu6", "get", "serialize",
+           "deserialize", "FUSED"]
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """max(x, 0); Keras' optional negative_slope, max_value and threshold are honoured."""
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return ops.relu(x)
+    x = ops.convert_to_tensor(x)
+    if threshold != 0.0:
+        y = ops.where(x.data > threshold, x, negative_slope * (x - threshold))
+    elif negative_slope != 0.0:
+        y = ops.leaky_relu(x, negative_slope)
+    else:
+        y = ops.relu(x)
+    if max_value is not None:
+        y = ops.minimum(y, max_value)
+    return y
+
+
+def relu6(x):
+    return ops.minimum(ops.relu(x), 6.0)
+
+
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+def tanh(x):
+    return ops.tanh(x)
+
+
+def softmax(x, axis=-1):
+    return ops.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return ops.log_softmax(x, axis=axis)
+
+
+def linear(x):
+    return x
+
+
+def elu(x, alpha=1.0):
+    return ops.elu(x, alpha)
+
+
+def selu(x):
+    return ops.selu(x)
+
+
+def gelu(x, approximate=False):
+    return ops.gelu(x, approximate=approximate)
+
+
+def softplus(x):
+    return ops.softplus(x)
+
+
+def silu(x):
+    return ops.silu(x)
+
+
+swish = silu
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return ops.leaky_relu(x, negative_slope)
+
+
+_BY_NAME = {
+    "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax,
+    "log_softmax": log_softmax, "linear": linear, "elu": elu, "selu": selu, "gelu": gelu,
+    "softplus": softplus, "silu": silu, "swish": swish, "leaky_relu": leaky_relu,
+    "relu6": relu6,
+}
+
+# Functions whose default form the fused kernels compute, by kernel activation name.
+FUSED = {relu: "relu", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", linear: "linear",
+         elu: "elu", selu: "selu", gelu: "gelu", softplus: "softplus", silu: "silu",
+         leaky_relu: "leaky_relu"}
+
+
+def serialize(activation):
+    for name, fn in _BY_NAME.items():
+        if fn is activation:
+            return name
+    return getattr(activation, "__name__", repr(activation))
+
+
+def deserialize(name):
+    return get(name)
+
+
+def get(identifier):
+    """None -> linear, a name -> the function, a callable -> itself."""
+    if identifier is None:
+        return linear
+    if isinstance(identifier, str):
+        fn = _BY_NAME.get(identifier)
+        if fn is None:
+            raise ValueError(f"Unknown activation function: {identifier!r}. Known names: "
+                             f"{sorted(_BY_NAME)}")
+        return fn
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")

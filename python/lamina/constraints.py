@@ -1,0 +1,65 @@
+"""Weight constraints (Keras 3), applied to a weight after each optimizer update."""
+import numpy as np
+
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get"]
+
+
+class Constraint:
+    """``constraint(w)`` maps a weight's array to its projected value."""
+
+    def __call__(self, w):
+        return w
+
+    def get_config(self):
+        return {}
+
+
+class NonNeg(Constraint):
+    def __call__(self, w):
+        return np.maximum(w, 0)
+
+
+class MaxNorm(Constraint):
+    def __init__(self, max_value=2, axis=0):
+        self.max_value, self.axis = max_value, axis
+
+    def __call__(self, w):
+        norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))
+        desired = np.clip(norms, 0, self.max_value)
+        return w * (desired / (1e-7 + norms))
+
+
+class UnitNorm(Constraint):
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def __call__(self, w):
+        return w / (1e-7 + np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True)))
+
+
+class MinMaxNorm(Constraint):
+    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
+
+    def __call__(self, w):
+        norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))
+        desired = self.rate * np.clip(norms, self.min_value, self.max_value) + \
+            (1 - self.rate) * norms
+        return w * (desired / (1e-7 + norms))
+
+
+_BY_NAME = {"non_neg": NonNeg, "max_norm": MaxNorm, "unit_norm": UnitNorm,
+            "min_max_norm": MinMaxNorm, "NonNeg": NonNeg, "MaxNorm": MaxNorm,
+            "UnitNorm": UnitNorm, "MinMaxNorm": MinMaxNorm}
+
+
+def get(identifier):
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        if identifier not in _BY_NAME:
+            raise ValueError(f"Unknown constraint: {identifier!r}")
+        return _BY_NAME[identifier]()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")

@@ -1,0 +1,419 @@
+"""The Layer base class, with Keras 3's pattern.
+
+``__init__`` stores arguments, ``build(input_shape)`` creates weights with ``add_weight``,
+``call(inputs, training=None)`` computes with lamina.ops (so gradients come for free), and
+``__call__`` builds on the first call from the input's shape and checks ``input_spec``.
+
+Sublayers and Variables assigned as attributes (also inside lists, tuples and dicts) are
+tracked, so ``weights`` of a user's own composite layer includes theirs, in Keras' order: the
+layer's own variables in creation order, then each sublayer's in assignment order.
+"""
+import inspect
+import re
+
+import numpy as np
+
+from .. import backend, initializers, regularizers
+from ..autograd import Tensor, Variable, convert_to_tensor
+
+__all__ = ["Layer", "InputSpec", "SymbolicTensor"]
+
+_UIDS = {}
+
+
+def unique_name(prefix):
+    """"dense", then "dense_1", "dense_2", ... per prefix, as keras.backend.get_uid."""
+    n = _UIDS.get(prefix, 0)
+    _UIDS[prefix] = n + 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def snake_case(name):
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+class _CallContext:
+    """The `training` flag of the outermost call, inherited by nested layers that are called
+    without one (Keras' call context)."""
+
+    __slots__ = ("training",)
+
+    def __init__(self):
+        self.training = None
+
+
+_context = _CallContext()
+
+
+class InputSpec:
+    """What a layer accepts: ndim, min_ndim, max_ndim and fixed sizes of given axes."""
+
+    def __init__(self, ndim=None, min_ndim=None, max_ndim=None, axes=None, dtype=None,
+                 shape=None, allow_last_axis_squeeze=False, name=None):
+        self.ndim, self.min_ndim, self.max_ndim = ndim, min_ndim, max_ndim
+        self.axes = dict(axes or {})
+        self.dtype, self.shape, self.name = dtype, shape, name
+
+    def check(self, shape, layer_name, index=0):
+        where = f"Input {index} of layer '{layer_name}' is incompatible"
+        rank = len(shape)
+        if self.ndim is not None and rank != self.ndim:
+            raise ValueError(f"{where}: expected ndim={self.ndim}, got ndim={rank} "
+                             f"(shape {tuple(shape)})")
+        if self.min_ndim is not None and rank < self.min_ndim:
+            raise ValueError(f"{where}: expected min_ndim={self.min_ndim}, got ndim={rank} "
+                             f"(shape {tuple(shape)})")
+        if self.max_ndim is not None and rank > self.max_ndim:
+            raise ValueError(f"{where}: expected max_ndim={self.max_ndim}, got ndim={rank} "
+                             f"(shape {tuple(shape)})")
+        for axis, size in self.axes.items():
+            if size is None:
+                continue
+            if -rank <= axis < rank and shape[axis] is not None and shape[axis] != size:
+                which = "last axis" if axis == -1 else f"axis {axis}"
+                raise ValueError(f"{where}: expected {which} {size}, got shape {tuple(shape)}")
+
+
+class SymbolicTensor:
+    """A placeholder with a shape (batch axis None) and the layer call that produced it, as
+    returned by ``Input(shape)``: the start of a functional model."""
+
+    def __init__(self, shape, dtype=None, name=None, layer=None, inputs=()):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype or backend.floatx())
+        self.name = name
+        self.layer = layer  # the layer whose call made this tensor
+        self.inputs = tuple(inputs)  # the symbolic tensors that call consumed
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<SymbolicTensor shape={self.shape} dtype={self.dtype} name={self.name}>"
+
+
+def _accepts(fn, arg):
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return arg in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+_ACCEPTS_TRAINING = {}
+
+
+def _shape_of(x):
+    if isinstance(x, (Tensor, SymbolicTensor, np.ndarray)):
+        return tuple(x.shape)
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _shape_of(v) for k, v in x.items()}
+    return tuple(np.shape(x))
+
+
+def _to_tensors(x, dtype):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_tensors(v, dtype) for v in x)
+    if isinstance(x, dict):
+        return {k: _to_tensors(v, dtype) for k, v in x.items()}
+    a = np.asarray(x)
+    if a.dtype.kind == "f" and a.dtype != dtype:
+        a = a.astype(dtype)
+    return convert_to_tensor(a)
+
+
+class Layer:
+    """Base class of every layer (and of Model)."""
+
+    # Attributes the tracker never walks (bookkeeping that may hold layers or variables).
+    _UNTRACKED = frozenset()
+
+    def __init__(self, trainable=True, name=None, dtype=None, autocast=True, **kwargs):
+        input_shape = kwargs.pop("input_shape", None)
+        input_dim = kwargs.pop("input_dim", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        kwargs.pop("input_dtype", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments: "
+                            f"{sorted(kwargs)}")
+        object.__setattr__(self, "_own_variables", [])
+        self._created_trainable = set()  # ids of own variables created trainable
+        self._name = name or unique_name(snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self._dtype = np.dtype(dtype or backend.floatx()).name
+        self.built = False
+        self.input_spec = None
+        self.supports_masking = False
+        self._activity_losses = []
+        self.activity_regularizer = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            self._input_shape_arg = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._input_shape_arg = (None,) + tuple(input_shape)
+        else:
+            self._input_shape_arg = None
+
+    # -- identity ----------------------------------------------------------------------------
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def path(self):
+        return self._name
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # -- weights -----------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   name=None):
+        """Creates a Variable owned by this layer (Keras 3's signature)."""
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = np.dtype(dtype or self._dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        init = initializers.get(initializer)
+        var = Variable(init, shape=shape, dtype=dtype.name, trainable=trainable,
+                       name=name or "variable")
+        var.path = f"{self.path}/{var.name}"
+        var.regularizer = regularizers.get(regularizer)
+        var.constraint = constraint
+        if trainable:
+            self._created_trainable.add(id(var))
+        if not self._trainable:
+            var.trainable = False
+        self._own_variables.append(var)
+        return var
+
+    def _tracked(self):
+        """(variables assigned as attributes, sublayers) in assignment order."""
+        variables, layers = [], []
+        seen = set()
+
+        def visit(value, depth):
+            if isinstance(value, Variable):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    variables.append(value)
+            elif isinstance(value, Layer):
+                if id(value) not in seen and value is not self:
+                    seen.add(id(value))
+                    layers.append(value)
+            elif depth < 3 and isinstance(value, (list, tuple)):
+                for v in value:
+                    visit(v, depth + 1)
+            elif depth < 3 and isinstance(value, dict):
+                for v in value.values():
+                    visit(v, depth + 1)
+
+        for key, value in self.__dict__.items():
+            if key not in self._UNTRACKED:
+                visit(value, 0)
+        return variables, layers
+
+    @property
+    def _layers(self):
+        return self._tracked()[1]
+
+    def _all_variables(self):
+        out, seen = [], set()
+        own = self._own_variables + self._tracked()[0]
+        for v in own:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        for layer in self._layers:
+            for v in layer.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def weights(self):
+        return self._all_variables()
+
+    @property
+    def variables(self):
+        return self._all_variables()
+
+    @property
+    def trainable_weights(self):
+        if not self._trainable:
+            return []
+        return [v for v in self._all_variables() if v.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        if not self._trainable:
+            return self._all_variables()
+        return [v for v in self._all_variables() if not v.trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        self._trainable = value
+        for v in self._own_variables:
+            if id(v) in self._created_trainable:
+                v.trainable = value
+        for layer in self._layers:
+            layer.trainable = value
+
+    def get_weights(self):
+        """The weights as numpy arrays (copies), in the order of ``weights``."""
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        """Writes numpy arrays into the weights, in the order of ``weights``."""
+        params = self.weights
+        weights = list(weights)
+        if len(params) != len(weights):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(params)} weights "
+                f"({', '.join(v.path for v in params) or 'none: is it built?'}), but "
+                f"received {len(weights)}")
+        for v, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != tuple(v.shape):
+                raise ValueError(
+                    f"Layer '{self.name}' weight '{v.path}' has shape {tuple(v.shape)}, "
+                    f"but the provided value has shape {tuple(w.shape)}")
+        for v, w in zip(params, weights):
+            v.assign(np.asarray(w, dtype=v.dtype))
+
+    def count_params(self):
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    # -- losses ------------------------------------------------------------------------------
+    def add_loss(self, loss):
+        self._activity_losses.append(loss)
+
+    @property
+    def losses(self):
+        """Activity losses of the last call plus the weight regularization penalties."""
+        out = []
+        for layer in [self] + self._flat_sublayers():
+            out.extend(layer._activity_losses)
+            for v in layer._own_variables:
+                if v.regularizer is not None and v.trainable:
+                    out.append(v.regularizer(v))
+        return out
+
+    def _flat_sublayers(self):
+        out = []
+        for layer in self._layers:
+            out.append(layer)
+            out.extend(layer._flat_sublayers())
+        return out
+
+    def _clear_losses(self):
+        for layer in [self] + self._flat_sublayers():
+            if layer._activity_losses:
+                layer._activity_losses = []
+
+    # -- building and calling ----------------------------------------------------------------
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) does not implement "
+            "compute_output_shape")
+
+    def _maybe_build(self, inputs):
+        if not self.built:
+            shape = _shape_of(inputs)
+            self.build(shape)
+            self.built = True
+
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, SymbolicTensor) or (
+                isinstance(inputs, (list, tuple)) and inputs
+                and all(isinstance(t, SymbolicTensor) for t in inputs)):
+            return self._symbolic_call(inputs, *args, **kwargs)
+        inputs = _to_tensors(inputs, self._dtype)
+        self._maybe_build(inputs)
+        spec = self.input_spec
+        if spec is not None:
+            self._check_input(inputs, spec)
+        cls = type(self)
+        accepts = _ACCEPTS_TRAINING.get(cls)
+        if accepts is None:
+            accepts = _ACCEPTS_TRAINING[cls] = _accepts(self.call, "training")
+        outer = _context.training
+        training = kwargs.get("training")
+        if accepts:
+            if training is None:
+                training = outer
+            kwargs["training"] = training
+        else:
+            kwargs.pop("training", None)
+        _context.training = training if training is not None else outer
+        try:
+            outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            _context.training = outer
+        if self.activity_regularizer is not None:
+            self._activity_losses = [self.activity_regularizer(outputs) / outputs.shape[0]]
+        return outputs
+
+    def _check_input(self, inputs, spec):
+        if isinstance(spec, (list, tuple)):
+            for i, (x, s) in enumerate(zip(inputs, spec)):
+                if s is not None:
+                    s.check(tuple(x.shape), self.name, i)
+        else:
+            spec.check(tuple(inputs.shape), self.name)
+
+    def _symbolic_call(self, inputs, *args, **kwargs):
+        """Called on Input placeholders: builds from their shapes and returns a placeholder
+        with this call recorded (what a functional Model will walk)."""
+        shape = _shape_of(inputs)
+        if not self.built:
+            self.build(shape)
+            self.built = True
+        if self.input_spec is not None and isinstance(inputs, SymbolicTensor):
+            self.input_spec.check(shape, self.name)
+        out_shape = self.compute_output_shape(shape)
+        srcs = inputs if isinstance(inputs, (list, tuple)) else (inputs,)
+        return SymbolicTensor(out_shape, self._dtype, name=self.name, layer=self, inputs=srcs)
+
+    # -- configuration -----------------------------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def get_build_config(self):
+        return {"input_shape": getattr(self, "_build_input_shape", None)}

@@ -1,0 +1,396 @@
+"""Stateful metrics with Keras 3's names and arithmetic, on numpy arrays.
+
+A metric accumulates over batches: ``update_state(y_true, y_pred, sample_weight=None)``,
+``result()``, ``reset_state()``. Metrics run outside autograd on plain arrays and cost a few
+numpy calls per batch (no Python loop over samples): a small model's training step is ~100 us,
+so a metric must stay within a few microseconds.
+
+The per-sample functions (``accuracy``, ``categorical_accuracy``, ...) return one value per
+sample, as Keras' do; the classes average them, weighted by ``sample_weight`` when given.
+"""
+import numpy as np
+
+__all__ = [
+    "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
+    "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError",
+    "RootMeanSquaredError", "accuracy", "binary_accuracy", "categorical_accuracy",
+    "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy", "mean_squared_error", "mean_absolute_error", "get",
+    "serialize", "deserialize",
+]
+
+
+def _to_numpy(x):
+    """Accepts numpy arrays, lamina Tensors (``.data``) and anything array-like."""
+    data = getattr(x, "data", None)
+    if data is not None and not isinstance(x, np.ndarray):
+        x = data
+    if hasattr(x, "get") and not isinstance(x, (np.ndarray, dict)):  # cupy array
+        x = x.get()
+    return np.asarray(x)
+
+
+def _same_rank(y_true, y_pred):
+    """Keras' squeeze_or_expand_to_same_rank: drop or add one trailing axis of size 1."""
+    dt, dp = y_true.ndim, y_pred.ndim
+    if dt == dp:
+        return y_true, y_pred
+    if dt == dp + 1 and y_true.shape[-1] == 1:
+        return y_true.reshape(y_true.shape[:-1]), y_pred
+    if dp == dt + 1 and y_pred.shape[-1] == 1:
+        return y_true, y_pred.reshape(y_pred.shape[:-1])
+    return y_true, y_pred
+
+
+# ---------------------------------------------------------------- per-sample metric functions
+
+def accuracy(y_true, y_pred):
+    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    return np.mean(y_true == y_pred, axis=-1, dtype=np.float32)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    return np.mean(y_true == (y_pred > threshold), axis=-1, dtype=np.float32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    y_true, y_pred = _to_numpy(y_true), _to_numpy(y_pred)
+    return (y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)).astype(np.float32)
+
+
+def _sparse_labels(y_true, y_pred):
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape[:-1])
+    return y_true
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    y_true, y_pred = _to_numpy(y_true), _to_numpy(y_pred)
+    labels = _sparse_labels(y_true, y_pred)
+    return (labels == y_pred.argmax(axis=-1)).astype(np.float32)
+
+
+def _in_top_k(labels, y_pred, k):
+    """True where the label's score is among the k largest; ties at the boundary count as in
+    the top k, like tf.math.in_top_k."""
+    labels = labels.astype(np.intp, copy=False)
+    flat = y_pred.reshape(-1, y_pred.shape[-1])
+    target = np.take_along_axis(flat, labels.reshape(-1, 1), axis=-1)
+    higher = (flat > target).sum(axis=-1)
+    return (higher < k).reshape(labels.shape).astype(np.float32)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    y_true, y_pred = _to_numpy(y_true), _to_numpy(y_pred)
+    return _in_top_k(y_true.argmax(axis=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    y_true, y_pred = _to_numpy(y_true), _to_numpy(y_pred)
+    return _in_top_k(_sparse_labels(y_true, y_pred), y_pred, k)
+
+
+def mean_squared_error(y_true, y_pred):
+    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    d = y_pred - y_true
+    return np.mean(d * d, axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    return np.mean(np.abs(y_pred - y_true), axis=-1)
+
+
+# ---------------------------------------------------------------- stateful metric classes
+
+class Metric:
+    """Base class. Subclasses implement update_state, result and reset_state."""
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or _snake(type(self).__name__)
+        self.dtype = dtype or "float32"
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+    def reset_state(self):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    @property
+    def variables(self):
+        return []
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class _Reduce(Metric):
+    """Running total and count of per-sample values (Keras' Mean and Sum)."""
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = 0.0
+        self.count = 0.0
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        values = _to_numpy(values)
+        if sample_weight is None:
+            if values.ndim > 1:
+                values = values.reshape(values.shape[0], -1).mean(axis=1)
+            self.total += values.sum(dtype=np.float64)
+            self.count += values.shape[0] if values.ndim else 1
+            return
+        # Weighted: reduce the values to the rank of the weights, then broadcast the weights.
+        sample_weight = _to_numpy(sample_weight).astype(np.float64, copy=False)
+        values, sample_weight = _same_rank(values, sample_weight)
+        if values.ndim > sample_weight.ndim:
+            values = values.mean(axis=tuple(range(sample_weight.ndim, values.ndim)))
+        sample_weight = np.broadcast_to(sample_weight, values.shape)
+        weighted = values * sample_weight
+        if values.ndim > 1:
+            axes = tuple(range(1, values.ndim))
+            weighted = weighted.mean(axis=axes)
+            sample_weight = sample_weight.mean(axis=axes)
+        self.total += weighted.sum(dtype=np.float64)
+        self.count += sample_weight.sum(dtype=np.float64)
+
+
+class Mean(_Reduce):
+    """Weighted mean of everything passed to update_state (Keras' loss tracker is one)."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def result(self):
+        return np.float32(self.total / self.count) if self.count else np.float32(0.0)
+
+
+class Sum(_Reduce):
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def result(self):
+        return np.float32(self.total)
+
+
+class MeanMetricWrapper(Mean):
+    """Mean over batches of ``fn(y_true, y_pred, **kwargs)``, one value per sample."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "mean_metric"), dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        super().update_state(values, sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self._fn_kwargs)
+        return config
+
+
+class Accuracy(MeanMetricWrapper):
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = threshold
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None and type(y_true) is np.ndarray and \
+                type(y_pred) is np.ndarray and y_true.ndim == 2 and y_pred.ndim == 2:
+            self.total += int(np.count_nonzero(y_true.argmax(axis=-1) ==
+                                               y_pred.argmax(axis=-1)))
+            self.count += y_true.shape[0]
+            return
+        super().update_state(y_true, y_pred, sample_weight)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        # The training loop's case (unweighted numpy labels (N,) against (N, C)): count the
+        # matches directly, a third of the generic path's cost.
+        if sample_weight is None and type(y_true) is np.ndarray and \
+                type(y_pred) is np.ndarray and y_true.ndim == 1 and y_pred.ndim == 2:
+            self.total += int(np.count_nonzero(y_true == y_pred.argmax(axis=-1)))
+            self.count += y_true.shape[0]
+            return
+        super().update_state(y_true, y_pred, sample_weight)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+
+
+class RootMeanSquaredError(Mean):
+    """sqrt of the (weighted) mean of squared errors over everything seen."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+        d = y_pred - y_true
+        super().update_state(d * d, sample_weight)
+
+    def result(self):
+        return np.float32(np.sqrt(self.total / self.count)) if self.count else np.float32(0.0)
+
+
+def _snake(name):
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper()
+                                   or (i + 1 < len(name) and name[i + 1].islower())):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+_CLASSES = {
+    cls.__name__: cls for cls in (
+        Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+        TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
+        MeanAbsoluteError, RootMeanSquaredError)
+}
+_FUNCTIONS = {
+    "accuracy": Accuracy, "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "root_mean_squared_error": RootMeanSquaredError, "rmse": RootMeanSquaredError,
+}
+
+
+def serialize(metric):
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config):
+    cls = _CLASSES.get(config.get("class_name"))
+    if cls is None:
+        raise ValueError(f"Unknown metric class_name: {config.get('class_name')!r}")
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier):
+    """A fresh Metric for a name ("mse", "categorical_accuracy", "MeanSquaredError"), a config
+    dict, a Metric instance (returned as is) or a function ``f(y_true, y_pred)`` (wrapped)."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = _FUNCTIONS.get(identifier) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(
+                f"Could not interpret metric identifier: {identifier!r}. Known names: "
+                f"{sorted(_FUNCTIONS)}")
+        return cls()
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
+
+
+def _loss_name(loss):
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        return {"bce": "binary_crossentropy", "cce": "categorical_crossentropy",
+                "scce": "sparse_categorical_crossentropy"}.get(loss, loss).lower()
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", None)
+    if name is None:
+        name = _snake(type(loss).__name__)
+    return name.lower()
+
+
+def get_compile_metric(identifier, y_true, y_pred, loss=None):
+    """The metric ``compile(metrics=[identifier])`` means for outputs shaped like y_pred.
+
+    "accuracy"/"acc" is resolved as Keras 3 does from the shapes (binary when the output's last
+    axis is 1; sparse categorical when y_true has one axis fewer, or a last axis of 1 against a
+    wider output; otherwise categorical), except that a binary or sparse categorical
+    cross-entropy loss decides first: a multi-label model trained with binary_crossentropy
+    gets BinaryAccuracy, as Keras 2 did. The metric is named with the string the user wrote.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        y_true_shape = np.shape(y_true)
+        y_pred_shape = np.shape(y_pred)
+        loss_name = _loss_name(loss)
+        if loss_name == "binary_crossentropy":
+            metric = BinaryAccuracy(name=identifier)
+        elif loss_name == "sparse_categorical_crossentropy":
+            metric = SparseCategoricalAccuracy(name=identifier)
+        elif y_pred_shape[-1:] == (1,):
+            metric = BinaryAccuracy(name=identifier)
+        elif len(y_true_shape) < len(y_pred_shape) or (
+                y_true_shape[-1:] == (1,) and y_pred_shape[-1] > 1):
+            metric = SparseCategoricalAccuracy(name=identifier)
+        else:
+            metric = CategoricalAccuracy(name=identifier)
+        return metric
+    metric = get(identifier)
+    if isinstance(identifier, str):
+        metric.name = identifier
+    return metric

@@ -1,0 +1,146 @@
+"""Model: a Layer that trains (compile / fit / evaluate / predict), inspects itself (summary,
+layers, get_layer) and saves its weights.
+
+Subclass it Keras' way (create layers in ``__init__``, compute in ``call``) or use Sequential.
+``Model(inputs, outputs)`` (the functional API) will walk the graph that Input placeholders
+record (see layers.layer.SymbolicTensor); it is not implemented yet.
+"""
+import numpy as np
+
+from ..autograd import no_grad
+from ..layers.layer import Layer
+from ..trainer import Trainer
+
+__all__ = ["Model"]
+
+
+class Model(Trainer, Layer):
+    def __init__(self, *args, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise NotImplementedError(
+                "Model(inputs, outputs), the functional API, is not implemented in lamina yet; "
+                "use Sequential or subclass Model")
+        super().__init__(**kwargs)
+        self._init_trainer()
+
+    _UNTRACKED = frozenset({"optimizer", "_loss_fn", "_loss_tracker", "_compiled_metrics",
+                            "_compiled_weighted_metrics", "_train_vars", "_plan", "history",
+                            "loss"})
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def layers(self):
+        return self._layers
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in ``layers``."""
+        if index is not None and name is not None:
+            raise ValueError("get_layer: provide only `name` or `index`, not both")
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"get_layer: was asked to retrieve layer at index {index} but "
+                                 f"model '{self.name}' only has {len(self.layers)} layers.")
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"get_layer: no such layer: {name}. Existing layers are: "
+                             f"{[layer.name for layer in self.layers]}.")
+        raise ValueError("get_layer: provide either a layer `name` or an `index`")
+
+    def build(self, input_shape=None):
+        """Builds a subclassed model by running it once on zeros of `input_shape`."""
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}': build() needs an input_shape")
+        shape = tuple(1 if d is None else int(d) for d in input_shape)
+        self.built = True  # the sublayers build themselves during this call
+        with no_grad():
+            self(np.zeros(shape, dtype=self.dtype), training=False)
+
+    def _maybe_build(self, inputs):
+        # A subclassed model's layers build on their first call; only a user's own build()
+        # needs running here.
+        if not self.built:
+            self.built = True
+            if type(self).build is not Model.build:
+                self.build(tuple(inputs.shape))
+
+    def _build_from_batch(self, x):
+        if not self.built:
+            with no_grad():
+                self(x[:1], training=False)
+
+    # -- inspection --------------------------------------------------------------------------
+    def _summary_rows(self):
+        rows = []
+        for layer in self.layers:
+            shape = getattr(layer, "_output_shape", None)
+            rows.append((f"{layer.name} ({type(layer).__name__})",
+                         "?" if shape is None else str(tuple(shape)), layer.count_params()))
+        return rows
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Prints Keras 3's table of layers, output shapes and parameter counts."""
+        print_fn = print_fn or print
+        rows = [("Layer (type)", "Output Shape", "Param #")] + [
+            (a, b, f"{c:,}") for a, b, c in self._summary_rows()]
+        w = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        w = [max(w[0], 33), max(w[1], 24), max(w[2], 15)]
+
+        def line(left, mid, right, fill):
+            return left + mid.join(fill * wi for wi in w) + right
+
+        def row(r, sep):
+            return sep + sep.join([" " + r[0].ljust(w[0] - 1), " " + r[1].ljust(w[1] - 1),
+                                   r[2].rjust(w[2] - 1) + " "]) + sep
+
+        out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━"), row(rows[0], "┃"),
+               line("┡", "╇", "┩", "━")]
+        for i, r in enumerate(rows[1:]):
+            out.append(row(r, "│"))
+            if i < len(rows) - 2:
+                out.append(line("├", "┼", "┤", "─"))
+        out.append(line("└", "┴", "┘", "─"))
+        trainable = sum(int(np.prod(v.shape)) for v in self.trainable_weights)
+        total = self.count_params()
+        nbytes = sum(v.data.nbytes for v in self.weights)
+        tbytes = sum(v.data.nbytes for v in self.trainable_weights)
+        out.append(f" Total params: {total:,} ({_fmt_bytes(nbytes)})")
+        out.append(f" Trainable params: {trainable:,} ({_fmt_bytes(tbytes)})")
+        out.append(f" Non-trainable params: {total - trainable:,} "
+                   f"({_fmt_bytes(nbytes - tbytes)})")
+        print_fn("\n".join(out))
+
+    # -- weights on disk ---------------------------------------------------------------------
+    def save_weights(self, filepath, overwrite=True):
+        """Writes get_weights() to `filepath` as a numpy .npz archive (arr_0, arr_1, ... in
+        the order of ``weights``). lamina writes .npz whatever the file's extension."""
+        import os
+        filepath = str(filepath)
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"save_weights: {filepath} exists and overwrite=False")
+        with open(filepath, "wb") as f:
+            np.savez(f, *self.get_weights())
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Reads weights written by save_weights (same architecture, same order)."""
+        filepath = str(filepath)
+        with np.load(filepath, allow_pickle=False) as archive:
+            arrays = [archive[f"arr_{i}"] for i in range(len(archive.files))]
+        if not self.built:
+            raise ValueError(f"load_weights: model '{self.name}' is not built yet; build it "
+                             "(call it on data, or give it an Input) before loading weights")
+        params = self.weights
+        if len(arrays) != len(params):
+            raise ValueError(f"load_weights: {filepath} holds {len(arrays)} arrays but model "
+                             f"'{self.name}' has {len(params)} weights")
+        self.set_weights(arrays)
+
+
+def _fmt_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}"
+        n /= 1024

@@ -1,0 +1,129 @@
+"""Sequential: a plain stack of layers, each feeding the next."""
+import numpy as np
+
+from ..autograd import no_grad
+from ..layers.core import InputLayer
+from ..layers.layer import Layer, SymbolicTensor
+from .model import Model
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """``Sequential([Input((64,)), Dense(64, activation="relu"), Dense(10)])``.
+
+    Given an Input (or a first layer with ``input_shape=``), the model builds at once and
+    ``summary()`` works before any data; otherwise it builds on its first batch.
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(trainable=trainable, name=name)
+        self._stack = []
+        for layer in layers or []:
+            self.add(layer, rebuild=False)
+        self._maybe_rebuild()
+
+    def add(self, layer, rebuild=True):
+        if isinstance(layer, SymbolicTensor) and isinstance(layer.layer, InputLayer):
+            layer = layer.layer
+        if not isinstance(layer, Layer):
+            raise ValueError("Only instances of `lamina.layers.Layer` can be added to a "
+                             f"Sequential model. Received: {layer!r} (of type {type(layer)})")
+        if isinstance(layer, InputLayer) and self._stack:
+            if isinstance(self._stack[0], InputLayer):
+                raise ValueError(f"Sequential model '{self.name}' has already been configured "
+                                 "to use an input layer; cannot add another InputLayer")
+            raise ValueError("An InputLayer can only be the first layer of a Sequential model")
+        if not self._stack and not isinstance(layer, InputLayer) and \
+                getattr(layer, "_input_shape_arg", None) is not None:
+            self._stack.append(InputLayer(batch_shape=layer._input_shape_arg))
+        if any(layer is other for other in self._stack):
+            raise ValueError(f"Layer '{layer.name}' is already in Sequential model "
+                             f"'{self.name}'")
+        self._stack.append(layer)
+        self.built = False
+        self._plan = None
+        if rebuild:
+            self._maybe_rebuild()
+
+    def pop(self, rebuild=True):
+        layers = self.layers
+        if not layers:
+            raise TypeError(f"There are no layers in the model '{self.name}'.")
+        layer = self._stack.pop()
+        self.built = False
+        self._plan = None
+        if rebuild:
+            self._maybe_rebuild()
+        return layer
+
+    def _maybe_rebuild(self):
+        if self._stack and isinstance(self._stack[0], InputLayer) and len(self._stack) > 1:
+            self.build(self._stack[0].batch_shape)
+
+    @property
+    def layers(self):
+        return [layer for layer in self._stack if not isinstance(layer, InputLayer)]
+
+    def _plan_layers(self):
+        return self.layers
+
+    @property
+    def input_shape(self):
+        if self._stack and isinstance(self._stack[0], InputLayer):
+            return self._stack[0].batch_shape
+        return getattr(self, "_build_input_shape", None)
+
+    @property
+    def output_shape(self):
+        layers = self.layers
+        return getattr(layers[-1], "_output_shape", None) if layers else None
+
+    def build(self, input_shape=None):
+        """Builds every layer from the input shape, passing each one's output shape on."""
+        if input_shape is None:
+            if self._stack and isinstance(self._stack[0], InputLayer):
+                input_shape = self._stack[0].batch_shape
+            else:
+                raise ValueError(f"Sequential model '{self.name}' cannot be built: it has no "
+                                 "Input and no input_shape was given")
+        shape = tuple(input_shape)
+        self._build_input_shape = shape
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+                layer.built = True
+            if layer.input_spec is not None:
+                layer.input_spec.check(shape, layer.name)
+            try:
+                out = layer.compute_output_shape(shape)
+            except NotImplementedError:
+                probe = tuple(1 if d is None else d for d in shape)
+                with no_grad():
+                    out = (None,) + tuple(layer(np.zeros(probe, dtype=layer.dtype)).shape[1:])
+            layer._output_shape = tuple(out)
+            shape = tuple(out)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self.layers:
+            x = layer(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
+
+    def _maybe_build(self, inputs):
+        if not self.built:
+            self.build((None,) + tuple(inputs.shape[1:]))
+
+    _UNTRACKED = Model._UNTRACKED
+
+    def get_config(self):
+        return {"name": self.name, "layers": [
+            {"class_name": type(layer).__name__, "config": layer.get_config()}
+            for layer in self._stack]}

@@ -1,0 +1,223 @@
+"""lamina._cpu.gemm / gemm_batched against the float64 numpy oracle (tests/reference.py).
+
+Shapes straddle every blocking size of every ISA (micro-tiles MR/NR and the direct-path tiles,
+cache blocks MC/KC/NC), both paths (direct for small products, packed above ~100^3) and the
+single-threaded / threaded split, so each edge-handling branch runs.
+"""
+import numpy as np
+import pytest
+
+import reference
+from conftest import tolerance
+from lamina import _cpu
+
+RNG = np.random.default_rng(1234)
+
+
+def operands(M, N, K, dtype, trans_a=False, trans_b=False):
+    a = RNG.standard_normal((K, M) if trans_a else (M, K)).astype(dtype)
+    b = RNG.standard_normal((N, K) if trans_b else (K, N)).astype(dtype)
+    return a, b
+
+
+def check(c, expected, dtype, K):
+    rtol, atol = tolerance(dtype)
+    # Summation error grows with K; scale the absolute tolerance by sqrt(K).
+    np.testing.assert_allclose(c, expected, rtol=rtol, atol=atol * 10 * max(1.0, np.sqrt(K)))
+
+
+TRANS = [(False, False), (True, False), (False, True), (True, True)]
+TRANS_IDS = ["nn", "tn", "nt", "tt"]
+
+# (M, N, K): size 1, primes, around MR (4, 6, 8, 12) and NR (8, 16, 32), both paths.
+SMALL_SHAPES = [
+    (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 5, 1), (2, 3, 2),
+    (4, 8, 5), (6, 16, 7), (7, 17, 13), (11, 31, 3), (12, 32, 17), (13, 33, 64),
+    (8, 15, 64), (9, 16, 31), (25, 47, 29), (32, 64, 64), (32, 10, 64), (64, 64, 32),
+    (128, 10, 64),
+]
+# Packed path: just below/above MC (128, 192, 384), KC (256), NC (2048, 4096), many NR panels.
+LARGE_SHAPES = [
+    (97, 101, 103), (130, 70, 257), (200, 33, 255), (385, 97, 129), (191, 193, 300),
+    (37, 521, 260), (37, 2100, 20), (20, 4200, 15),
+]
+
+
+@pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
+@pytest.mark.parametrize("shape", SMALL_SHAPES + LARGE_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_gemm_matches_numpy(isa, dtype, shape, trans):
+    M, N, K = shape
+    a, b = operands(M, N, K, dtype, *trans)
+    c = RNG.standard_normal((M, N)).astype(dtype)
+    expected = reference.gemm(a, b, c, *trans, alpha=0.75, beta=-1.5)
+    _cpu.gemm(a, b, c, trans[0], trans[1], 0.75, -1.5)
+    check(c, expected, dtype, K)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 7), (32, 64, 64), (150, 140, 300)], ids=str)
+@pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
+def test_beta_zero_never_reads_c(isa, dtype, shape, trans):
+    M, N, K = shape
+    a, b = operands(M, N, K, dtype, *trans)
+    c = np.full((M, N), np.nan, dtype)
+    _cpu.gemm(a, b, c, trans[0], trans[1], 2.0, 0.0)
+    assert not np.isnan(c).any()
+    check(c, reference.gemm(a, b, c, *trans, alpha=2.0), dtype, K)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+def test_k_zero_scales_c_by_beta(dtype, beta):
+    a = np.empty((4, 0), dtype)
+    b = np.empty((0, 5), dtype)
+    c0 = np.full((4, 5), np.nan if beta == 0.0 else 3.0, dtype)
+    c = c0.copy()
+    _cpu.gemm(a, b, c, alpha=1.0, beta=beta)
+    np.testing.assert_array_equal(c, np.zeros_like(c) if beta == 0.0 else beta * c0)
+
+
+def test_alpha_zero_scales_c_by_beta(dtype):
+    a, b = operands(20, 30, 40, dtype)
+    c0 = RNG.standard_normal((20, 30)).astype(dtype)
+    c = c0.copy()
+    _cpu.gemm(a, b, c, alpha=0.0, beta=2.0)
+    np.testing.assert_array_equal(c, 2 * c0)
+
+
+@pytest.mark.parametrize("shape", [(0, 5, 3), (4, 0, 3), (0, 0, 0)], ids=str)
+def test_empty_outputs(dtype, shape):
+    M, N, K = shape
+    a, b = operands(M, N, K, dtype)
+    c = np.empty((M, N), dtype)
+    _cpu.gemm(a, b, c)
+    assert c.shape == (M, N)
+
+
+@pytest.mark.parametrize("shape", [(5, 6, 7), (33, 40, 50), (140, 150, 290)], ids=str)
+@pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
+def test_leading_dimensions(isa, dtype, shape, trans):
+    """Column slices of wider arrays: lda, ldb, ldc larger than the row length."""
+    M, N, K = shape
+    a_full, b_full = operands(M + 3, N + 5, K + 7, dtype, *trans)
+    a = a_full[: (K if trans[0] else M), : (M if trans[0] else K)]
+    b = b_full[: (N if trans[1] else K), : (K if trans[1] else N)]
+    big_c = RNG.standard_normal((M + 2, N + 9)).astype(dtype)
+    before = big_c.copy()
+    c = big_c[:M, :N]
+    assert not c.flags.c_contiguous and not a.flags.c_contiguous
+    expected = reference.gemm(a, b, c, *trans, alpha=1.25, beta=0.5)
+    _cpu.gemm(a, b, c, trans[0], trans[1], 1.25, 0.5)
+    check(c, expected, dtype, K)
+    # Nothing outside the slice was touched.
+    np.testing.assert_array_equal(big_c[:M, N:], before[:M, N:])
+    np.testing.assert_array_equal(big_c[M:], before[M:])
+
+
+@pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260)], ids=str)
+@pytest.mark.parametrize("trans", [(False, False), (True, True)], ids=["nn", "tt"])
+def test_one_and_two_threads_give_identical_bits(isa, dtype, shape, trans):
+    M, N, K = shape
+    a, b = operands(M, N, K, dtype, *trans)
+    c0 = RNG.standard_normal((M, N)).astype(dtype)
+    before = _cpu.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            _cpu.set_num_threads(threads)
+            c = c0.copy()
+            _cpu.gemm(a, b, c, trans[0], trans[1], 1.5, 0.25)
+            results.append(c)
+    finally:
+        _cpu.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+    check(results[0], reference.gemm(a, b, c0, *trans, alpha=1.5, beta=0.25), dtype, K)
+
+
+def batched_reference(a, b, c, trans_a, trans_b, alpha, beta):
+    batch = c.shape[0]
+    return np.stack([
+        reference.gemm(a[i % a.shape[0]], b[i % b.shape[0]], c[i], trans_a, trans_b, alpha, beta)
+        for i in range(batch)
+    ])
+
+
+@pytest.mark.parametrize("batch_a, batch_b", [(6, 6), (1, 6), (6, 1)], ids=["full", "a1", "b1"])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (7, 10, 13), (32, 64, 64), (120, 130, 140)],
+                         ids=str)
+@pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
+def test_gemm_batched(isa, dtype, shape, trans, batch_a, batch_b):
+    M, N, K = shape
+    ta, tb = trans
+    a = RNG.standard_normal((batch_a,) + ((K, M) if ta else (M, K))).astype(dtype)
+    b = RNG.standard_normal((batch_b,) + ((N, K) if tb else (K, N))).astype(dtype)
+    c = RNG.standard_normal((6, M, N)).astype(dtype)
+    expected = batched_reference(a, b, c, ta, tb, 0.5, 2.0)
+    _cpu.gemm_batched(a, b, c, ta, tb, 0.5, 2.0)
+    check(c, expected, dtype, K)
+
+
+def test_gemm_batched_beta_zero_and_threads(dtype):
+    a = RNG.standard_normal((9, 20, 30)).astype(dtype)
+    b = RNG.standard_normal((9, 30, 25)).astype(dtype)
+    before = _cpu.get_num_threads()
+    try:
+        out = []
+        for threads in (1, 2):
+            _cpu.set_num_threads(threads)
+            c = np.full((9, 20, 25), np.nan, dtype)
+            _cpu.gemm_batched(a, b, c)
+            out.append(c)
+    finally:
+        _cpu.set_num_threads(before)
+    np.testing.assert_array_equal(out[0], out[1])
+    check(out[0], np.einsum("bmk,bkn->bmn", a.astype(np.float64), b), dtype, 30)
+
+
+def test_gemm_batched_empty_batch(dtype):
+    c = np.empty((0, 3, 4), dtype)
+    _cpu.gemm_batched(np.empty((0, 3, 5), dtype), np.empty((0, 5, 4), dtype), c)
+
+
+# ---- argument checking: a bad call raises with a message naming the argument -------------------
+
+def test_rejects_wrong_dtype():
+    a = np.ones((3, 4), np.float32)
+    with pytest.raises(TypeError, match=r"\[gemm\] argument 'b'.*float32.*float64"):
+        _cpu.gemm(a, np.ones((4, 5), np.float64), np.ones((3, 5), np.float32))
+    with pytest.raises(TypeError, match=r"\[gemm\] argument 'a'"):
+        _cpu.gemm(np.ones((3, 4), np.int32), np.ones((4, 5), np.int32), np.ones((3, 5), np.int32))
+
+
+def test_rejects_inner_dimension_mismatch():
+    with pytest.raises(ValueError, match=r"\[gemm\] argument 'b'.*needs 4 rows.*\(5, 5\)"):
+        _cpu.gemm(np.ones((3, 4)), np.ones((5, 5)), np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"\[gemm\] argument 'b'.*\(transposed\)"):
+        _cpu.gemm(np.ones((3, 4)), np.ones((5, 5)), np.ones((3, 5)), trans_b=True)
+
+
+def test_rejects_wrong_output_shape():
+    with pytest.raises(ValueError, match=r"\[gemm\] argument 'c'.*\(3, 5\).*\(3, 6\)"):
+        _cpu.gemm(np.ones((3, 4)), np.ones((4, 5)), np.ones((3, 6)))
+
+
+def test_rejects_non_unit_column_stride():
+    with pytest.raises(ValueError, match=r"\[gemm\] argument 'a'"):
+        _cpu.gemm(np.ones((3, 8))[:, ::2], np.ones((4, 5)), np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"\[gemm_batched\] argument 'a'"):
+        _cpu.gemm_batched(np.ones((2, 3, 8))[:, :, :4], np.ones((2, 4, 5)), np.ones((2, 3, 5)))
+
+
+def test_rejects_read_only_output():
+    c = np.ones((3, 5))
+    c.flags.writeable = False
+    with pytest.raises(ValueError, match=r"\[gemm\] argument 'c'"):
+        _cpu.gemm(np.ones((3, 4)), np.ones((4, 5)), c)
+
+
+def test_rejects_wrong_rank_and_batch():
+    with pytest.raises(ValueError, match=r"\[gemm\] argument 'a'"):
+        _cpu.gemm(np.ones((3, 4, 1)), np.ones((4, 5)), np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"\[gemm_batched\] argument 'a'.*batch of 4 \(or 1\)"):
+        _cpu.gemm_batched(np.ones((2, 3, 4)), np.ones((4, 4, 5)), np.ones((4, 3, 5)))
+    with pytest.raises(ValueError, match=r"\[gemm_batched\] argument 'b'.*has 5 rows"):
+        _cpu.gemm_batched(np.ones((4, 3, 4)), np.ones((4, 5, 5)), np.ones((4, 3, 5)))

@@ -1,0 +1,169 @@
+"""fit / evaluate / predict: Keras semantics, seeded reproducibility, every error path."""
+import numpy as np
+import pytest
+
+import lamina as L
+from lamina import layers
+from lamina.datasets import digits
+
+
+def _digits():
+    (x, y), (xt, yt) = digits.load_data()
+    return (x.reshape(-1, 64).astype("float32") / 16, y), \
+        (xt.reshape(-1, 64).astype("float32") / 16, yt)
+
+
+def _mlp(seed=0, optimizer="adam"):
+    L.utils.set_random_seed(seed)
+    model = L.Sequential([L.Input((64,)), layers.Dense(64, activation="relu"),
+                          layers.Dropout(0.2), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=L.optimizers.Adam(0.003) if optimizer == "adam" else optimizer,
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_digits_mlp_reaches_95_percent_and_is_reproducible():
+    (x, y), (xt, yt) = _digits()
+    a = _mlp(seed=0)
+    history = a.fit(x, y, epochs=30, batch_size=32, validation_split=0.1, verbose=0)
+    loss, accuracy = a.evaluate(xt, yt, verbose=0)
+    assert accuracy >= 0.95
+    assert sorted(history.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert history.epoch == list(range(30)) and len(history.history["loss"]) == 30
+    b = _mlp(seed=0)
+    b.fit(x, y, epochs=30, batch_size=32, validation_split=0.1, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+class Recorder(L.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.seen = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.sizes.append(logs["loss"])
+
+
+def test_validation_split_takes_last_samples_and_partial_batch_is_kept():
+    x = np.arange(100, dtype="float32").reshape(100, 1)
+    y = np.zeros((100, 1), "float32")
+    model = L.Sequential([L.Input((1,)), layers.Dense(1, use_bias=False)])
+    model.compile(optimizer="sgd", loss="mse")
+    seen = []
+    orig = model._fast_train_step
+
+    def spy(xb, yb, wb):
+        seen.append(xb.copy())
+        return orig(xb, yb, wb)
+
+    model._fast_train_step = spy
+    model.fit(x, y, batch_size=32, epochs=1, validation_split=0.2, verbose=0)
+    trained = np.concatenate(seen).ravel()
+    assert sorted(trained.tolist()) == list(range(80))  # the last 20 samples are validation
+    assert [len(b) for b in seen] == [32, 32, 16]
+
+
+def test_evaluate_return_forms_and_predict_shape():
+    (x, y), _ = _digits()
+    model = _mlp()
+    model.fit(x[:200], y[:200], epochs=1, verbose=0)
+    values = model.evaluate(x[:50], y[:50], verbose=0)
+    assert isinstance(values, list) and len(values) == 2
+    logs = model.evaluate(x[:50], y[:50], verbose=0, return_dict=True)
+    assert sorted(logs) == ["accuracy", "loss"] and logs["loss"] == pytest.approx(values[0])
+    assert model.predict(x[:33], batch_size=8, verbose=0).shape == (33, 10)
+    plain = L.Sequential([L.Input((64,)), layers.Dense(10, activation="softmax")])
+    plain.compile(loss="sparse_categorical_crossentropy")
+    assert isinstance(plain.evaluate(x[:10], y[:10], verbose=0), float)
+    assert isinstance(plain.optimizer, L.optimizers.RMSprop)  # Keras' default optimizer
+
+
+def test_train_test_predict_on_batch():
+    (x, y), _ = _digits()
+    model = _mlp()
+    loss, acc = model.train_on_batch(x[:32], y[:32])
+    assert np.isfinite(loss) and 0 <= acc <= 1
+    assert len(model.test_on_batch(x[:32], y[:32])) == 2
+    assert model.predict_on_batch(x[:4]).shape == (4, 10)
+
+
+def test_sample_weight_zero_ignores_samples():
+    x = np.ones((8, 1), "float32")
+    y = np.concatenate([np.zeros((4, 1)), np.full((4, 1), 100.0)]).astype("float32")
+    model = L.Sequential([L.Input((1,)), layers.Dense(1, use_bias=False,
+                                                      kernel_initializer="zeros")])
+    model.compile(optimizer="sgd", loss="mse")
+    w = np.array([1, 1, 1, 1, 0, 0, 0, 0], "float32")
+    model.fit(x, y, sample_weight=w, epochs=5, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(model.get_weights()[0], [[0.0]])
+
+
+def test_custom_train_step_is_used():
+    class Custom(L.Sequential):
+        calls = 0
+
+        def train_step(self, data):
+            x, y = data
+            Custom.calls += 1
+            with L.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x, y, y_pred)
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply(grads, self.trainable_weights)
+            return {"loss": float(loss.data), "custom": 1.0}
+
+    model = Custom([L.Input((2,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(np.ones((10, 2), "float32"), np.ones((10, 1), "float32"),
+                        batch_size=5, epochs=2, verbose=0)
+    assert Custom.calls == 4 and history.history["custom"] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(x=np.zeros((100, 64)), y=np.zeros(90)), "x has 100 samples but y has 90"),
+    (dict(x=np.zeros((0, 64)), y=np.zeros(0)), "`x` is empty"),
+    (dict(x=np.zeros((10, 64)), y=np.zeros(10), validation_split=1.0),
+     r"`validation_split` must be in \[0, 1\)"),
+    (dict(x=np.zeros((1, 64)), y=np.zeros(1), validation_split=0.5),
+     "not sufficient to split it"),
+    (dict(x=np.zeros((10, 64)), y=np.zeros(10), batch_size=0),
+     "`batch_size` must be a positive integer"),
+])
+def test_fit_argument_errors(kwargs, message):
+    model = _mlp()
+    with pytest.raises(ValueError, match=message):
+        model.fit(verbose=0, **kwargs)
+
+
+def test_fit_before_compile_and_bad_labels():
+    model = L.Sequential([L.Input((4,)), layers.Dense(3, activation="softmax")])
+    with pytest.raises(ValueError, match="You must call `compile\\(\\)` before using the model"):
+        model.fit(np.zeros((4, 4)), np.zeros(4), verbose=0)
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="sparse_categorical_crossentropy|label|range"):
+        model.fit(np.zeros((4, 4)), np.array([0, 1, 2, 7]), verbose=0)
+    with pytest.raises(ValueError, match="Input 0 of layer '.*' is incompatible: expected last "
+                                         r"axis 4, got shape \(4, 5\)"):
+        model.fit(np.zeros((4, 5)), np.zeros(4), verbose=0)
+
+
+def test_progress_output_is_keras_like_and_single_line_per_epoch_off_terminal(capsys):
+    (x, y), _ = _digits()
+    model = _mlp()
+    model.fit(x[:320], y[:320], epochs=2, batch_size=32, validation_split=0.1, verbose=1)
+    out = capsys.readouterr().out
+    lines = [l for l in out.replace("\r", "\n").split("\n") if l.strip()]
+    assert lines[0] == "Epoch 1/2"
+    assert lines[1].startswith("9/9 ━━━━━━━━━━━━━━━━━━━━ ") and "ms/step" in lines[1] or \
+        "us/step" in lines[1]
+    assert " - accuracy: " in lines[1] and " - val_loss: " in lines[1]
+    assert len(lines) == 4  # no mid-epoch redraws when stdout is not a terminal
+    model.fit(x[:64], y[:64], epochs=1, verbose=2)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("2/2 - ") and "step - accuracy:" in line
+    model.fit(x[:64], y[:64], epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
