@@ -1,8 +1,19 @@
 """Keras layers: ``lamina.layers.Dense(64, activation="relu")`` and friends."""
+from .conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from .conv_reshaping import SpatialDropout2D, UpSampling2D, ZeroPadding2D
 from .core import Activation, Dense, Input, InputLayer
 from .layer import InputSpec, Layer
+from .normalization import BatchNormalization
+from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                      MaxPooling1D, MaxPooling2D)
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
 __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "Dropout",
-           "Flatten", "Reshape"]
+           "Flatten", "Reshape",
+           "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose",
+           "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+           "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "BatchNormalization", "ZeroPadding2D", "UpSampling2D",
+           "SpatialDropout2D"]
