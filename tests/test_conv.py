@@ -265,3 +265,121 @@ def test_kernel_entry_checks_every_shape():
         _cpu.conv2d_backward(x, w, None, y, None, np.empty_like(w), None, *geometry, 1)
     with pytest.raises(ValueError, match=r"argument 'activation': expected 0 \(linear\) or 1"):
         _cpu.conv2d_forward(x, w, None, y, *geometry, 3)
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("padding,strides,expect", [
+    ("valid", 1, (2, 26, 25, 8)), ("same", 1, (2, 28, 27, 8)),
+    ("valid", 2, (2, 13, 13, 8)), ("same", 2, (2, 14, 14, 8)), ("same", 3, (2, 10, 9, 8)),
+])
+def test_conv2d_layer_keras_shapes_and_weights(padding, strides, expect):
+    layer = L.layers.Conv2D(8, 3, strides=strides, padding=padding, activation="relu")
+    x = rng.standard_normal((2, 28, 27, 3)).astype(np.float32)
+    y = layer(x)
+    assert y.shape == expect == layer.compute_output_shape((2, 28, 27, 3))
+    assert [w.shape for w in layer.weights] == [(3, 3, 3, 8), (8,)]
+    assert [w.path.split("/")[-1] for w in layer.weights] == ["kernel", "bias"]
+    k = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    layer.set_weights([k, b])
+    s = (strides, strides)
+    pads = conv_ops.conv_pads(28, 3, strides, 1, padding) + conv_ops.conv_pads(27, 3, strides, 1,
+                                                                               padding)
+    np.testing.assert_allclose(layer(x).data, ref.conv2d(x, k, b, s, pads, relu=True),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_conv_layers_shapes_weights_and_configs():
+    x = rng.standard_normal((2, 9, 8, 4)).astype(np.float32)
+    cases = [
+        (L.layers.Conv2D(6, (3, 2), groups=2, dilation_rate=2), [(3, 2, 2, 6), (6,)],
+         (2, 5, 6, 6)),
+        (L.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
+         [(3, 3, 4, 2), (8,)], (2, 9, 8, 8)),
+        (L.layers.SeparableConv2D(5, 3, strides=2), [(3, 3, 4, 1), (1, 1, 4, 5), (5,)],
+         (2, 4, 3, 5)),
+        (L.layers.Conv2DTranspose(3, 3, strides=2, padding="same"), [(3, 3, 3, 4), (3,)],
+         (2, 18, 16, 3)),
+        (L.layers.Conv2DTranspose(3, 3, strides=2), [(3, 3, 3, 4), (3,)], (2, 19, 17, 3)),
+        (L.layers.Conv2D(5, 1, use_bias=False), [(1, 1, 4, 5)], (2, 9, 8, 5)),
+    ]
+    for layer, weights, out in cases:
+        y = layer(x)
+        assert [w.shape for w in layer.weights] == weights, layer
+        assert y.shape == out == layer.compute_output_shape(x.shape), layer
+        config = layer.get_config()
+        clone = type(layer).from_config(config)
+        assert clone.get_config() == config
+
+
+def test_conv1d_layer():
+    x = rng.standard_normal((2, 10, 3)).astype(np.float32)
+    for padding, expect in (("valid", 8), ("same", 10), ("causal", 10)):
+        layer = L.layers.Conv1D(4, 3, padding=padding)
+        assert layer(x).shape == (2, expect, 4) == layer.compute_output_shape((2, 10, 3))
+        assert layer.kernel.shape == (3, 3, 4)
+    # causal: output t sees only inputs <= t
+    layer = L.layers.Conv1D(1, 3, padding="causal", use_bias=False)
+    layer.build((None, 10, 3))
+    y0 = layer(x).data
+    x2 = x.copy()
+    x2[:, 6:] += 1
+    np.testing.assert_array_equal(layer(x2).data[:, :6], y0[:, :6])
+
+
+def test_conv_layer_errors():
+    with pytest.raises(ValueError, match=r"Conv2D '.*': the number of input channels must be "
+                                         r"evenly divisible by the number of groups. Received "
+                                         r"groups=2, but the input has 3 channels"):
+        L.layers.Conv2D(4, 3, groups=2)(np.ones((1, 5, 5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"number of filters must be evenly divisible"):
+        L.layers.Conv2D(5, 3, groups=2)
+    with pytest.raises(ValueError, match=r"`strides > 1` not supported in conjunction with "
+                                         r"`dilation_rate > 1`"):
+        L.layers.Conv2D(4, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match=r"the kernel \(5, 5\) .* is larger than the input's "
+                                         r"spatial size \(4, 4\) with padding='valid'"):
+        L.layers.Conv2D(4, 5)(np.ones((1, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match=r"`padding` must be one of \['valid', 'same'\]"):
+        L.layers.Conv2D(4, 3, padding="causal")
+    layer = L.layers.Conv2D(4, 3)
+    layer(np.ones((1, 5, 5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"conv2_?d"):
+        layer(np.ones((1, 5, 5, 2), np.float32))
+
+
+def test_conv_layer_trains_with_its_gradients():
+    layer = L.layers.Conv2D(3, 3, padding="same", activation="tanh", dtype="float64")
+    x = rng.standard_normal((2, 5, 5, 2))
+    layer.build(x.shape)
+    k, b = layer.kernel.numpy(), layer.bias.numpy()
+    check_gradients(lambda x, k, b: ops.tanh(ops.conv2d(x, k, b, 1, "same")), x, k, b)
+    with L.GradientTape() as tape:
+        loss = ops.sum(layer(x))
+    gk, gb = tape.gradient(loss, [layer.kernel, layer.bias])
+    assert gk.shape == (3, 3, 2, 3) and gb.shape == (3,)
+
+
+def test_image_reshaping_layers():
+    x = rng.standard_normal((2, 3, 4, 2)).astype(np.float32)
+    zp = L.layers.ZeroPadding2D(((1, 2), (0, 3)))
+    y = zp(x)
+    assert y.shape == (2, 6, 7, 2) == zp.compute_output_shape(x.shape)
+    np.testing.assert_array_equal(y.data[:, 1:4, 0:4], x)
+    assert np.all(y.data[:, 0] == 0) and np.all(y.data[:, :, 4:] == 0)
+    check_gradients(lambda x: L.layers.ZeroPadding2D(1, dtype="float64")(x), x)
+    up = L.layers.UpSampling2D((2, 3))
+    y = up(x)
+    assert y.shape == (2, 6, 12, 2) == up.compute_output_shape(x.shape)
+    np.testing.assert_array_equal(y.data[:, ::2, ::3], x)
+    np.testing.assert_array_equal(y.data[:, 1::2, 2::3], x)
+    check_gradients(lambda x: L.layers.UpSampling2D((2, 3), dtype="float64")(x), x)
+    sd = L.layers.SpatialDropout2D(0.5, seed=1)
+    assert sd(x, training=False) is not None
+    np.testing.assert_array_equal(sd(x, training=False).data, x)
+    y = sd(np.ones((4, 3, 3, 16)), training=True).data
+    # whole feature maps are dropped or kept together
+    per_map = y.reshape(4, 9, 16)
+    assert np.all(per_map.min(axis=1) == per_map.max(axis=1))
+    assert set(np.unique(per_map)) <= {0.0, 2.0}

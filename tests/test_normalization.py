@@ -107,3 +107,41 @@ def test_batchnorm_errors():
         _cpu.batchnorm_forward_training(x, c, c, 0.0, np.empty_like(x), c.copy(), c.copy())
     with pytest.raises(ValueError, match=r"batch statistics need at least one row"):
         _cpu.batchnorm_forward_training(x[:0], c, c, 1e-3, x[:0].copy(), c.copy(), c.copy())
+
+
+def test_batchnorm_layer_keras_semantics():
+    layer = L.layers.BatchNormalization(momentum=0.9)
+    x = (rng.standard_normal((16, 4, 4, 3)) * 2 + 1).astype(np.float32)
+    y = layer(x, training=False)  # fresh layer: moving mean 0, variance 1
+    np.testing.assert_allclose(y.data, x / np.sqrt(1 + 1e-3), rtol=1e-5)
+    assert [w.path.split("/")[-1] for w in layer.weights] == \
+        ["gamma", "beta", "moving_mean", "moving_variance"]
+    assert [w.trainable for w in layer.weights] == [True, True, False, False]
+    assert len(layer.trainable_weights) == 2 and len(layer.non_trainable_weights) == 2
+    y = layer(x, training=True)
+    expect, m, v = ref.batch_norm(x, None, None, 1e-3)
+    np.testing.assert_allclose(y.data, expect, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.1 * m, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.9 + 0.1 * v, rtol=1e-5)
+    # Keras-layout weights give Keras' inference output
+    g, b = rng.standard_normal(3), rng.standard_normal(3)
+    mm, mv = rng.standard_normal(3), rng.random(3) + 0.5
+    layer.set_weights([g, b, mm, mv])
+    np.testing.assert_allclose(layer(x).data, ref.batch_norm(x, g, b, 1e-3, mm, mv)[0],
+                               rtol=1e-4, atol=1e-5)
+    frozen = L.layers.BatchNormalization()
+    frozen.build(x.shape)
+    frozen.trainable = False  # a frozen layer uses its moving statistics even in training
+    np.testing.assert_allclose(frozen(x, training=True).data, x / np.sqrt(1 + 1e-3), rtol=1e-5)
+
+
+def test_batchnorm_layer_options_and_errors():
+    layer = L.layers.BatchNormalization(axis=1, center=False, scale=False)
+    x = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    layer(x, training=True)
+    assert [w.shape for w in layer.weights] == [(3,), (3,)]
+    assert layer.compute_output_shape(x.shape) == x.shape
+    with pytest.raises(ValueError, match=r"BatchNormalization '.*': axis 3 is out of range"):
+        L.layers.BatchNormalization(axis=3)(x)
+    cfg = L.layers.BatchNormalization(momentum=0.5).get_config()
+    assert cfg["momentum"] == 0.5 and cfg["epsilon"] == 1e-3 and cfg["axis"] == -1

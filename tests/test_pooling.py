@@ -135,3 +135,29 @@ def test_pool_errors():
                                          r"outside \[0, 9\)"):
         _cpu.max_pool2d_backward(np.ones((1, 1, 1, 2)), bad, np.empty_like(x), 2, 2, 2, 2, 0, 0,
                                  0, 0)
+
+
+def test_pooling_layers_keras_shapes():
+    import lamina as L
+    x = rng.standard_normal((2, 9, 7, 3)).astype(np.float32)
+    cases = [
+        (L.layers.MaxPooling2D(), (2, 4, 3, 3)),
+        (L.layers.MaxPooling2D(2, padding="same"), (2, 5, 4, 3)),
+        (L.layers.AveragePooling2D((3, 2), strides=(2, 1)), (2, 4, 6, 3)),
+        (L.layers.AveragePooling2D(3, strides=2, padding="same"), (2, 5, 4, 3)),
+        (L.layers.GlobalAveragePooling2D(), (2, 3)),
+        (L.layers.GlobalMaxPooling2D(keepdims=True), (2, 1, 1, 3)),
+    ]
+    for layer, expect in cases:
+        assert layer(x).shape == expect == layer.compute_output_shape(x.shape), layer
+        assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+    np.testing.assert_allclose(L.layers.GlobalAveragePooling2D()(x).data, x.mean(axis=(1, 2)),
+                               rtol=1e-6)
+    x1 = rng.standard_normal((2, 9, 3)).astype(np.float32)
+    for layer, expect in [(L.layers.MaxPooling1D(), (2, 4, 3)),
+                          (L.layers.AveragePooling1D(3, 1, "same"), (2, 9, 3)),
+                          (L.layers.GlobalMaxPooling1D(), (2, 3)),
+                          (L.layers.GlobalAveragePooling1D(), (2, 3))]:
+        assert layer(x1).shape == expect == layer.compute_output_shape(x1.shape), layer
+    with pytest.raises(ValueError, match=r"MaxPooling2D '.*': `pool_size` must be a positive"):
+        L.layers.MaxPooling2D(0)

@@ -167,9 +167,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
         return dx, dW, db
 
     out = make_output(y, (x, kernel, bias), backward, "conv2d")
-    if code != fused:
-        out = _activation(out, activation)
-    return out
+    return _activation(out, activation) if code != fused else out
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
