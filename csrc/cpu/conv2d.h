@@ -8,8 +8,8 @@
 // separate ops.
 //
 // Algorithm, chosen by shape:
-//   - C / G == 1 (depthwise, and any conv of a 1-channel image): direct loops vectorised over
-//     channels (simd/conv2d.cpp says why GEMM loses there).
+//   - C / G == 1 with G > 1 (depthwise): direct loops vectorised over channels
+//     (simd/conv2d.cpp says why GEMM loses there).
 //   - 1x1, stride 1, no padding, G == 1: in NHWC the input already is the (N*H*W, C) matrix, so
 //     the convolution is one GEMM with no copy.
 //   - everything else: im2col over a chunk of images (a few MB of columns, so that the copy is

@@ -2,8 +2,8 @@
 // over the contiguous channel axis of NHWC data; `omp simd` asks for it where a reduction or a
 // conditional would otherwise keep the loop scalar.
 //
-// Why a direct depthwise kernel instead of im2col + GEMM: with one input channel per group the
-// GEMM of each group has an inner dimension of KH * KW (9 for 3x3) and a single output column
+// Why a direct depthwise kernel instead of im2col + GEMM: with one input channel per group (and
+// several groups) the GEMM of each group has an inner dimension of KH * KW (9 for 3x3) and a single output column
 // per channel, so packing costs more than the multiply-adds; looping over the output pixels and
 // vectorising across channels touches each input once per tap at full vector width.
 #include "cpu/simd/simd.h"
