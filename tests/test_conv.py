@@ -383,3 +383,14 @@ def test_image_reshaping_layers():
     per_map = y.reshape(4, 9, 16)
     assert np.all(per_map.min(axis=1) == per_map.max(axis=1))
     assert set(np.unique(per_map)) <= {0.0, 2.0}
+
+
+def test_digits_cnn_example_reaches_097(monkeypatch):
+    """examples/digits_cnn.py (seeded): a convnet with batch norm and pooling learns the digits."""
+    import pathlib
+    import runpy
+    import sys
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "digits_cnn.py"
+    monkeypatch.setattr(sys, "argv", [str(path)])
+    example = runpy.run_path(str(path))
+    assert example["main"]() >= 0.97
