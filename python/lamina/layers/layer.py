@@ -29,8 +29,11 @@ def unique_name(prefix):
 
 
 def snake_case(name):
+    """Keras' layer-name rule: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d",
+    "Conv2DTranspose" -> "conv2d_transpose"."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class _CallContext:
