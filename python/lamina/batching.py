@@ -7,6 +7,8 @@ loop then slices the flat list with one ``take`` per array and rebuilds two form
 the model's form (inputs in ``model.inputs`` order, targets aligned with the outputs) for the
 built-in step, and the user's own structure for an overridden ``train_step``.
 """
+import operator
+
 import numpy as np
 
 from . import backend
@@ -39,14 +41,14 @@ class _Spec:
     """How to rebuild one structure from the flat columns: kind 'one' | 'list' | 'dict',
     the dict keys, and one column index (or None) per slot."""
 
-    __slots__ = ("kind", "keys", "index")
+    __slots__ = ("kind", "keys", "index", "build")
 
     def __init__(self, kind, keys, index):
         self.kind, self.keys, self.index = kind, keys, index
+        # One array (the common case) is one C-level item lookup per batch.
+        self.build = operator.itemgetter(index[0]) if kind == "one" else self._build
 
-    def build(self, cols):
-        if self.kind == "one":
-            return cols[self.index[0]]
+    def _build(self, cols):
         if self.kind == "list":
             return [None if i is None else cols[i] for i in self.index]
         return {k: cols[i] for k, i in zip(self.keys, self.index) if i is not None}

@@ -185,8 +185,15 @@ class Trainer:
         single output, lists aligned with the outputs otherwise."""
         outs = self._outputs
         if outs.single:
-            y, y_pred, sample_weight = [y], [y_pred], [sample_weight]
-        elif not isinstance(sample_weight, list):
+            if outs.metrics is None:
+                outs.build_metrics([y], [y_pred])
+            for _, plain, weighted in outs.metrics:
+                for m in plain:
+                    m.update_state(y, y_pred)
+                for m in weighted:
+                    m.update_state(y, y_pred, sample_weight)
+            return
+        if not isinstance(sample_weight, list):
             sample_weight = [sample_weight] * len(outs.names)
         if outs.metrics is None:
             outs.build_metrics(y, y_pred)
