@@ -262,3 +262,19 @@ def test_layers_without_compute_output_shape_are_probed():
     assert out.shape == (None, None, 3)
     inp2 = L.Input((2, 3))
     assert Twice()(inp2).shape == (None, 4, 3)
+
+
+def test_model_to_dot_and_plot_model(tmp_path):
+    model = _diamond()
+    source = L.utils.model_to_dot(model, show_shapes=True)
+    assert source.startswith('digraph "diamond"')
+    assert "merge (Add)" in source and source.count("->") == 5  # x->left, x->right, 2->merge, ->head
+    path = L.utils.plot_model(model, to_file=tmp_path / "model.dot")
+    assert open(path).read() == L.utils.model_to_dot(model)
+    import shutil
+    if shutil.which("dot") is None:
+        with pytest.raises(ImportError, match="needs Graphviz' `dot` program"):
+            L.utils.plot_model(model, to_file=tmp_path / "model.png")
+        pytest.skip("Graphviz (dot) is not installed: rendering not tested")
+    png = L.utils.plot_model(model, to_file=tmp_path / "model.png", show_shapes=True)
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
