@@ -65,6 +65,13 @@ def test_issue_example_trains_with_keras_log_keys(capsys):
         "department_accuracy", "department_loss", "loss", "priority_loss",
         "val_department_accuracy", "val_department_loss", "val_loss", "val_priority_loss"]
     assert model.output_names == ["department", "priority"]
+    # Keras' layer (and so weight) order for this graph: by depth, ties in first-met order
+    # from the outputs (a dict of outputs flattens by sorted key: department first).
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "InputLayer", "InputLayer", "Dense", "Dense", "Concatenate", "Dense", "Dense"]
+    assert [layer.name for layer in model.layers][:2] == ["text", "tags"]
+    assert [layer.name for layer in model.layers][-2:] == ["department", "priority"]
+    assert model.layers[2].kernel.shape == (10, 8)  # the text branch before the tags branch
     out = model.predict({"text": text, "tags": tags}, verbose=0)
     assert set(out) == {"priority", "department"}
     assert out["priority"].shape == (N, 1) and out["department"].shape == (N, 4)
