@@ -218,3 +218,25 @@ def test_validation_data_with_structures():
                      validation_data=({"text": text, "tags": tags},
                                       {"priority": priority, "department": department}))
     assert "val_priority_loss" in hist.history
+
+
+def test_each_layer_runs_once_per_step_whatever_the_number_of_outputs():
+    class Counting(layers.Layer):
+        calls = 0
+
+        def call(self, x):
+            Counting.calls += 1
+            return x
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    inp = L.Input((3,))
+    h = Counting()(layers.Dense(4)(inp))
+    model = L.Model(inp, [layers.Dense(1)(h), layers.Dense(2)(h), layers.Dense(3)(h)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((20, 3), "float32")
+    ys = [np.ones((20, k), "float32") for k in (1, 2, 3)]
+    Counting.calls = 0
+    model.fit(x, ys, batch_size=5, epochs=2, verbose=0)  # 8 steps: the first checked, then fast
+    assert Counting.calls == 8

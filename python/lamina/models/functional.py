@@ -365,11 +365,9 @@ class Functional(Model):
             if n == 1:
                 return lambda x, training: run(steps, [x], training)[out]
             return lambda x, training: run(steps, x, training)[out]
-        if n == 1:
-            return lambda x, training: [run(steps, [x], training)[i] for i in index]
 
         def forward(x, training):
-            values = run(steps, x, training)
+            values = run(steps, [x] if n == 1 else x, training)
             return [values[i] for i in index]
         return forward
 
