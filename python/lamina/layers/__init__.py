@@ -3,6 +3,8 @@ from .conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableCon
 from .conv_reshaping import SpatialDropout2D, UpSampling2D, ZeroPadding2D
 from .core import Activation, Dense, Input, InputLayer
 from .layer import InputSpec, Layer
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
+                      average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -16,4 +18,7 @@ __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
            "GlobalMaxPooling2D", "BatchNormalization", "ZeroPadding2D", "UpSampling2D",
-           "SpatialDropout2D"]
+           "SpatialDropout2D",
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+           "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum",
+           "concatenate", "dot"]
