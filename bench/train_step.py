@@ -6,6 +6,13 @@ hand-written numpy step and PyTorch eager (when installed), in one run.
 Each figure is the median over repeats of (wall time / steps) after a warm-up. The model is the
 digits MLP: 64 -> Dense 64 relu -> Dense 10 softmax, batch 32, SGD(0.01, momentum 0.9), sparse
 categorical cross-entropy.
+
+Graph models (second table): the same MLP as a functional Model; a deep narrow stack (Dense 16
+x 24) as Sequential and as a functional Model, whose difference divided by the layer count is
+the cost of graph walking per layer; a two-branch model (inputs 64 and 16, Dense 32 relu each,
+concatenated, Dense 10 softmax) and a multi-head model (64 -> Dense 64 relu -> a softmax head
+of 10 and a regression head of 1, loss scce + 0.5 mse), each beside the same model in torch
+eager.
 """
 import argparse
 import os
@@ -116,6 +123,133 @@ def bench_torch(steps, repeats, threads):
     return median_time(loop, repeats) / steps, torch.__version__
 
 
+DEEP, DEEP_UNITS = 24, 16
+
+
+def _interleaved_fit_times(cases, steps, repeats):
+    """Per-step fit time of each (model, x, y), the models timed in turn within each repeat
+    and the best repeat kept: the machine is shared, and a pair compared (Sequential vs
+    functional) then sees the same conditions."""
+    for model, xs, ys in cases.values():
+        model.fit(xs, ys, batch_size=BATCH, epochs=1, verbose=0)
+    best = {name: float("inf") for name in cases}
+    for _ in range(repeats):
+        for name, (model, xs, ys) in cases.items():
+            t0 = time.perf_counter()
+            model.fit(xs, ys, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+            best[name] = min(best[name], (time.perf_counter() - t0) / steps)
+    return best
+
+
+def bench_lamina_graphs(steps, repeats):
+    import lamina as L
+    from lamina import layers
+    x, y = data(steps)
+    rng = np.random.default_rng(1)
+    tags = rng.standard_normal((steps * BATCH, 16)).astype(np.float32)
+    reg = rng.standard_normal((steps * BATCH, 1)).astype(np.float32)
+    sgd = lambda: L.optimizers.SGD(0.01, momentum=0.9)  # noqa: E731
+    cases = {}
+    L.utils.set_random_seed(0)
+    seq_mlp = L.Sequential([L.Input((FEATURES,)), layers.Dense(HIDDEN, activation="relu"),
+                            layers.Dense(CLASSES, activation="softmax")])
+    seq_mlp.compile(optimizer=sgd(), loss="sparse_categorical_crossentropy")
+    cases["Sequential MLP"] = (seq_mlp, x, y)
+    inp = L.Input((FEATURES,))
+    h = layers.Dense(HIDDEN, activation="relu")(inp)
+    mlp = L.Model(inp, layers.Dense(CLASSES, activation="softmax")(h))
+    mlp.compile(optimizer=sgd(), loss="sparse_categorical_crossentropy")
+    cases["functional MLP"] = (mlp, x, y)
+
+    xd = x[:, :DEEP_UNITS].copy()
+    yd = rng.standard_normal((steps * BATCH, DEEP_UNITS)).astype(np.float32)
+    seq = L.Sequential([L.Input((DEEP_UNITS,))] + [layers.Dense(DEEP_UNITS, activation="relu")
+                                                   for _ in range(DEEP)])
+    seq.compile(optimizer=sgd(), loss="mse")
+    cases["deep Sequential"] = (seq, xd, yd)
+    inp = L.Input((DEEP_UNITS,))
+    h = inp
+    for _ in range(DEEP):
+        h = layers.Dense(DEEP_UNITS, activation="relu")(h)
+    deep = L.Model(inp, h)
+    deep.compile(optimizer=sgd(), loss="mse")
+    cases["deep functional"] = (deep, xd, yd)
+
+    a, b = L.Input((FEATURES,)), L.Input((16,))
+    merged = layers.concatenate([layers.Dense(32, activation="relu")(a),
+                                 layers.Dense(32, activation="relu")(b)])
+    two = L.Model([a, b], layers.Dense(CLASSES, activation="softmax")(merged))
+    two.compile(optimizer=sgd(), loss="sparse_categorical_crossentropy")
+    cases["two-branch"] = (two, [x, tags], y)
+
+    inp = L.Input((FEATURES,))
+    h = layers.Dense(HIDDEN, activation="relu")(inp)
+    heads = L.Model(inp, [layers.Dense(CLASSES, activation="softmax")(h), layers.Dense(1)(h)])
+    heads.compile(optimizer=sgd(), loss=["sparse_categorical_crossentropy", "mse"],
+                  loss_weights=[1.0, 0.5])
+    cases["multi-head"] = (heads, x, [y, reg])
+    return _interleaved_fit_times(cases, steps, repeats)
+
+
+def bench_torch_graphs(steps, repeats, threads):
+    try:
+        import torch
+    except ImportError:
+        return {}
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    nn = torch.nn
+    x, y = data(steps)
+    rng = np.random.default_rng(1)
+    tags = torch.from_numpy(rng.standard_normal((steps * BATCH, 16)).astype(np.float32))
+    reg = torch.from_numpy(rng.standard_normal((steps * BATCH, 1)).astype(np.float32))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    out = {}
+
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(FEATURES, 32), nn.Linear(16, 32)
+            self.head = nn.Linear(64, CLASSES)
+
+        def forward(self, xa, xb):
+            return self.head(torch.cat([torch.relu(self.a(xa)), torch.relu(self.b(xb))], 1))
+
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.h = nn.Linear(FEATURES, HIDDEN)
+            self.cls, self.reg = nn.Linear(HIDDEN, CLASSES), nn.Linear(HIDDEN, 1)
+
+        def forward(self, xa):
+            h = torch.relu(self.h(xa))
+            return self.cls(h), self.reg(h)
+
+    ce, mse = nn.CrossEntropyLoss(), nn.MSELoss()
+
+    def timed(model, loss_of):
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def loop():
+            for i in range(steps):
+                sl = slice(i * BATCH, (i + 1) * BATCH)
+                opt.zero_grad(set_to_none=True)
+                loss_of(model, sl).backward()
+                opt.step()
+
+        loop()
+        return min(median_time(loop, 1) for _ in range(repeats)) / steps
+
+    out["two-branch"] = timed(Two(), lambda m, sl: ce(m(xt[sl], tags[sl]), yt[sl]))
+
+    def heads_loss(m, sl):
+        logits, r = m(xt[sl])
+        return ce(logits, yt[sl]) + 0.5 * mse(r, reg[sl])
+
+    out["multi-head"] = timed(Heads(), heads_loss)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -141,6 +275,21 @@ def main():
     print(f"{'case':34s} {'us/step':>9s} {'vs lamina fit':>14s}")
     for name, t in rows:
         print(f"{name:34s} {t * 1e6:9.1f} {t / fit:13.2f}x")
+
+    graphs = bench_lamina_graphs(args.steps, args.repeats)
+    torch_graphs = bench_torch_graphs(args.steps, args.repeats, args.threads)
+    print()
+    print("# graph models through model.fit (us/step, best of the repeats, lamina models timed "
+          "in turn); torch eager beside where it applies")
+    print(f"{'case':34s} {'lamina':>9s} {'torch':>9s} {'torch/lamina':>13s}")
+    for name, t in graphs.items():
+        peer = torch_graphs.get(name)
+        extra = "" if peer is None else f" {peer * 1e6:9.1f} {peer / t:12.2f}x"
+        print(f"{name:34s} {t * 1e6:9.1f}{extra}")
+    per_layer = (graphs["deep functional"] - graphs["deep Sequential"]) / DEEP
+    print(f"graph walking vs Sequential: {per_layer * 1e6:+.2f} us per layer "
+          f"({DEEP} Dense({DEEP_UNITS}) layers); functional MLP vs Sequential MLP "
+          f"{(graphs['functional MLP'] - graphs['Sequential MLP']) * 1e6:+.1f} us/step")
 
 
 if __name__ == "__main__":

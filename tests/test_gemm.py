@@ -221,3 +221,4 @@ def test_rejects_wrong_rank_and_batch():
         _cpu.gemm_batched(np.ones((2, 3, 4)), np.ones((4, 4, 5)), np.ones((4, 3, 5)))
     with pytest.raises(ValueError, match=r"\[gemm_batched\] argument 'b'.*has 5 rows"):
         _cpu.gemm_batched(np.ones((4, 3, 4)), np.ones((4, 5, 5)), np.ones((4, 3, 5)))
+

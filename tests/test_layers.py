@@ -129,3 +129,15 @@ def test_input_returns_placeholder_with_shape():
     assert t.shape == (None, 64)
     out = layers.Dense(3)(t)
     assert out.shape == (None, 3)
+
+
+@pytest.mark.parametrize("cls,prefix", [("Dense", "dense"), ("Conv2D", "conv2d"),
+                                        ("MaxPooling2D", "max_pooling2d"),
+                                        ("Conv2DTranspose", "conv2d_transpose"),
+                                        ("BatchNormalization", "batch_normalization")])
+def test_automatic_names_follow_keras(cls, prefix):
+    from lamina.layers.layer import snake_case
+    assert snake_case(cls) == prefix
+    layer = getattr(layers, cls)(**({"units": 2} if cls == "Dense" else
+                                   {"filters": 2, "kernel_size": 1} if "Conv" in cls else {}))
+    assert layer.name == prefix or layer.name.startswith(prefix + "_")

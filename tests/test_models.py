@@ -84,6 +84,6 @@ def test_subclassed_model_trains():
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
-def test_functional_model_not_yet():
-    with pytest.raises(NotImplementedError, match="functional API"):
+def test_functional_model_rejects_a_non_tensor_output():
+    with pytest.raises(ValueError, match="`outputs` must be a symbolic tensor"):
         L.Model(L.Input((3,)), None)

@@ -249,6 +249,11 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
   body(omp_get_thread_num(), omp_get_num_threads());
 }
 
+// Threads a product may use: called from inside a parallel region (a caller threading over
+// images, say) the nested team would have one thread, so the product runs on the calling thread
+// instead of sizing a thread grid that nobody would fill.
+inline int available_threads() { return omp_in_parallel() ? 1 : max_threads(); }
+
 // The direct path wins while packing would cost a sizeable share of the multiply-adds.
 inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K) {
   return M * N * K <= kDirectMaxMacs;
@@ -279,7 +284,8 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
           const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
           std::int64_t ldc) {
-  gemm_one<T>(max_threads(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_one<T>(available_threads(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+              ldc);
 }
 
 // Small products run one per thread over the batch (no parallel region per product); large ones
@@ -297,7 +303,7 @@ void gemm_batched(bool trans_a, bool trans_b, std::int64_t batch, std::int64_t M
                 B + p * stride_b, ldb, beta, C + p * stride_c, ldc);
   };
   if (flops >= kParallelGemmFlops || batch == 1) {
-    for (std::int64_t p = 0; p < batch; ++p) one(p, max_threads());
+    for (std::int64_t p = 0; p < batch; ++p) one(p, available_threads());
     return;
   }
   parallel_for(batch, flops * batch, [&](std::int64_t p0, std::int64_t p1) {

@@ -16,57 +16,13 @@ import math
 
 import numpy as np
 
-from . import backend, losses as losses_module, metrics as metrics_module
+from . import losses as losses_module, metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import random as lamina_random
 from .autograd import Tensor, backward, no_grad, recording
 from .callbacks import CallbackList
 
 __all__ = ["Trainer"]
-
-
-def _array(x, name):
-    """x as a numpy array (Tensors unwrapped); lists and dicts of inputs are for the
-    functional API, which lamina does not have yet."""
-    if x is None:
-        return None
-    if isinstance(x, Tensor):
-        x = x.data
-    if isinstance(x, (dict, tuple)) or (isinstance(x, list) and x and
-                                        isinstance(x[0], (np.ndarray, Tensor))):
-        raise ValueError(f"`{name}`: lamina models take one array for now (multi-input and "
-                         f"multi-output models come with the functional API); got "
-                         f"{type(x).__name__}")
-    if hasattr(x, "__cuda_array_interface__"):
-        x = x.get()
-    return np.asarray(x)
-
-
-def _num_samples(arr):
-    return arr.shape[0] if arr.ndim else 0
-
-
-def _check_arrays(x, y, sample_weight, where):
-    if x is None:
-        raise ValueError(f"{where}: `x` is required")
-    if x.ndim == 0 or x.shape[0] == 0:
-        raise ValueError(f"{where}: `x` is empty (shape {x.shape}): there is nothing to "
-                         f"{'train on' if where == 'fit' else 'run'}")
-    n = x.shape[0]
-    if y is not None and _num_samples(y) != n:
-        raise ValueError(f"{where}: x has {n} samples but y has {_num_samples(y)} "
-                         f"(x shape {x.shape}, y shape {y.shape})")
-    if sample_weight is not None and _num_samples(sample_weight) != n:
-        raise ValueError(f"{where}: x has {n} samples but sample_weight has "
-                         f"{_num_samples(sample_weight)} (shape {sample_weight.shape})")
-    return n
-
-
-def _float_inputs(x):
-    """Float inputs in the model's float type once, so no batch is cast during training."""
-    if x.dtype.kind == "f" and x.dtype != np.dtype(backend.floatx()):
-        x = x.astype(backend.floatx())
-    return np.ascontiguousarray(x)
 
 
 def _class_weights(y, class_weight):
@@ -90,6 +46,11 @@ def _verbose(verbose):
     return int(verbose)
 
 
+
+def _is_structure(v):
+    return isinstance(v, (list, tuple, dict))
+
+
 class Trainer:
     """Mixin with Keras' training API; Model inherits it."""
 
@@ -99,54 +60,102 @@ class Trainer:
         self.loss = None
         self.stop_training = False
         self.history = None
-        self._loss_fn = None
-        self._loss_weight = None
-        self._metric_ids = []
-        self._weighted_metric_ids = []
-        self._compiled_metrics = None
-        self._compiled_weighted_metrics = None
+        self._compile_args = None
+        self._outputs = None  # compiled.CompiledOutputs, once matched to the outputs
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._train_vars = None
         self._plan = None
+        self._has_layer_losses = False
 
     # -- compile -----------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
-        """Sets the optimizer, loss and metrics. run_eagerly, jit_compile,
-        steps_per_execution and auto_scale_loss are accepted and ignored: lamina always runs
-        eagerly on its own kernels."""
+        """Sets the optimizer, losses and metrics: each of `loss`, `loss_weights`, `metrics`
+        and `weighted_metrics` one value, a list (by output position) or a dict (by output
+        name). The total loss is the SUM of weight x loss over the outputs (Keras 3).
+        run_eagerly, jit_compile, steps_per_execution and auto_scale_loss are accepted and
+        ignored: lamina always runs eagerly on its own kernels."""
         self.optimizer = optimizers_module.get(optimizer)
+        for identifier in (loss.values() if isinstance(loss, dict) else
+                           loss if isinstance(loss, (list, tuple)) else [loss]):
+            losses_module.get(identifier)  # an unknown name fails here, not at fit
+        for name, m in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if m is not None and not _is_structure(m):
+                raise ValueError(f"compile: expected `{name}` to be a list, e.g. "
+                                 f"{name}=[{m!r}]; got {type(m).__name__}")
         self.loss = loss
-        self._loss_fn = losses_module.get(loss)
-        if isinstance(loss_weights, (list, tuple)):
-            if len(loss_weights) != 1:
-                raise ValueError(f"compile: `loss_weights` has {len(loss_weights)} entries but "
-                                 "the model has 1 output")
-            loss_weights = loss_weights[0]
-        elif isinstance(loss_weights, dict):
-            loss_weights = list(loss_weights.values())[0] if loss_weights else None
-        self._loss_weight = None if loss_weights in (None, 1, 1.0) else float(loss_weights)
-        self._metric_ids = self._metric_list(metrics, "metrics")
-        self._weighted_metric_ids = self._metric_list(weighted_metrics, "weighted_metrics")
-        self._compiled_metrics = None
-        self._compiled_weighted_metrics = None
+        self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
+        self._outputs = None
+        names = self._known_output_names()
+        if names is not None:
+            self._match_outputs(names)
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._train_vars = None
         self.compiled = True
         self.stop_training = False
 
-    @staticmethod
-    def _metric_list(metrics, name):
-        if metrics is None:
-            return []
-        if isinstance(metrics, dict):
-            raise ValueError(f"compile: `{name}` as a dict needs a multi-output model "
-                             "(functional API), which lamina does not have yet")
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            raise ValueError(f"compile: expected `{name}` to be a list, e.g. "
-                             f"{name}=[{metrics!r}]; got {type(metrics).__name__}")
-        return list(metrics)
+    def _known_output_names(self):
+        """The output names when known before any data (functional, Sequential)."""
+        names = getattr(self, "output_names", None)
+        return list(names) if names else None
+
+    def _match_outputs(self, names):
+        from .compiled import CompiledOutputs
+        self._outputs = CompiledOutputs(names, *self._compile_args)
+
+    def _resolve_outputs(self, y_pred):
+        """For a model whose outputs are only known from a call (subclassed): names from the
+        structure it returned."""
+        if self._outputs is not None:
+            return
+        if isinstance(y_pred, dict):
+            names = sorted(y_pred)
+        elif isinstance(y_pred, (list, tuple)):
+            names = [f"output_{i + 1}" for i in range(len(y_pred))]
+        else:
+            names = ["output_1"]
+        self._output_struct_names = names
+        self._match_outputs(names)
+
+    @property
+    def _single_output(self):
+        return self._outputs is None or self._outputs.single
+
+    def _flat_outputs(self, y_pred):
+        """The model's outputs as a list in output order (from a list or a dict)."""
+        if isinstance(y_pred, dict):
+            names = self._outputs.names
+            if set(y_pred) != set(names):
+                raise ValueError(f"Model '{self.name}' returned outputs {sorted(y_pred)} but "
+                                 f"was compiled for outputs {names}")
+            return [y_pred[k] for k in names]
+        if isinstance(y_pred, (list, tuple)):
+            return list(y_pred)
+        return [y_pred]
+
+    def _flat_targets(self, y, role="y"):
+        """Targets (or sample weights) as a list aligned with the outputs."""
+        names = self._outputs.names
+        if y is None:
+            return [None] * len(names)
+        if isinstance(y, dict):
+            unknown = [k for k in y if k not in names]
+            if unknown:
+                raise ValueError(f"`{role}` has key(s) {unknown} that name no model output; "
+                                 f"the outputs are {names}")
+            return [y.get(k) for k in names]
+        if isinstance(y, (list, tuple)) and len(names) > 1:
+            if len(y) != len(names):
+                raise ValueError(f"`{role}` is a list of {len(y)} but the model has "
+                                 f"{len(names)} outputs {names}")
+            return list(y)
+        if role == "sample_weight":
+            return [y] * len(names)
+        if len(names) > 1:
+            raise ValueError(f"The model has {len(names)} outputs {names}: pass `{role}` as a "
+                             f"list or a dict keyed by these names")
+        return [y]
 
     def _assert_compiled(self, method):
         if not getattr(self, "compiled", False) or self.optimizer is None:
@@ -155,10 +164,12 @@ class Trainer:
 
     @property
     def metrics(self):
-        """The loss tracker and the compiled metrics (built at the first batch)."""
+        """The loss tracker, the per-output loss trackers and the compiled metrics (built at
+        the first batch)."""
         out = [self._loss_tracker]
-        out.extend(self._compiled_metrics or [])
-        out.extend(self._compiled_weighted_metrics or [])
+        if self._outputs is not None:
+            out.extend(self._outputs.loss_trackers)
+            out.extend(self._outputs.all_metrics())
         return out
 
     @property
@@ -169,24 +180,29 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
-    def _build_metrics(self, y, y_pred):
-        loss = self.loss
-        self._compiled_metrics = [metrics_module.get_compile_metric(m, y, y_pred, loss)
-                                  for m in self._metric_ids]
-        self._compiled_weighted_metrics = []
-        for m in self._weighted_metric_ids:
-            metric = metrics_module.get_compile_metric(m, y, y_pred, loss)
-            if any(metric.name == other.name for other in self._compiled_metrics):
-                metric.name = "weighted_" + metric.name
-            self._compiled_weighted_metrics.append(metric)
-
     def _update_metrics(self, y, y_pred, sample_weight):
-        if self._compiled_metrics is None:
-            self._build_metrics(y, y_pred)
-        for m in self._compiled_metrics:
-            m.update_state(y, y_pred)
-        for m in self._compiled_weighted_metrics:
-            m.update_state(y, y_pred, sample_weight)
+        """`y`, `y_pred` (arrays) and `sample_weight` in the model's form: one of each for a
+        single output, lists aligned with the outputs otherwise."""
+        outs = self._outputs
+        if outs.single:
+            if outs.metrics is None:
+                outs.build_metrics([y], [y_pred])
+            for _, plain, weighted in outs.metrics:
+                for m in plain:
+                    m.update_state(y, y_pred)
+                for m in weighted:
+                    m.update_state(y, y_pred, sample_weight)
+            return
+        if not isinstance(sample_weight, list):
+            sample_weight = [sample_weight] * len(outs.names)
+        if outs.metrics is None:
+            outs.build_metrics(y, y_pred)
+        for i, plain, weighted in outs.metrics:
+            yt, yp = y[i], y_pred[i]
+            for m in plain:
+                m.update_state(yt, yp)
+            for m in weighted:
+                m.update_state(yt, yp, sample_weight[i])
 
     def _logs(self):
         logs = {m.name: float(m.result()) for m in self.metrics}
@@ -194,16 +210,56 @@ class Trainer:
 
     # -- one step ----------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss of (y, y_pred), times its loss weight, plus the layers' losses
-        (regularization). Differentiable: call it under a GradientTape in a train_step."""
+        """The compiled loss: the SUM over outputs of weight x loss(y, y_pred), plus the
+        layers' losses (regularization). `y`, `y_pred` and `sample_weight` as the model
+        returns and fit receives them (one array, a list or a dict). Differentiable: call it
+        under a GradientTape in a train_step."""
+        if self._outputs is None:
+            self._resolve_outputs(y_pred)
+        if self._outputs.single:
+            if isinstance(y_pred, (list, tuple)) and len(y_pred) == 1:
+                y_pred = y_pred[0]
+            elif isinstance(y_pred, dict) and len(y_pred) == 1:
+                y_pred = next(iter(y_pred.values()))
+            if isinstance(y, (list, tuple)) and len(y) == 1 and _is_structure(y) and \
+                    not np.isscalar(y[0]):
+                y = y[0]
+            elif isinstance(y, dict) and len(y) == 1:
+                y = next(iter(y.values()))
+            return self._total_loss(y, y_pred, sample_weight)
+        preds = self._flat_outputs(y_pred)
+        return self._total_loss(self._flat_targets(y), preds,
+                                self._flat_targets(sample_weight, "sample_weight"))
+
+    def _total_loss(self, y, y_pred, sample_weight):
+        """compute_loss on the model's form (lists aligned with the outputs when there are
+        several)."""
         total = None
-        if self._loss_fn is not None:
-            if y is None:
-                raise ValueError("compute_loss: the model was compiled with a loss but `y` is "
-                                 "None")
-            total = self._loss_fn(y, y_pred, sample_weight)
-            if self._loss_weight is not None:
-                total = total * self._loss_weight
+        outs = self._outputs
+        if outs.single:
+            if outs.terms:
+                _, fn, weight, _ = outs.terms[0]
+                if y is None:
+                    raise ValueError("compute_loss: the model was compiled with a loss but `y` "
+                                     "is None")
+                total = fn(y, y_pred, sample_weight)
+                if weight is not None:
+                    total = total * weight
+        else:
+            several = not isinstance(sample_weight, list)
+            for i, fn, weight, tracker in outs.terms:
+                yt = y[i]
+                if yt is None:
+                    raise ValueError(f"compute_loss: output '{outs.names[i]}' has a loss but no "
+                                     f"target in `y`")
+                value = fn(yt, y_pred[i], sample_weight if several else sample_weight[i])
+                if tracker is not None:
+                    n = y_pred[i].shape[0]
+                    tracker.total += float(value.data) * n
+                    tracker.count += n
+                if weight is not None:
+                    value = value * weight
+                total = value if total is None else total + value
         if self._has_layer_losses:
             for extra in self.losses:
                 total = extra if total is None else total + extra
@@ -221,18 +277,25 @@ class Trainer:
             for layer in self._flat_sublayers())
 
     def _forward(self, x, training):
+        """The model's outputs: one Tensor, or a list in output order when there are
+        several."""
         plan = self._plan
-        if plan is None:
-            return self(x, training=training)
-        for call, takes_training in plan:
-            x = call(x, training=training) if takes_training else call(x)
-        return x
+        if plan is not None:
+            return plan(x, training)
+        out = self(x, training=training)
+        if self._outputs is None:
+            self._resolve_outputs(out)
+        return out if self._outputs.single else self._flat_outputs(out)
 
     def train_step(self, data):
         """One optimisation step on a batch ``(x, y[, sample_weight])``; returns the logs.
         Override it for a custom step (use ``self.compute_loss``, ``self.optimizer.apply`` and
         ``self.compute_metrics``)."""
         x, y, sample_weight = _unpack(data)
+        if self._outputs is not None and not self._outputs.single:
+            y = self._flat_targets(y)
+            if sample_weight is not None:
+                sample_weight = self._flat_targets(sample_weight, "sample_weight")
         self._fast_train_step(x, y, sample_weight)
         return self._logs()
 
@@ -240,51 +303,161 @@ class Trainer:
         tv = self._train_vars
         with recording():
             y_pred = self._forward(x, True)
-            loss = self.compute_loss(x, y, y_pred, sample_weight)
+            loss = self._total_loss(y, y_pred, sample_weight)
         grads = backward(loss, tv)
         self.optimizer.apply(grads, tv)
         tracker = self._loss_tracker
-        tracker.total += float(loss.data) * x.shape[0]
-        tracker.count += x.shape[0]
-        self._update_metrics(y, y_pred.data, sample_weight)
+        n = _batch_len(y_pred)
+        tracker.total += float(loss.data) * n
+        tracker.count += n
+        if self._outputs.single:
+            self._update_metrics(y, y_pred.data, sample_weight)
+        else:
+            self._update_metrics(y, [p.data for p in y_pred], sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics and returns the logs (Keras' compute_metrics)."""
-        if isinstance(y_pred, Tensor):
-            y_pred = y_pred.data
-        self._update_metrics(y, y_pred, sample_weight)
+        if self._outputs is None:
+            self._resolve_outputs(y_pred)
+        if self._outputs.single:
+            if _is_structure(y_pred):
+                y_pred = self._flat_outputs(y_pred)[0]
+            self._update_metrics(y, _data(y_pred), sample_weight)
+        else:
+            preds = [_data(p) for p in self._flat_outputs(y_pred)]
+            sw = None if sample_weight is None else \
+                self._flat_targets(sample_weight, "sample_weight")
+            self._update_metrics(self._flat_targets(y), preds, sw)
         return self._logs()
 
     def test_step(self, data):
         x, y, sample_weight = _unpack(data)
+        if self._outputs is not None and not self._outputs.single:
+            y = self._flat_targets(y)
+            if sample_weight is not None:
+                sample_weight = self._flat_targets(sample_weight, "sample_weight")
         self._fast_test_step(x, y, sample_weight)
         return self._logs()
 
     def _fast_test_step(self, x, y, sample_weight):
         with no_grad():
             y_pred = self._forward(x, False)
-            loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+            loss = self._total_loss(y, y_pred, sample_weight)
         tracker = self._loss_tracker
-        tracker.total += float(loss.data) * x.shape[0]
-        tracker.count += x.shape[0]
-        self._update_metrics(y, y_pred.data, sample_weight)
+        n = _batch_len(y_pred)
+        tracker.total += float(loss.data) * n
+        tracker.count += n
+        if self._outputs.single:
+            self._update_metrics(y, y_pred.data, sample_weight)
+        else:
+            self._update_metrics(y, [p.data for p in y_pred], sample_weight)
 
     def predict_step(self, data):
         x, _, _ = _unpack(data)
         with no_grad():
-            return self._forward(x, False).data
+            out = self(x, training=False)
+        return _map_data(out)
+
+    # -- data --------------------------------------------------------------------------------
+    def _arrays(self, where, x, y=None, sample_weight=None):
+        """x, y, sample_weight matched to the model's inputs and outputs (batching.Arrays)."""
+        from .batching import Arrays
+        arrays = Arrays(where)
+        inputs = getattr(self, "inputs", None) if hasattr(self, "input_names") else None
+        in_names = list(self.input_names) if inputs is not None else None
+        dtypes = [t.dtype for t in inputs] if inputs is not None else None
+        arrays.add("x", x, in_names, dtypes)
+        if y is not None and (self._outputs is None or not self.built):
+            arrays.check("train on" if where == "fit" else "run")
+            self._ensure_outputs(arrays)
+        out_names = self._outputs.names if self._outputs is not None else \
+            self._known_output_names()
+        if out_names is not None and len(out_names) == 1 and not _is_structure(y):
+            out_names = None
+        arrays.add("y", y, out_names, allow_missing=True)
+        sw_names = out_names if _is_structure(sample_weight) else None
+        arrays.add("sample_weight", sample_weight, sw_names, allow_missing=True)
+        arrays.check("train on" if where == "fit" else "run")
+        return arrays
+
+    def _batch(self, arrays, cols, custom):
+        """(x, y, sample_weight) of a batch: the user's structure for a custom step, the
+        model's form otherwise."""
+        from .batching import build
+        form = arrays.user_form if custom else arrays.model_form
+        return build(form("x"), cols), build(form("y"), cols), \
+            build(form("sample_weight"), cols)
+
+    def _ensure_outputs(self, arrays):
+        """Builds a model that is not built yet and learns its outputs from one sample."""
+        if self._outputs is not None and self.built:
+            return
+        from .batching import build
+        x = build(arrays.model_form("x"), arrays.slice(0, 1))
+        with no_grad():
+            out = self(x, training=False)
+        self._resolve_outputs(out)
+
+    def _check_targets(self, arrays, where):
+        """Every output with a loss has a target (when any target was given)."""
+        outs = self._outputs
+        spec = arrays.model_form("y")
+        if spec is None or outs.single:
+            return
+        if spec.kind == "one":
+            raise ValueError(f"{where}: the model has {len(outs.names)} outputs {outs.names}; "
+                             f"pass `y` as a list or a dict keyed by these names")
+        for i, *_ in outs.terms:
+            if i >= len(spec.index) or spec.index[i] is None:
+                raise ValueError(f"{where}: output '{outs.names[i]}' has a loss but `y` has no "
+                                 f"target for it; the outputs are {outs.names}")
+
+    def _apply_class_weight(self, arrays, class_weight):
+        from .batching import build
+        cols = arrays.columns
+        outs = self._outputs
+        if outs.single:
+            y = build(arrays.model_form("y"), cols)
+            if isinstance(y, list):
+                y = y[0]
+            cw = _class_weights(y, class_weight)
+            sw = build(arrays.model_form("sample_weight"), cols)
+            arrays.replace("sample_weight", cw if sw is None else sw * cw, "class_weight")
+            return
+        if not all(isinstance(v, dict) for v in class_weight.values()):
+            raise ValueError(f"fit: the model has {len(outs.names)} outputs {outs.names}: pass "
+                             "`class_weight` as a dict keyed by output name, each a dict "
+                             "{class: weight}")
+        unknown = [k for k in class_weight if k not in outs.names]
+        if unknown:
+            raise ValueError(f"fit: `class_weight` has key(s) {unknown} that name no model "
+                             f"output; the outputs are {outs.names}")
+        ys = build(arrays.model_form("y"), cols)
+        sw = build(arrays.model_form("sample_weight"), cols)
+        per_output = sw if isinstance(sw, list) else [sw] * len(outs.names)
+        new = []
+        for i, name in enumerate(outs.names):
+            w = per_output[i]
+            if name in class_weight:
+                cw = _class_weights(ys[i], class_weight[name])
+                w = cw if w is None else w * cw
+            new.append(w)
+        from .batching import _Spec
+        idx = [None if w is None else arrays._add(w, f"class_weight['{n}']")
+               for w, n in zip(new, outs.names)]
+        spec = _Spec("list", None, idx)
+        arrays.specs["sample_weight"] = (spec, spec)
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        """Trains for `epochs` epochs; returns the History (Keras 3 arguments)."""
+        """Trains for `epochs` epochs; returns the History (Keras 3 arguments). x, y and
+        sample_weight may be lists or dicts (by input / output name) of arrays."""
         self._assert_compiled("fit")
-        x = _array(x, "x")
-        y = _array(y, "y")
-        sample_weight = _array(sample_weight, "sample_weight")
-        n = _check_arrays(x, y, sample_weight, "fit")
+        data = self._arrays("fit", x, y, sample_weight)
+        n = data.n
         batch_size = self._batch_size(batch_size, "fit")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}")
@@ -293,10 +466,13 @@ class Trainer:
                              f"{validation_split}")
         if validation_split and validation_data is not None:
             validation_split = 0.0  # Keras: validation_data overrides validation_split
-        x = _float_inputs(x)
+        self._plan = None
+        self._ensure_outputs(data)
+        self._check_targets(data, "fit")
         if class_weight:
-            cw = _class_weights(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
+            if data.model_form("y") is None:
+                raise ValueError("fit: `class_weight` needs `y`")
+            self._apply_class_weight(data, class_weight)
         val = None
         if validation_split:
             split_at = int(math.floor(n * (1.0 - validation_split)))
@@ -306,11 +482,7 @@ class Trainer:
                     f"split it into a validation and training set as specified by "
                     f"`validation_split={validation_split}`. Either provide more data, or a "
                     "different value for the `validation_split` argument.")
-            val = (x[split_at:], None if y is None else y[split_at:],
-                   None if sample_weight is None else sample_weight[split_at:])
-            x = x[:split_at]
-            y = None if y is None else y[:split_at]
-            sample_weight = None if sample_weight is None else sample_weight[:split_at]
+            data, val = data.split(split_at)
             n = split_at
         elif validation_data is not None:
             val = self._validation_arrays(validation_data)
@@ -319,8 +491,6 @@ class Trainer:
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
-        self._plan = None
-        self._build_from_batch(x)
         self._prepare_step()
         custom_step = type(self).train_step is not Trainer.train_step
         progbar = cbs.progbar if verbose else None
@@ -329,7 +499,12 @@ class Trainer:
         gen = lamina_random.generator()
         starts = list(range(0, n, batch_size))
         num_batches = len(starts)
+        columns = data.columns
+        form = data.user_form if custom_step else data.model_form
+        x_spec, y_spec, w_spec = form("x"), form("y"), form("sample_weight")
         logs = {}
+        batch_logs = None
+        planned = False
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
@@ -340,23 +515,20 @@ class Trainer:
                     cbs.on_train_batch_begin(step)
                 s = starts[step % num_batches]
                 if order is None:
-                    xb = x[s:s + batch_size]
-                    yb = None if y is None else y[s:s + batch_size]
-                    wb = None if sample_weight is None else sample_weight[s:s + batch_size]
+                    cols = [a[s:s + batch_size] for a in columns]
                 else:
                     idx = order[s:s + batch_size]
-                    xb = x.take(idx, axis=0)
-                    yb = None if y is None else y.take(idx, axis=0)
-                    wb = None if sample_weight is None else sample_weight.take(idx, axis=0)
+                    cols = [a.take(idx, axis=0) for a in columns]
+                xb = x_spec.build(cols)
+                yb = None if y_spec is None else y_spec.build(cols)
+                wb = None if w_spec is None else w_spec.build(cols)
                 if custom_step:
                     batch_logs = self.train_step((xb, yb) if wb is None else (xb, yb, wb))
-                    if self._plan is None:
-                        self._make_plan()
                 else:
-                    batch_logs = None
                     self._fast_train_step(xb, yb, wb)
-                    if self._plan is None:
-                        self._make_plan()
+                if not planned:
+                    self._make_plan()
+                    planned = True
                 if want_end:
                     cbs.on_train_batch_end(step, batch_logs if batch_logs is not None
                                            else self._logs())
@@ -368,7 +540,7 @@ class Trainer:
             logs = self._logs() if not custom_step or batch_logs is None else \
                 dict(sorted(_pythonify(batch_logs).items()))
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size,
+                val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size,
                                                  validation_steps)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
@@ -378,36 +550,20 @@ class Trainer:
         return cbs.history
 
     def _make_plan(self):
-        """After the first checked batch: the bound ``call`` of each layer, so later steps
-        skip the per-call checks (Sequential models only; others keep ``__call__``)."""
-        layers = getattr(self, "_plan_layers", None)
-        if layers is None:
-            self._plan = None
-            return
-        from .layers.layer import _ACCEPTS_TRAINING, _accepts
-        plan = []
-        for layer in layers():
-            if layer.activity_regularizer is not None or not layer.built:
-                self._plan = None
-                return
-            cls = type(layer)
-            takes = _ACCEPTS_TRAINING.get(cls)
-            if takes is None:
-                takes = _ACCEPTS_TRAINING[cls] = _accepts(layer.call, "training")
-            plan.append((layer.call, takes))
-        self._plan = plan
+        """After the first checked batch: the model's unchecked forward function (each layer's
+        ``call`` directly), when the model offers one."""
+        make = getattr(self, "_fast_forward", None)
+        self._plan = None if make is None else make()
 
     def _validation_arrays(self, validation_data):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("fit: `validation_data` must be a tuple (x_val, y_val) or "
                              f"(x_val, y_val, val_sample_weight), got "
                              f"{type(validation_data).__name__}")
-        vx = _array(validation_data[0], "validation_data[0]")
-        vy = _array(validation_data[1], "validation_data[1]")
-        vw = _array(validation_data[2], "validation_data[2]") if len(validation_data) == 3 \
-            else None
-        _check_arrays(vx, vy, vw, "fit (validation_data)")
-        return _float_inputs(vx), vy, vw
+        vw = validation_data[2] if len(validation_data) == 3 else None
+        val = self._arrays("fit (validation_data)", validation_data[0], validation_data[1], vw)
+        self._check_targets(val, "fit (validation_data)")
+        return val
 
     @staticmethod
     def _batch_size(batch_size, where):
@@ -419,9 +575,9 @@ class Trainer:
         return int(batch_size)
 
     # -- evaluate / predict ------------------------------------------------------------------
-    def _evaluate_arrays(self, x, y, sample_weight, batch_size, steps=None, cbs=None):
+    def _evaluate_arrays(self, data, batch_size, steps=None, cbs=None):
         self.reset_metrics()
-        n = x.shape[0]
+        n = data.n
         total = -(-n // batch_size)
         if steps is not None:
             total = min(total, int(steps))
@@ -434,9 +590,7 @@ class Trainer:
             if want_begin:
                 cbs.on_test_batch_begin(step)
             s = step * batch_size
-            xb = x[s:s + batch_size]
-            yb = None if y is None else y[s:s + batch_size]
-            wb = None if sample_weight is None else sample_weight[s:s + batch_size]
+            xb, yb, wb = self._batch(data, data.slice(s, s + batch_size), custom)
             if custom:
                 batch_logs = self.test_step((xb, yb) if wb is None else (xb, yb, wb))
             else:
@@ -454,20 +608,19 @@ class Trainer:
         """Loss and metrics on (x, y): a scalar when there are no metrics, else
         [loss, metric...] in metrics_names order; a dict with return_dict=True."""
         self._assert_compiled("evaluate")
-        x = _float_inputs(_array(x, "x"))
-        y = _array(y, "y")
-        sample_weight = _array(sample_weight, "sample_weight")
-        n = _check_arrays(x, y, sample_weight, "evaluate")
+        data = self._arrays("evaluate", x, y, sample_weight)
+        n = data.n
         batch_size = self._batch_size(batch_size, "evaluate")
         verbose = _verbose(verbose)
         nsteps = -(-n // batch_size) if steps is None else min(int(steps), -(-n // batch_size))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=nsteps)
         self._plan = None
-        self._build_from_batch(x)
+        self._ensure_outputs(data)
+        self._check_targets(data, "evaluate")
         self._prepare_step()
         cbs.on_test_begin()
-        logs = self._evaluate_arrays(x, y, sample_weight, batch_size, steps, cbs)
+        logs = self._evaluate_arrays(data, batch_size, steps, cbs)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
@@ -475,9 +628,10 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs on x as one numpy array, batch by batch."""
-        x = _float_inputs(_array(x, "x"))
-        n = _check_arrays(x, None, None, "predict")
+        """The model's outputs on x, batch by batch: one numpy array, or a list / dict of
+        them for a model with several outputs."""
+        data = self._arrays("predict", x)
+        n = data.n
         batch_size = self._batch_size(batch_size, "predict")
         verbose = _verbose(verbose)
         total = -(-n // batch_size) if steps is None else min(int(steps), -(-n // batch_size))
@@ -485,59 +639,98 @@ class Trainer:
                            epochs=1, steps=total)
         want_end = cbs.wants["on_predict_batch_end"]
         progbar = cbs.progbar
+        custom = type(self).predict_step is not Trainer.predict_step
         cbs.on_predict_begin()
         outputs = []
         for step in range(total):
             if cbs.wants["on_predict_batch_begin"]:
                 cbs.on_predict_batch_begin(step)
             s = step * batch_size
-            out = self.predict_step((x[s:s + batch_size],))
-            if isinstance(out, Tensor):
-                out = out.data
+            xb, _, _ = self._batch(data, data.slice(s, s + batch_size), custom)
+            out = _map_data(self.predict_step((xb,)))
             outputs.append(out)
             if want_end:
                 cbs.on_predict_batch_end(step, {"outputs": out})
             elif progbar is not None:
                 progbar.progress(step + 1, dict)
         cbs.on_predict_end()
-        return np.concatenate(outputs, axis=0)
+        return _concatenate(outputs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One training step on one batch; returns the loss (and metrics) so far."""
         self._assert_compiled("train_on_batch")
-        x = _float_inputs(_array(x, "x"))
-        y = _array(y, "y")
-        sample_weight = _array(sample_weight, "sample_weight")
-        _check_arrays(x, y, sample_weight, "train_on_batch")
+        data = self._arrays("train_on_batch", x, y, sample_weight)
+        self._ensure_outputs(data)
+        self._check_targets(data, "train_on_batch")
         if class_weight:
-            cw = _class_weights(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
+            self._apply_class_weight(data, class_weight)
         self._prepare_step()
-        logs = self.train_step((x, y) if sample_weight is None else (x, y, sample_weight))
+        custom = type(self).train_step is not Trainer.train_step
+        xb, yb, wb = self._batch(data, data.columns, custom)
+        if custom:
+            logs = self.train_step((xb, yb) if wb is None else (xb, yb, wb))
+        else:
+            self._fast_train_step(xb, yb, wb)
+            logs = self._logs()
         return self._return_logs(_pythonify(logs), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
-        x = _float_inputs(_array(x, "x"))
-        y = _array(y, "y")
-        sample_weight = _array(sample_weight, "sample_weight")
-        _check_arrays(x, y, sample_weight, "test_on_batch")
+        data = self._arrays("test_on_batch", x, y, sample_weight)
+        self._ensure_outputs(data)
+        self._check_targets(data, "test_on_batch")
         if self._train_vars is None:
             self._prepare_step()
         self.reset_metrics()
-        logs = self.test_step((x, y) if sample_weight is None else (x, y, sample_weight))
+        custom = type(self).test_step is not Trainer.test_step
+        xb, yb, wb = self._batch(data, data.columns, custom)
+        if custom:
+            logs = self.test_step((xb, yb) if wb is None else (xb, yb, wb))
+        else:
+            self._fast_test_step(xb, yb, wb)
+            logs = self._logs()
         return self._return_logs(_pythonify(logs), return_dict)
 
     def predict_on_batch(self, x):
-        out = self.predict_step((_float_inputs(_array(x, "x")),))
-        return out.data if isinstance(out, Tensor) else out
+        data = self._arrays("predict_on_batch", x)
+        custom = type(self).predict_step is not Trainer.predict_step
+        xb, _, _ = self._batch(data, data.columns, custom)
+        return _map_data(self.predict_step((xb,)))
 
     def _return_logs(self, logs, return_dict):
         if return_dict:
             return logs
         values = [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
         return values[0] if len(values) == 1 else values
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _batch_len(y_pred):
+    return (y_pred[0] if isinstance(y_pred, list) else y_pred).shape[0]
+
+
+def _map_data(out):
+    """Tensors -> arrays inside one output, a list or a dict of outputs."""
+    if isinstance(out, Tensor):
+        return out.data
+    if isinstance(out, (list, tuple)):
+        return [_map_data(o) for o in out]
+    if isinstance(out, dict):
+        return {k: _map_data(v) for k, v in out.items()}
+    return out
+
+
+def _concatenate(batches):
+    first = batches[0]
+    if isinstance(first, list):
+        return [np.concatenate([b[i] for b in batches], axis=0) for i in range(len(first))]
+    if isinstance(first, dict):
+        return {k: np.concatenate([b[k] for b in batches], axis=0) for k in first}
+    return np.concatenate(batches, axis=0)
 
 
 def _pythonify(logs):

@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import activations, backend, constraints, initializers, ops, regularizers
-from .layer import InputSpec, Layer, SymbolicTensor
+from .layer import InputSpec, Layer
+from .symbolic import GraphNode, SymbolicTensor
 
 __all__ = ["Dense", "Activation", "InputLayer", "Input"]
 
@@ -111,10 +112,12 @@ class InputLayer(Layer):
                 shape = (int(shape),)
             batch_shape = (batch_size,) + tuple(shape)
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
-        self.output = SymbolicTensor(self.batch_shape, self.dtype, name=self.name, layer=self)
+        node = GraphNode(self, (), {}, [])
+        node.output_struct = SymbolicTensor(self.batch_shape, self.dtype, name=self.name,
+                                            node=node)
+        node.outputs.append(node.output_struct)
+        self._inbound_nodes.append(node)
         self.built = True
-
-    _UNTRACKED = frozenset({"output"})
 
     def call(self, inputs):
         return inputs

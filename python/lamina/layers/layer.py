@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend, initializers, regularizers
 from ..autograd import Tensor, Variable, convert_to_tensor
+from .symbolic import SymbolicTensor, has_symbolic, symbolic_call
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor"]
 
@@ -29,8 +30,11 @@ def unique_name(prefix):
 
 
 def snake_case(name):
+    """Keras' layer-name rule: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d",
+    "Conv2DTranspose" -> "conv2d_transpose"."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class _CallContext:
@@ -73,25 +77,6 @@ class InputSpec:
             if -rank <= axis < rank and shape[axis] is not None and shape[axis] != size:
                 which = "last axis" if axis == -1 else f"axis {axis}"
                 raise ValueError(f"{where}: expected {which} {size}, got shape {tuple(shape)}")
-
-
-class SymbolicTensor:
-    """A placeholder with a shape (batch axis None) and the layer call that produced it, as
-    returned by ``Input(shape)``: the start of a functional model."""
-
-    def __init__(self, shape, dtype=None, name=None, layer=None, inputs=()):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype or backend.floatx())
-        self.name = name
-        self.layer = layer  # the layer whose call made this tensor
-        self.inputs = tuple(inputs)  # the symbolic tensors that call consumed
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        return f"<SymbolicTensor shape={self.shape} dtype={self.dtype} name={self.name}>"
 
 
 def _accepts(fn, arg):
@@ -356,9 +341,8 @@ class Layer:
 
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, SymbolicTensor) or (
-                isinstance(inputs, (list, tuple)) and inputs
-                and all(isinstance(t, SymbolicTensor) for t in inputs)):
-            return self._symbolic_call(inputs, *args, **kwargs)
+                type(inputs) in (list, tuple, dict) and has_symbolic(inputs)):
+            return symbolic_call(self, (inputs,) + args, kwargs)
         inputs = _to_tensors(inputs, self._dtype)
         self._maybe_build(inputs)
         spec = self.input_spec
@@ -393,18 +377,31 @@ class Layer:
         else:
             spec.check(tuple(inputs.shape), self.name)
 
-    def _symbolic_call(self, inputs, *args, **kwargs):
-        """Called on Input placeholders: builds from their shapes and returns a placeholder
-        with this call recorded (what a functional Model will walk)."""
-        shape = _shape_of(inputs)
-        if not self.built:
-            self.build(shape)
-            self.built = True
-        if self.input_spec is not None and isinstance(inputs, SymbolicTensor):
-            self.input_spec.check(shape, self.name)
-        out_shape = self.compute_output_shape(shape)
-        srcs = inputs if isinstance(inputs, (list, tuple)) else (inputs,)
-        return SymbolicTensor(out_shape, self._dtype, name=self.name, layer=self, inputs=srcs)
+    # -- the graph: calls on symbolic tensors -----------------------------------------------
+    @property
+    def _inbound_nodes(self):
+        return self.__dict__.setdefault("_inbound_nodes", [])
+
+    def _single_node(self, what):
+        nodes = self._inbound_nodes
+        if not nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on a symbolic "
+                                 f"tensor and thus has no defined {what}.")
+        if len(nodes) > 1:
+            raise AttributeError(
+                f"Layer '{self.name}' has been called {len(nodes)} times (it is shared), so its "
+                f"{what} is ambiguous; take the tensor each call returned instead.")
+        return nodes[0]
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's only call on symbolic tensors."""
+        return self._single_node("output").output_struct
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's only call on symbolic tensors."""
+        return self._single_node("input").args[0]
 
     # -- configuration -----------------------------------------------------------------------
     def get_config(self):

@@ -1,9 +1,9 @@
 """Model: a Layer that trains (compile / fit / evaluate / predict), inspects itself (summary,
 layers, get_layer) and saves its weights.
 
-Subclass it Keras' way (create layers in ``__init__``, compute in ``call``) or use Sequential.
-``Model(inputs, outputs)`` (the functional API) will walk the graph that Input placeholders
-record (see layers.layer.SymbolicTensor); it is not implemented yet.
+Three ways to make one, as in Keras: ``Model(inputs, outputs)`` (the functional API, which
+returns a models.functional.Functional), Sequential, or a subclass that creates layers in
+``__init__`` and computes in ``call``.
 """
 import numpy as np
 
@@ -14,17 +14,35 @@ from ..trainer import Trainer
 __all__ = ["Model"]
 
 
+def _functional_args(args, kwargs):
+    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or (
+        "inputs" in kwargs and "outputs" in kwargs)
+
+
 class Model(Trainer, Layer):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and _functional_args(args, kwargs):
+            from .functional import Functional
+            return Functional.__new__(Functional)
+        return super().__new__(cls)
+
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise NotImplementedError(
-                "Model(inputs, outputs), the functional API, is not implemented in lamina yet; "
-                "use Sequential or subclass Model")
+            from .functional import Functional
+            if isinstance(self, Functional) or not _functional_args(args, kwargs):
+                raise TypeError(f"Model: expected Model(inputs, outputs, name=None), got "
+                                f"{len(args)} positional argument(s) and {sorted(kwargs)}")
+            # A subclass calling super().__init__(inputs, outputs): it becomes functional too,
+            # as in Keras (its own methods still come first).
+            cls = type(self)
+            self.__class__ = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
+            Functional.__init__(self, *args, **kwargs)
+            return
         super().__init__(**kwargs)
         self._init_trainer()
 
-    _UNTRACKED = frozenset({"optimizer", "_loss_fn", "_loss_tracker", "_compiled_metrics",
-                            "_compiled_weighted_metrics", "_train_vars", "_plan", "history",
+    _UNTRACKED = frozenset({"optimizer", "_outputs", "_loss_tracker", "_compile_args",
+                            "_train_vars", "_plan", "history",
                             "loss"})
 
     # -- structure ---------------------------------------------------------------------------
@@ -82,19 +100,37 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
-        """Prints Keras 3's table of layers, output shapes and parameter counts."""
+        """Prints Keras 3's table of layers, output shapes and parameter counts (and, for a
+        functional model, what each layer is connected to)."""
         print_fn = print_fn or print
-        rows = [("Layer (type)", "Output Shape", "Param #")] + [
-            (a, b, f"{c:,}") for a, b, c in self._summary_rows()]
-        w = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
-        w = [max(w[0], 33), max(w[1], 24), max(w[2], 15)]
+        body = self._summary_rows()
+        graph = bool(body) and len(body[0]) == 4
+        header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if graph else ())
+        rows = [[[c] for c in header]]
+        for r in body:
+            cells = [[r[0]], [r[1]], [f"{r[2]:,}"]]
+            if graph:
+                cells.append(list(r[3]))
+            rows.append(cells)
+        ncol = len(header)
+        minimum = (33, 24, 15, 22)
+        w = [max(minimum[i], max(len(line) for r in rows for line in r[i]) + 2)
+             for i in range(ncol)]
 
         def line(left, mid, right, fill):
             return left + mid.join(fill * wi for wi in w) + right
 
-        def row(r, sep):
-            return sep + sep.join([" " + r[0].ljust(w[0] - 1), " " + r[1].ljust(w[1] - 1),
-                                   r[2].rjust(w[2] - 1) + " "]) + sep
+        def row(cells, sep):
+            height = max(len(c) for c in cells)
+            out = []
+            for k in range(height):
+                parts = []
+                for i, c in enumerate(cells):
+                    text = c[k] if k < len(c) else ""
+                    parts.append(text.rjust(w[i] - 1) + " " if i == 2 else
+                                 " " + text.ljust(w[i] - 1))
+                out.append(sep + sep.join(parts) + sep)
+            return "\n".join(out)
 
         out = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━"), row(rows[0], "┃"),
                line("┡", "╇", "┩", "━")]

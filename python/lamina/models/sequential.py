@@ -3,7 +3,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..layers.core import InputLayer
-from ..layers.layer import Layer, SymbolicTensor
+from ..layers.layer import _ACCEPTS_TRAINING, Layer, SymbolicTensor, _accepts
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -65,8 +65,24 @@ class Sequential(Model):
     def layers(self):
         return [layer for layer in self._stack if not isinstance(layer, InputLayer)]
 
-    def _plan_layers(self):
-        return self.layers
+    def _fast_forward(self):
+        """A function(x, training) calling each layer's ``call`` directly (no checks), for
+        fit's steps after the first; None where a layer needs the checked path."""
+        plan = []
+        for layer in self.layers:
+            if layer.activity_regularizer is not None or not layer.built:
+                return None
+            cls = type(layer)
+            takes = _ACCEPTS_TRAINING.get(cls)
+            if takes is None:
+                takes = _ACCEPTS_TRAINING[cls] = _accepts(layer.call, "training")
+            plan.append((layer.call, takes))
+
+        def forward(x, training):
+            for call, takes_training in plan:
+                x = call(x, training=training) if takes_training else call(x)
+            return x
+        return forward
 
     @property
     def input_shape(self):

@@ -1,0 +1,48 @@
+// Per-ISA inner loops of the convolution family (csrc/cpu/simd/conv2d.cpp, compiled once per
+// ISA): the bias + activation epilogue, the ReLU mask of the backward pass, column sums for the
+// bias gradient, and the direct depthwise kernels. The drivers in conv2d.cpp pick a table with
+// LAMINA_KERNEL_TABLE(conv2d_kernels).
+#pragma once
+
+#include <cstdint>
+
+#include "common/isa.h"
+
+namespace lamina {
+
+// The geometry of one 2-D convolution or pooling, channels last.
+//   x (N, H, W, C)   y (N, OH, OW, K)   kernel (KH, KW, C / G, K)   (pooling: K == C, G == 1)
+// Input row ih of output row oh and tap kh is oh * SH - PT + kh * DH (likewise for columns);
+// rows outside [0, H) are zero padding. Output channel k belongs to group k / (K / G).
+struct ConvGeometry {
+  std::int64_t N, H, W, C, OH, OW, K, KH, KW, SH, SW, PT, PL, DH, DW, G;
+};
+
+template <class T>
+struct ConvKernelsOf {
+  // y[r, :] = act(y[r, :] + b) for rows [0, rows) of width cols (b may be null); act 0 linear,
+  // 1 relu.
+  void (*bias_act)(std::int64_t rows, std::int64_t cols, const T* b, int act, T* y);
+  // dz = y > 0 ? dy : 0 over n elements.
+  void (*relu_mask)(std::int64_t n, const T* y, const T* dy, T* dz);
+  // acc[c] += sum over rows of a[r, c] (accumulated in double).
+  void (*column_sums)(std::int64_t rows, std::int64_t cols, const T* a, double* acc);
+  // Depthwise (C / G == 1, K == C * M): y = act(conv + b) for images [n0, n1).
+  void (*depthwise_forward)(const ConvGeometry* g, const T* x, const T* w, const T* b, int act,
+                            T* y, std::int64_t n0, std::int64_t n1);
+  // dx (assigned) for images [n0, n1).
+  void (*depthwise_backward_input)(const ConvGeometry* g, const T* dy, const T* w, T* dx,
+                                   std::int64_t n0, std::int64_t n1);
+  // dw (KH, KW, 1, K) += contribution of images [n0, n1).
+  void (*depthwise_backward_kernel)(const ConvGeometry* g, const T* x, const T* dy, T* dw,
+                                    std::int64_t n0, std::int64_t n1);
+};
+
+struct ConvKernels {
+  ConvKernelsOf<float> f32;
+  ConvKernelsOf<double> f64;
+};
+
+}  // namespace lamina
+
+LAMINA_DECLARE_KERNEL_TABLE(::lamina::ConvKernels, conv2d_kernels)

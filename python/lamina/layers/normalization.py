@@ -1,0 +1,94 @@
+"""BatchNormalization with Keras 3's arguments, defaults and weight order (gamma, beta,
+moving_mean, moving_variance; the moving statistics are non-trainable).
+
+Training (``training=True`` and the layer trainable) normalizes with the batch's statistics in
+one fused kernel call and updates ``moving = moving * momentum + batch * (1 - momentum)`` with
+the biased batch variance, as Keras does; inference normalizes with the moving statistics.
+"""
+import importlib
+
+from .. import constraints, initializers, regularizers
+from .layer import InputSpec, Layer
+
+conv_ops = importlib.import_module("lamina.ops.conv")
+
+__all__ = ["BatchNormalization"]
+
+
+class BatchNormalization(Layer):
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(axis, int):
+            raise ValueError(f"BatchNormalization '{self.name}': `axis` must be an int, got "
+                             f"{axis!r}")
+        if epsilon <= 0:
+            raise ValueError(f"BatchNormalization '{self.name}': `epsilon` must be > 0, got "
+                             f"{epsilon}")
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.synchronized = bool(synchronized)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(f"BatchNormalization '{self.name}': axis {self.axis} is out of "
+                             f"range for an input of shape {tuple(input_shape)}")
+        C = input_shape[self.axis]
+        if C is None:
+            raise ValueError(f"BatchNormalization '{self.name}': axis {self.axis} of the input "
+                             f"must be known, got shape {tuple(input_shape)}")
+        C = int(C)
+        self.gamma = self.add_weight(shape=(C,), initializer=self.gamma_initializer,
+                                     name="gamma", regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight(shape=(C,), initializer=self.beta_initializer, name="beta",
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+        self.moving_mean = self.add_weight(shape=(C,), initializer=self.moving_mean_initializer,
+                                           name="moving_mean", trainable=False)
+        self.moving_variance = self.add_weight(shape=(C,),
+                                               initializer=self.moving_variance_initializer,
+                                               name="moving_variance", trainable=False)
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: C})
+        self.built = True
+
+    def call(self, inputs, training=False, mask=None):
+        if training and self.trainable:
+            y, mean, var = conv_ops.batch_norm_train(inputs, self.gamma, self.beta, self.axis,
+                                                     self.epsilon)
+            m = self.momentum
+            mm, mv = self.moving_mean.data, self.moving_variance.data
+            mm *= m
+            mm += (1.0 - m) * mean.astype(mm.dtype, copy=False)
+            mv *= m
+            mv += (1.0 - m) * var.astype(mv.dtype, copy=False)
+            return y
+        return conv_ops.batch_normalization(inputs, self.moving_mean.data,
+                                            self.moving_variance.data, self.axis, self.beta,
+                                            self.gamma, self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                       "center": self.center, "scale": self.scale,
+                       "synchronized": self.synchronized})
+        return config

@@ -1,0 +1,144 @@
+"""Pooling layers with Keras 3's names and defaults: MaxPooling1D/2D, AveragePooling1D/2D,
+GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D. One pooling kernel call forward and one
+backward each (lamina.ops.conv)."""
+import importlib
+
+import numpy as np
+
+from .. import ops
+from .layer import InputSpec, Layer
+
+conv_ops = importlib.import_module("lamina.ops.conv")
+
+__all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+           "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D"]
+
+
+def _tuple(value, n, name, where):
+    if isinstance(value, (int, np.integer)):
+        value = (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n or any(v < 1 for v in value):
+        raise ValueError(f"{where}: `{name}` must be a positive int or a tuple of {n} positive "
+                         f"ints, got {value}")
+    return value
+
+
+class _Pooling(Layer):
+    rank = 2
+    kind = "max"
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        self.pool_size = _tuple(pool_size, self.rank, "pool_size", where)
+        self.strides = self.pool_size if strides is None else \
+            _tuple(strides, self.rank, "strides", where)
+        self.padding = str(padding).lower()
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"{where}: `padding` must be 'valid' or 'same', got {padding!r}")
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"{where}: invalid data_format {data_format!r}")
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+        self.built = True
+
+    def call(self, inputs):
+        fn = ops.max_pool if self.kind == "max" else ops.average_pool
+        return fn(inputs, self.pool_size, self.strides, self.padding, self.data_format)
+
+    def compute_output_shape(self, input_shape):
+        last = self.data_format == "channels_last"
+        spatial = input_shape[1:-1] if last else input_shape[2:]
+        out = tuple(conv_ops.conv_output_length(n, k, s, 1, self.padding)
+                    for n, k, s in zip(spatial, self.pool_size, self.strides))
+        if last:
+            return (input_shape[0],) + out + (input_shape[-1],)
+        return (input_shape[0], input_shape[1]) + out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pool_size": self.pool_size, "strides": self.strides,
+                       "padding": self.padding, "data_format": self.data_format})
+        return config
+
+
+class MaxPooling1D(_Pooling):
+    rank, kind = 1, "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling2D(_Pooling):
+    rank, kind = 2, "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_Pooling):
+    rank, kind = 1, "avg"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(_Pooling):
+    """Average pooling; with padding="same" the padding cells are not counted (Keras/TF)."""
+
+    rank, kind = 2, "avg"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class _GlobalPooling(Layer):
+    rank = 2
+    kind = "max"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"{type(self).__name__} '{self.name}': invalid data_format "
+                             f"{data_format!r}")
+        self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+        self.built = True
+
+    def call(self, inputs):
+        fn = ops.global_max_pool if self.kind == "max" else ops.global_average_pool
+        return fn(inputs, self.keepdims, self.data_format)
+
+    def compute_output_shape(self, input_shape):
+        last = self.data_format == "channels_last"
+        C = input_shape[-1] if last else input_shape[1]
+        if not self.keepdims:
+            return (input_shape[0], C)
+        ones = (1,) * self.rank
+        return (input_shape[0],) + ones + (C,) if last else (input_shape[0], C) + ones
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"data_format": self.data_format, "keepdims": self.keepdims})
+        return config
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    rank, kind = 1, "avg"
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    rank, kind = 2, "avg"
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    rank, kind = 1, "max"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    rank, kind = 2, "max"

@@ -1,0 +1,511 @@
+"""Differentiable convolution, pooling and batch-normalization ops (channels last), with Keras'
+names where keras.ops has them: ``conv``, ``depthwise_conv``, ``separable_conv``,
+``conv_transpose``, ``max_pool``, ``average_pool``, ``batch_normalization``.
+
+Every op is one kernel call forward and one backward (csrc/cpu/conv2d.h, pool2d.h,
+batchnorm.h). 1-D ops run the 2-D kernels on (N, 1, L, C) views. Keras' "same" padding is
+resolved here into explicit before/after pads:
+
+    pad_total = max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0)
+    pad_before = pad_total // 2
+
+``conv2d(x, kernel, bias, strides, padding, dilation_rate, groups, activation)`` is the fused
+op the Conv layers use: bias and relu are applied inside the kernel, other activations by the
+activation op after it.
+"""
+import math
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor, is_recording, make_output
+from .nn import _float_input, activation as _activation, activation_code
+
+__all__ = ["conv", "conv2d", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool",
+           "average_pool", "global_average_pool", "global_max_pool", "batch_normalization",
+           "batch_norm_train", "conv_output_length", "conv_pads"]
+
+
+def _tuple(value, n, name):
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n:
+        raise ValueError(f"Expected {name} to be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+def _padding_name(padding, allowed=("valid", "same")):
+    p = str(padding).lower()
+    if p not in allowed:
+        raise ValueError(f"Invalid padding {padding!r}; expected one of {list(allowed)}")
+    return p
+
+
+def conv_pads(length, kernel, stride, dilation, padding):
+    """(before, after) pads of one spatial axis for Keras' "valid", "same" or "causal"."""
+    effective = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        return 0, 0
+    if padding == "causal":
+        return effective - 1, 0
+    total = max((math.ceil(length / stride) - 1) * stride + effective - length, 0)
+    return total // 2, total - total // 2
+
+
+def conv_output_length(length, kernel, stride, dilation, padding):
+    """Keras' output length of a convolution or pooling axis (None stays None)."""
+    if length is None:
+        return None
+    effective = (kernel - 1) * dilation + 1
+    if padding in ("same", "causal"):
+        return math.ceil(length / stride) if padding == "same" else (length - 1) // stride + 1
+    return max((length - effective) // stride + 1, 0)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _check_input(where, xd, rank):
+    if xd.ndim != rank + 2:
+        raise ValueError(f"[{where}] expected a {rank + 2}-D input (batch, "
+                         f"{'length' if rank == 1 else 'height, width'}, channels), got shape "
+                         f"{xd.shape}")
+
+
+def _geometry(where, shape, kshape, strides, padding, dilation):
+    """Pads as (top, bottom, left, right), with Keras-style errors before the kernel sees it."""
+    padding = _padding_name(padding, ("valid", "same", "causal"))
+    if any(s < 1 for s in strides):
+        raise ValueError(f"[{where}] strides must be positive, got {tuple(strides)}")
+    if any(d < 1 for d in dilation):
+        raise ValueError(f"[{where}] dilation_rate must be positive, got {tuple(dilation)}")
+    if any(s > 1 for s in strides) and any(d > 1 for d in dilation):
+        raise ValueError(f"[{where}] strides > 1 together with dilation_rate > 1 are not "
+                         f"supported (Keras), got strides={tuple(strides)}, "
+                         f"dilation_rate={tuple(dilation)}")
+    pads = []
+    for axis, (n, k, s, d) in enumerate(zip(shape, kshape, strides, dilation)):
+        if padding == "valid" and (k - 1) * d + 1 > n:
+            raise ValueError(f"[{where}] the kernel ({(k - 1) * d + 1} with dilation) is larger "
+                             f"than the input ({n}) along spatial axis {axis} with 'valid' "
+                             f"padding: input shape has spatial size {tuple(shape)}, kernel "
+                             f"{tuple(kshape)}")
+        pads.extend(conv_pads(n, k, s, d, padding))
+    return pads
+
+
+def _channels_last(x, data_format):
+    if data_format in (None, "channels_last"):
+        return x, False
+    if data_format != "channels_first":
+        raise ValueError(f"Invalid data_format {data_format!r}; expected 'channels_last' or "
+                         f"'channels_first'")
+    from .math import transpose
+    nd = _data(x).ndim
+    return transpose(x, (0,) + tuple(range(2, nd)) + (1,)), True
+
+
+def _channels_first(y):
+    from .math import transpose
+    nd = y.ndim
+    return transpose(y, (0, nd - 1) + tuple(range(1, nd - 1)))
+
+
+# -- convolution ---------------------------------------------------------------------------------
+
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=None,
+           activation=None):
+    """activation(conv(x, kernel) + bias), NHWC x (N, H, W, C), kernel (KH, KW, C/groups, K):
+    one kernel call forward (bias and relu fused) and one backward. ``groups`` defaults to
+    C // kernel.shape[2]."""
+    W = kernel.data if isinstance(kernel, Tensor) else np.asarray(kernel)
+    x, xd = _float_input(x, W.dtype)
+    _check_input("conv2d", xd, 2)
+    if W.ndim != 4:
+        raise ValueError(f"[conv2d] expected a 4-D kernel (kh, kw, in_channels/groups, filters), "
+                         f"got shape {W.shape}")
+    C = xd.shape[-1]
+    if groups is None:
+        if W.shape[2] == 0 or C % W.shape[2]:
+            raise ValueError(f"[conv2d] input channels {C} (input shape {xd.shape}) do not match "
+                             f"the kernel's input channels {W.shape[2]} (kernel shape {W.shape})")
+        groups = C // W.shape[2]
+    if W.shape[2] * groups != C:
+        raise ValueError(f"[conv2d] input channels {C} (input shape {xd.shape}) do not match the "
+                         f"kernel shape {W.shape} with groups={groups}: expected "
+                         f"{W.shape[2] * groups} channels")
+    if W.shape[3] % groups:
+        raise ValueError(f"[conv2d] filters {W.shape[3]} are not divisible by groups={groups}")
+    strides, dilation = _tuple(strides, 2, "strides"), _tuple(dilation_rate, 2, "dilation_rate")
+    pads = _geometry("conv2d", xd.shape[1:3], W.shape[:2], strides, padding, dilation)
+    code, _ = activation_code(activation)
+    fused = code if code in (0, 1) else 0
+    b = None if bias is None else (bias.data if isinstance(bias, Tensor) else np.asarray(bias))
+    if b is not None and (b.shape != (W.shape[3],) or b.dtype != W.dtype):
+        raise ValueError(f"[conv2d] bias must have shape ({W.shape[3]},) and dtype {W.dtype}, "
+                         f"got {b.shape} {b.dtype}")
+    N, H, Wd, _ = xd.shape
+    OH = (H + pads[0] + pads[1] - (W.shape[0] - 1) * dilation[0] - 1) // strides[0] + 1
+    OW = (Wd + pads[2] + pads[3] - (W.shape[1] - 1) * dilation[1] - 1) // strides[1] + 1
+    xp = backend.array_module(xd)
+    K = backend.kernels(xd)
+    y = xp.empty((N, OH, OW, W.shape[3]), dtype=W.dtype)
+    geometry = (strides[0], strides[1], *pads, dilation[0], dilation[1], groups)
+    K.conv2d_forward(xd, W, b, y, *geometry, fused)
+
+    def backward(g):
+        need_x, need_w, need_b = out._node.needs
+        if not g.flags.c_contiguous:
+            g = xp.ascontiguousarray(g)
+        dx = xp.empty_like(xd) if need_x else None
+        dW = xp.empty_like(W) if need_w else None
+        db = xp.empty_like(b) if need_b else None
+        K.conv2d_backward(xd if need_w else None, W if need_x else None,
+                          y if fused else None, g, dx, dW, db, *geometry, fused)
+        return dx, dW, db
+
+    out = make_output(y, (x, kernel, bias), backward, "conv2d")
+    return _activation(out, activation) if code != fused else out
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """keras.ops.conv for 1-D (N, L, C) and 2-D (N, H, W, C) inputs; kernel (*spatial,
+    C/groups, filters); groups = C // kernel.shape[-2] as in Keras."""
+    inputs, first = _channels_last(inputs, data_format)
+    xd = _data(inputs)
+    if xd.ndim == 3:
+        y = _conv1d_as_2d(conv2d, inputs, kernel, strides, padding, dilation_rate)
+    elif xd.ndim == 4:
+        y = conv2d(inputs, kernel, None, strides, padding, dilation_rate)
+    else:
+        raise ValueError(f"[conv] expected a 3-D or 4-D input, got shape {xd.shape} "
+                         f"(3-D convolution is not implemented)")
+    return _channels_first(y) if first else y
+
+
+def _conv1d_as_2d(fn, x, kernel, strides, padding, dilation_rate, **kw):
+    """A 1-D op as the 2-D one on (N, 1, L, C) with a (1, k, ...) kernel."""
+    from .math import reshape
+    xd, kd = _data(x), _data(kernel)
+    if kd.ndim != 3:
+        raise ValueError(f"[conv] expected a 3-D kernel (kernel_size, in_channels, filters) for "
+                         f"a 1-D input, got shape {kd.shape}")
+    x4 = reshape(x, (xd.shape[0], 1) + xd.shape[1:])
+    k4 = reshape(kernel, (1,) + kd.shape) if isinstance(kernel, Tensor) else kd.reshape((1,) + kd.shape)
+    s = (1, _tuple(strides, 1, "strides")[0])
+    d = (1, _tuple(dilation_rate, 1, "dilation_rate")[0])
+    y = fn(x4, k4, kw.pop("bias", None), s, padding, d, **kw)
+    return reshape(y, (y.shape[0],) + y.shape[2:])
+
+
+def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, groups=None,
+           activation=None):
+    """The fused 1-D op for Conv1D: x (N, L, C), kernel (k, C/groups, filters)."""
+    _check_input("conv1d", _data(x), 1)
+    return _conv1d_as_2d(conv2d, x, kernel, strides, padding, dilation_rate, bias=bias,
+                         groups=groups, activation=activation)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """keras.ops.depthwise_conv: kernel (*spatial, C, depth_multiplier); output channel
+    c * depth_multiplier + m (the direct depthwise kernel, groups = C)."""
+    return _depthwise(inputs, kernel, None, strides, padding, data_format, dilation_rate, None)
+
+
+def _depthwise(inputs, kernel, bias, strides, padding, data_format, dilation_rate, activation):
+    from .math import reshape
+    inputs, first = _channels_last(inputs, data_format)
+    xd, kd = _data(inputs), _data(kernel)
+    one_d = xd.ndim == 3
+    if kd.ndim != xd.ndim:
+        raise ValueError(f"[depthwise_conv] expected a {xd.ndim}-D kernel (*spatial, channels, "
+                         f"depth_multiplier) for an input of shape {xd.shape}, got {kd.shape}")
+    C = xd.shape[-1]
+    if kd.shape[-2] != C:
+        raise ValueError(f"[depthwise_conv] input channels {C} (input shape {xd.shape}) do not "
+                         f"match the kernel's {kd.shape[-2]} (kernel shape {kd.shape})")
+    flat = kd.shape[:-2] + (1, C * kd.shape[-1])
+    k2 = reshape(kernel, flat) if isinstance(kernel, Tensor) else kd.reshape(flat)
+    if one_d:
+        y = _conv1d_as_2d(conv2d, inputs, k2, strides, padding, dilation_rate, bias=bias,
+                          groups=C, activation=activation)
+    else:
+        y = conv2d(inputs, k2, bias, strides, padding, dilation_rate, C, activation)
+    return _channels_first(y) if first else y
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
+                   data_format=None, dilation_rate=1):
+    """keras.ops.separable_conv: depthwise_conv, then a 1x1 conv with pointwise_kernel."""
+    inputs, first = _channels_last(inputs, data_format)
+    y = depthwise_conv(inputs, depthwise_kernel, strides, padding, None, dilation_rate)
+    y = conv(y, pointwise_kernel, 1, "valid")
+    return _channels_first(y) if first else y
+
+
+def _transpose_length(n, k, s, d, padding, output_padding):
+    """Keras' deconv_output_length."""
+    k = (k - 1) * d + 1
+    if output_padding is None:
+        if padding == "valid":
+            return n * s + max(k - s, 0)
+        return n * s
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * s + k - 2 * pad + output_padding
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
+                   data_format=None, dilation_rate=1):
+    """keras.ops.conv_transpose (1-D and 2-D): kernel (*spatial, filters, in_channels). The
+    forward pass is the convolution's input gradient, its backward the convolution itself and
+    the convolution's kernel gradient: the same kernels, roles swapped."""
+    from .math import reshape
+    inputs, first = _channels_last(inputs, data_format)
+    kd = _data(kernel)
+    inputs, xd = _float_input(inputs, kd.dtype)
+    one_d = xd.ndim == 3
+    if one_d:
+        if kd.ndim != 3:
+            raise ValueError(f"[conv_transpose] expected a 3-D kernel for a 1-D input, got "
+                             f"{kd.shape}")
+        x4 = reshape(inputs, (xd.shape[0], 1) + xd.shape[1:])
+        k4 = reshape(kernel, (1,) + kd.shape) if isinstance(kernel, Tensor) \
+            else kd.reshape((1,) + kd.shape)
+        s = (1,) + _tuple(strides, 1, "strides")
+        d = (1,) + _tuple(dilation_rate, 1, "dilation_rate")
+        op = None if output_padding is None else (0,) + _tuple(output_padding, 1,
+                                                               "output_padding")
+        y = conv_transpose(x4, k4, s, padding, op, None, d)
+        y = reshape(y, (y.shape[0],) + y.shape[2:])
+        return _channels_first(y) if first else y
+    _check_input("conv_transpose", xd, 2)
+    if kd.ndim != 4 or kd.shape[3] != xd.shape[3]:
+        raise ValueError(f"[conv_transpose] input channels {xd.shape[3]} (input shape "
+                         f"{xd.shape}) do not match the kernel shape {kd.shape}: expected "
+                         f"(kh, kw, filters, {xd.shape[3]})")
+    padding = _padding_name(padding)
+    strides, dilation = _tuple(strides, 2, "strides"), _tuple(dilation_rate, 2, "dilation_rate")
+    ops_ = [None, None] if output_padding is None else list(_tuple(output_padding, 2,
+                                                                   "output_padding"))
+    out_hw = [_transpose_length(n, k, s, d, padding, p)
+              for n, k, s, d, p in zip(xd.shape[1:3], kd.shape[:2], strides, dilation, ops_)]
+    pads = []
+    for n, k, s, d in zip(out_hw, kd.shape[:2], strides, dilation):
+        pads.extend(conv_pads(n, k, s, d, padding))
+    N = xd.shape[0]
+    xp = backend.array_module(xd)
+    K = backend.kernels(xd)
+    y = xp.empty((N, out_hw[0], out_hw[1], kd.shape[2]), dtype=kd.dtype)
+    geometry = (strides[0], strides[1], *pads, dilation[0], dilation[1], 1)
+    try:
+        K.conv2d_backward(None, kd, None, xd, y, None, None, *geometry, 0)
+    except ValueError as e:
+        raise ValueError(f"[conv_transpose] output_padding={output_padding} is inconsistent "
+                         f"with input shape {xd.shape}, kernel {kd.shape}, strides {strides}: "
+                         f"{e}") from None
+
+    def backward(g):
+        need_x, need_w = out._node.needs
+        if not g.flags.c_contiguous:
+            g = xp.ascontiguousarray(g)
+        dx = dW = None
+        if need_x:
+            dx = xp.empty_like(xd)
+            K.conv2d_forward(g, kd, None, dx, *geometry, 0)
+        if need_w:
+            dW = xp.empty_like(kd)
+            K.conv2d_backward(g, None, None, xd, None, dW, None, *geometry, 0)
+        return dx, dW
+
+    out = make_output(y, (inputs, kernel), backward, "conv_transpose")
+    return _channels_first(out) if first else out
+
+
+# -- pooling -------------------------------------------------------------------------------------
+
+def _pool(kind, inputs, pool_size, strides, padding, data_format):
+    from .math import reshape
+    where = "max_pool" if kind == "max" else "average_pool"
+    inputs, first = _channels_last(inputs, data_format)
+    xd = _data(inputs)
+    if xd.dtype.kind != "f":
+        inputs, xd = _float_input(inputs, np.dtype(backend.floatx()))
+    if xd.ndim == 3:
+        pool = (1,) + _tuple(pool_size, 1, "pool_size")
+        s = pool if strides is None else (1,) + _tuple(strides, 1, "strides")
+        x4 = reshape(inputs, (xd.shape[0], 1) + xd.shape[1:])
+        y = _pool(kind, x4, pool, s, padding, None)
+        y = reshape(y, (y.shape[0],) + y.shape[2:])
+        return _channels_first(y) if first else y
+    if xd.ndim != 4:
+        raise ValueError(f"[{where}] expected a 3-D or 4-D input, got shape {xd.shape}")
+    if not xd.flags.c_contiguous:
+        xd = backend.array_module(xd).ascontiguousarray(xd)
+    pool = _tuple(pool_size, 2, "pool_size")
+    strides = pool if strides is None else _tuple(strides, 2, "strides")
+    padding = _padding_name(padding)
+    if any(p < 1 for p in pool) or any(s < 1 for s in strides):
+        raise ValueError(f"[{where}] pool_size and strides must be positive, got {pool} and "
+                         f"{strides}")
+    pads = []
+    for axis, (n, k, s) in enumerate(zip(xd.shape[1:3], pool, strides)):
+        if padding == "valid" and k > n:
+            raise ValueError(f"[{where}] pool_size {pool} is larger than the input's spatial "
+                             f"size {xd.shape[1:3]} with 'valid' padding")
+        pads.extend(conv_pads(n, k, s, 1, padding))
+    N, H, W, C = xd.shape
+    OH = (H + pads[0] + pads[1] - pool[0]) // strides[0] + 1
+    OW = (W + pads[2] + pads[3] - pool[1]) // strides[1] + 1
+    xp = backend.array_module(xd)
+    K = backend.kernels(xd)
+    y = xp.empty((N, OH, OW, C), dtype=xd.dtype)
+    geometry = (pool[0], pool[1], strides[0], strides[1], *pads)
+    if kind == "max":
+        argmax = xp.empty(y.shape, dtype=np.int32) if is_recording() else None
+        K.max_pool2d_forward(xd, y, argmax, *geometry)
+
+        def backward(g):
+            g = g if g.flags.c_contiguous else xp.ascontiguousarray(g)
+            dx = xp.empty_like(xd)
+            K.max_pool2d_backward(g, argmax, dx, *geometry)
+            return (dx,)
+    else:
+        K.avg_pool2d_forward(xd, y, *geometry)
+
+        def backward(g):
+            g = g if g.flags.c_contiguous else xp.ascontiguousarray(g)
+            dx = xp.empty_like(xd)
+            K.avg_pool2d_backward(g, dx, *geometry)
+            return (dx,)
+
+    out = make_output(y, (inputs,), backward, where)
+    return _channels_first(out) if first else out
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """keras.ops.max_pool for (N, L, C) or (N, H, W, C); strides default to pool_size."""
+    return _pool("max", inputs, pool_size, strides, padding, data_format)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """keras.ops.average_pool; with "same" padding the padding cells are not counted."""
+    return _pool("avg", inputs, pool_size, strides, padding, data_format)
+
+
+def _global_pool(kind, x, keepdims, data_format):
+    from .math import reshape
+    x, first = _channels_last(x, data_format)
+    xd = _data(x)
+    if xd.ndim not in (3, 4):
+        raise ValueError(f"[global_{kind}_pool] expected a 3-D or 4-D input, got shape "
+                         f"{xd.shape}")
+    spatial = xd.shape[1:-1]
+    y = _pool(kind, x, spatial, spatial, "valid", None)
+    shape = (xd.shape[0],) + ((1,) * len(spatial) if keepdims else ()) + (xd.shape[-1],)
+    y = reshape(y, shape)
+    if first and keepdims:
+        y = _channels_first(y)
+    return y
+
+
+def global_average_pool(x, keepdims=False, data_format=None):
+    """Mean over the spatial axes of (N, L, C) or (N, H, W, C)."""
+    return _global_pool("avg", x, keepdims, data_format)
+
+
+def global_max_pool(x, keepdims=False, data_format=None):
+    """Max over the spatial axes of (N, L, C) or (N, H, W, C)."""
+    return _global_pool("max", x, keepdims, data_format)
+
+
+# -- batch normalization -------------------------------------------------------------------------
+
+def _rows(x, axis):
+    """x as a C-contiguous (rows, C) array with `axis` last, and how to undo it."""
+    xd = _data(x)
+    axis = axis % xd.ndim
+    xp = backend.array_module(xd)
+    if axis == xd.ndim - 1:
+        a = xd if xd.flags.c_contiguous else xp.ascontiguousarray(xd)
+        return a.reshape(-1, xd.shape[-1]), lambda r: r.reshape(xd.shape)
+    perm = tuple(i for i in range(xd.ndim) if i != axis) + (axis,)
+    inv = tuple(np.argsort(perm))
+    moved = xp.ascontiguousarray(xd.transpose(perm))
+    return moved.reshape(-1, xd.shape[axis]), \
+        lambda r: xp.ascontiguousarray(r.reshape(moved.shape).transpose(inv))
+
+
+def _vector(v, C, dtype, name):
+    if v is None:
+        return None
+    a = v.data if isinstance(v, Tensor) else np.asarray(v, dtype=dtype)
+    if a.shape != (C,):
+        raise ValueError(f"[batch_normalization] {name} must have shape ({C},), got {a.shape}")
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    return a
+
+
+def batch_norm_train(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
+    """Batch normalization with the batch's statistics (training): returns (y, mean, variance),
+    mean/variance as arrays (biased variance, what Keras feeds its moving averages). y records
+    one node whose backward differentiates through the statistics."""
+    xd = _data(x)
+    if xd.dtype.kind != "f":
+        x, xd = _float_input(x, np.dtype(backend.floatx()))
+    rows, restore = _rows(x, axis)
+    C = rows.shape[1]
+    g = _vector(gamma, C, rows.dtype, "gamma")
+    b = _vector(beta, C, rows.dtype, "beta")
+    xp = backend.array_module(rows)
+    K = backend.kernels(rows)
+    y = xp.empty_like(rows)
+    mean = xp.empty(C, dtype=rows.dtype)
+    var = xp.empty(C, dtype=rows.dtype)
+    K.batchnorm_forward_training(rows, g, b, float(epsilon), y, mean, var)
+
+    def backward(grad):
+        need_x, need_g, need_b = out._node.needs
+        grows, _ = _rows(grad, axis)
+        dx = xp.empty_like(rows) if need_x else None
+        dg = xp.empty_like(mean) if need_g else None
+        db = xp.empty_like(mean) if need_b else None
+        K.batchnorm_backward(rows, g, mean, var, float(epsilon), grows, True, dx, dg, db)
+        return (None if dx is None else restore(dx), dg, db)
+
+    out = make_output(restore(y), (x, gamma, beta), backward, "batch_norm_train")
+    return out, mean, var
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """keras.ops.batch_normalization: (x - mean) / sqrt(variance + epsilon) * scale + offset
+    with given statistics along `axis`; gradients for x, offset, scale (mean and variance are
+    treated as constants, as in inference)."""
+    xd = _data(x)
+    if xd.dtype.kind != "f":
+        x, xd = _float_input(x, np.dtype(backend.floatx()))
+    rows, restore = _rows(x, axis)
+    C = rows.shape[1]
+    m = _vector(mean, C, rows.dtype, "mean")
+    v = _vector(variance, C, rows.dtype, "variance")
+    g = _vector(scale, C, rows.dtype, "scale")
+    b = _vector(offset, C, rows.dtype, "offset")
+    xp = backend.array_module(rows)
+    K = backend.kernels(rows)
+    y = xp.empty_like(rows)
+    K.batchnorm_forward_inference(rows, g, b, m, v, float(epsilon), y)
+
+    def backward(grad):
+        need_x, need_b, need_g = out._node.needs[:3]
+        grows, _ = _rows(grad, axis)
+        dx = xp.empty_like(rows) if need_x else None
+        dg = xp.empty_like(m) if need_g else None
+        db = xp.empty_like(m) if need_b else None
+        K.batchnorm_backward(rows, g, m, v, float(epsilon), grows, False, dx, dg, db)
+        return (None if dx is None else restore(dx), db, dg)
+
+    out = make_output(restore(y), (x, offset, scale), backward, "batch_normalization")
+    return out

@@ -1,0 +1,396 @@
+"""Convolution: the conv2d kernels against the float64 numpy oracle over strides, paddings,
+dilations, groups, odd sizes and batch 1, on every ISA; the ops' finite-difference gradients;
+the error messages; the Conv layers' Keras shapes."""
+import numpy as np
+import pytest
+
+import lamina as L
+import importlib
+
+from lamina import _cpu, ops
+
+# lamina.ops.conv the function (keras.ops.conv) shadows the module of the same name.
+conv_ops = importlib.import_module("lamina.ops.conv")
+
+import reference as ref
+from conftest import tolerance
+from gradcheck import check_gradients
+
+rng = np.random.default_rng(7)
+
+# (N, H, W, C, KH, KW, K, strides, padding, dilation, groups): every algorithm (depthwise direct,
+# 1x1 GEMM, im2col + GEMM) and odd sizes, batch 1, asymmetric "same" pads, groups.
+CASES = [
+    (2, 7, 6, 3, 3, 3, 5, (1, 1), "valid", (1, 1), 1),
+    (1, 9, 8, 4, 3, 2, 6, (2, 1), "same", (1, 1), 1),
+    (3, 8, 8, 5, 1, 1, 7, (1, 1), "valid", (1, 1), 1),     # pointwise: one GEMM
+    (2, 8, 7, 5, 1, 1, 3, (2, 2), "same", (1, 1), 1),      # 1x1 strided: im2col
+    (2, 10, 9, 4, 3, 3, 4, (1, 1), "same", (2, 3), 1),     # dilation
+    (1, 11, 10, 6, 3, 3, 9, (3, 2), "same", (1, 1), 3),    # groups
+    (2, 6, 7, 4, 2, 4, 8, (1, 1), "valid", (1, 1), 2),
+    (2, 7, 7, 5, 3, 3, 5, (2, 2), "same", (1, 1), 5),      # depthwise
+    (1, 9, 6, 3, 3, 3, 6, (1, 1), "same", (2, 1), 3),      # depthwise, multiplier 2, dilated
+    (3, 5, 5, 1, 3, 3, 16, (1, 1), "valid", (1, 1), 1),    # one channel: direct kernel
+    (1, 4, 4, 17, 4, 4, 3, (1, 1), "valid", (1, 1), 1),    # kernel == input
+    (2, 5, 4, 2, 5, 2, 3, (1, 1), "same", (1, 1), 1),      # even kernel, asymmetric pads
+]
+
+
+def _pads(case):
+    N, H, W, C, KH, KW, K, s, padding, d, G = case
+    return (conv_ops.conv_pads(H, KH, s[0], d[0], padding)
+            + conv_ops.conv_pads(W, KW, s[1], d[1], padding))
+
+
+def _geometry(case):
+    N, H, W, C, KH, KW, K, s, padding, d, G = case
+    return (s[0], s[1], *_pads(case), d[0], d[1], G)
+
+
+def _arrays(case, dtype):
+    N, H, W, C, KH, KW, K, s, padding, d, G = case
+    x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    w = rng.standard_normal((KH, KW, C // G, K)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    return x, w, b
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("relu", [False, True], ids=["linear", "relu"])
+def test_conv2d_kernels_match_oracle(case, relu, dtype, isa):
+    x, w, b = _arrays(case, dtype)
+    geometry = _geometry(case)
+    pads = _pads(case)
+    s, d, G = case[7], case[9], case[10]
+    expect = ref.conv2d(x, w, b, s, pads, d, G, relu=relu)
+    y = np.empty(expect.shape, dtype)
+    _cpu.conv2d_forward(x, w, b, y, *geometry, int(relu))
+    rtol, atol = tolerance(dtype)
+    np.testing.assert_allclose(y, expect, rtol=rtol * 10, atol=atol * 10)
+
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dz = dy * (y > 0) if relu else dy
+    dx_ref, dw_ref, db_ref = ref.conv2d_backward(x, w, dz, s, pads, d, G)
+    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
+    dx[...] = np.nan  # the kernel assigns: nothing of the old contents may leak through
+    dw[...] = np.nan
+    _cpu.conv2d_backward(x, w, y, dy, dx, dw, db, *geometry, int(relu))
+    scale = 30 if dtype == np.float32 else 10
+    np.testing.assert_allclose(dx, dx_ref, rtol=rtol * scale, atol=atol * scale)
+    np.testing.assert_allclose(dw, dw_ref, rtol=rtol * scale, atol=atol * scale)
+    np.testing.assert_allclose(db, db_ref, rtol=rtol * scale, atol=atol * scale)
+
+
+def test_conv2d_batch_chunks_and_threads_agree():
+    """A batch large enough to be split into several im2col chunks gives the per-image result."""
+    x = rng.standard_normal((40, 24, 24, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 16)).astype(np.float32)
+    y = ops.conv(x, w, padding="same").data
+    for n in (0, 17, 39):
+        np.testing.assert_allclose(y[n], ref.conv2d(x[n:n + 1], w, pads=(1, 1, 1, 1))[0],
+                                   rtol=1e-4, atol=1e-4)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty(16, np.float32)
+    _cpu.conv2d_backward(x, w, None, dy, dx, dw, db, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0)
+    dx_ref, dw_ref, _ = ref.conv2d_backward(x, w, dy, pads=(1, 1, 1, 1))
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-4, atol=1e-2)
+
+
+@pytest.mark.parametrize("case", [CASES[i] for i in (0, 1, 2, 4, 5, 7, 8, 11)])
+def test_conv2d_op_gradients(case):
+    N, H, W, C, KH, KW, K, s, padding, d, G = case
+    x, w, b = (a.astype(np.float64) for a in _arrays(case, np.float64))
+    x = x[:1, :6, :6]  # finite differences cost two forward passes per element
+    for act in (None, "relu"):
+        check_gradients(lambda x, w, b: ops.conv2d(x, w, b, s, padding, d, G, act), x, w, b)
+
+
+def test_conv1d_and_keras_conv_op():
+    x = rng.standard_normal((2, 9, 3))
+    w = rng.standard_normal((3, 3, 4))
+    y = ops.conv(x, w, strides=2, padding="same")
+    pads = (0, 0) + conv_ops.conv_pads(9, 3, 2, 1, "same")
+    expect = ref.conv2d(x[:, None], w[None], strides=(1, 2), pads=pads)[:, 0]
+    np.testing.assert_allclose(y.data, expect, rtol=1e-12)
+    check_gradients(lambda x, w: ops.conv(x, w, 2, "same"), x, w)
+    check_gradients(lambda x, w: conv_ops.conv1d(x, w, None, 1, "causal", 2), x, w)
+
+
+def test_conv_channels_first_is_a_transpose():
+    x = rng.standard_normal((2, 3, 6, 5))  # (N, C, H, W)
+    w = rng.standard_normal((3, 3, 3, 4))
+    y = ops.conv(x, w, data_format="channels_first", padding="same")
+    expect = ops.conv(x.transpose(0, 2, 3, 1), w, padding="same").data.transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(y.data, expect, rtol=1e-12)
+
+
+def test_depthwise_conv_matches_keras_channel_order():
+    x = rng.standard_normal((2, 6, 5, 3))
+    k = rng.standard_normal((3, 3, 3, 2))  # (kh, kw, channels, multiplier)
+    y = ops.depthwise_conv(x, k, strides=1, padding="same").data
+    for c in range(3):
+        for m in range(2):
+            single = ref.conv2d(x[..., c:c + 1], k[:, :, c:c + 1, m:m + 1], pads=(1, 1, 1, 1))
+            np.testing.assert_allclose(y[..., c * 2 + m], single[..., 0], rtol=1e-12)
+    check_gradients(lambda x, k: ops.depthwise_conv(x, k, 2, "same"), x[:1], k)
+
+
+def test_separable_conv_gradients():
+    x = rng.standard_normal((1, 5, 5, 2))
+    dk = rng.standard_normal((3, 3, 2, 2))
+    pk = rng.standard_normal((1, 1, 4, 3))
+    y = ops.separable_conv(x, dk, pk, padding="same")
+    expect = ops.conv(ops.depthwise_conv(x, dk, padding="same"), pk)
+    np.testing.assert_allclose(y.data, expect.data, rtol=1e-12)
+    check_gradients(lambda x, dk, pk: ops.separable_conv(x, dk, pk, 1, "valid"), x, dk, pk)
+
+
+def _conv_transpose_oracle(x, k, strides, out_hw, pads, dilation=(1, 1)):
+    """The transposed convolution as the adjoint of conv2d: scatter x through the kernel."""
+    N = x.shape[0]
+    fake_in = np.zeros((N,) + tuple(out_hw) + (k.shape[2],))
+    dx, _, _ = ref.conv2d_backward(fake_in, k, x, strides, pads, dilation)
+    return dx
+
+
+@pytest.mark.parametrize("padding,strides,kernel,output_padding", [
+    ("valid", (2, 2), (3, 3), None), ("same", (2, 2), (3, 3), None),
+    ("valid", (1, 2), (2, 3), None), ("same", (2, 1), (4, 3), None),
+    ("valid", (3, 3), (2, 2), None), ("valid", (2, 2), (3, 3), (1, 0)),
+])
+def test_conv_transpose_matches_keras_shapes_and_adjoint(padding, strides, kernel,
+                                                         output_padding):
+    x = rng.standard_normal((2, 4, 3, 3))
+    k = rng.standard_normal(kernel + (5, 3))  # (kh, kw, filters, in_channels)
+    y = ops.conv_transpose(x, k, strides, padding, output_padding)
+    # Keras' deconv_output_length
+    for axis in range(2):
+        n, kk, s = x.shape[1 + axis], kernel[axis], strides[axis]
+        if output_padding is None:
+            expect_len = n * s + max(kk - s, 0) if padding == "valid" else n * s
+        else:
+            pad = kk // 2 if padding == "same" else 0
+            expect_len = (n - 1) * s + kk - 2 * pad + output_padding[axis]
+        assert y.shape[1 + axis] == expect_len
+    pads = (conv_ops.conv_pads(y.shape[1], kernel[0], strides[0], 1, padding)
+            + conv_ops.conv_pads(y.shape[2], kernel[1], strides[1], 1, padding))
+    expect = _conv_transpose_oracle(x, k, strides, y.shape[1:3], pads)
+    np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
+    check_gradients(lambda x, k: ops.conv_transpose(x, k, strides, padding, output_padding),
+                    x[:1], k)
+
+
+def test_conv_transpose_1d():
+    x = rng.standard_normal((2, 5, 3))
+    k = rng.standard_normal((3, 4, 3))
+    y = ops.conv_transpose(x, k, 2, "same")
+    assert y.shape == (2, 10, 4)
+    check_gradients(lambda x, k: ops.conv_transpose(x, k, 2, "valid"), x[:1], k)
+
+
+def test_same_padding_is_keras_formula():
+    # pad_total = max((ceil(in/s) - 1) * s + (k - 1) * d + 1 - in, 0), pad_before = total // 2
+    assert conv_ops.conv_pads(7, 3, 2, 1, "same") == (1, 1)
+    assert conv_ops.conv_pads(8, 3, 2, 1, "same") == (0, 1)
+    assert conv_ops.conv_pads(5, 4, 1, 1, "same") == (1, 2)
+    assert conv_ops.conv_pads(10, 3, 1, 3, "same") == (3, 3)
+    assert conv_ops.conv_pads(5, 1, 3, 1, "same") == (0, 0)
+    for n in range(1, 12):
+        for k in (1, 2, 3, 5):
+            for s in (1, 2, 3):
+                x = np.zeros((1, n, 1, 1))
+                y = ops.conv(x, np.zeros((k, 1, 1, 1)), (s, 1), "same")
+                assert y.shape[1] == -(-n // s) == conv_ops.conv_output_length(n, k, s, 1, "same")
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+def test_channel_mismatch_message():
+    with pytest.raises(ValueError, match=r"\[conv2d\] input channels 3 .*\(2, 5, 5, 3\).* "
+                                         r"do not match the kernel's input channels 2"):
+        ops.conv(np.ones((2, 5, 5, 3)), np.ones((3, 3, 2, 4)))
+    with pytest.raises(ValueError, match=r"\[conv2d\] input channels 4 .*groups=4: expected 8"):
+        ops.conv2d(np.ones((1, 5, 5, 4)), np.ones((3, 3, 2, 4)), groups=4)
+
+
+def test_kernel_larger_than_input_with_valid_padding():
+    with pytest.raises(ValueError, match=r"\[conv2d\] the kernel \(5 with dilation\) is larger "
+                                         r"than the input \(4\).*'valid'"):
+        ops.conv(np.ones((1, 4, 9, 1)), np.ones((5, 3, 1, 1)))
+    with pytest.raises(ValueError, match=r"kernel \(5 with dilation\) is larger than the input "
+                                         r"\(3\)"):
+        ops.conv(np.ones((1, 8, 3, 1)), np.ones((3, 3, 1, 1)), dilation_rate=2)
+    # "same" pads such an input: no error
+    assert ops.conv(np.ones((1, 4, 4, 1)), np.ones((5, 5, 1, 1)), padding="same").shape == \
+        (1, 4, 4, 1)
+
+
+def test_bad_strides_and_padding_messages():
+    x, w = np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1))
+    with pytest.raises(ValueError, match=r"\[conv2d\] strides must be positive, got \(0, 1\)"):
+        ops.conv(x, w, strides=(0, 1))
+    with pytest.raises(ValueError, match=r"strides > 1 together with dilation_rate > 1"):
+        ops.conv(x, w, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match=r"Invalid padding 'full'"):
+        ops.conv(x, w, padding="full")
+    with pytest.raises(ValueError, match=r"Expected strides to be an int or a tuple of 2 ints"):
+        ops.conv(x, w, strides=(1, 1, 1))
+
+
+def test_kernel_entry_checks_every_shape():
+    x = np.ones((1, 5, 5, 2), np.float32)
+    w = np.ones((3, 3, 2, 4), np.float32)
+    y = np.empty((1, 3, 3, 4), np.float32)
+    geometry = (1, 1, 0, 0, 0, 0, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"\[conv2d_forward\] argument 'y': expected shape "
+                                         r"\(1, 3, 3, 4\), got \(1, 3, 3, 5\)"):
+        _cpu.conv2d_forward(x, w, None, np.empty((1, 3, 3, 5), np.float32), *geometry, 0)
+    with pytest.raises(TypeError, match=r"\[conv2d_forward\] argument 'kernel': expected dtype "
+                                        r"float32, got float64"):
+        _cpu.conv2d_forward(x, w.astype(np.float64), None, y, *geometry, 0)
+    with pytest.raises(ValueError, match=r"argument 'strides': expected positive strides, got "
+                                         r"\(0, 1\)"):
+        _cpu.conv2d_forward(x, w, None, y, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0)
+    with pytest.raises(ValueError, match=r"argument 'kernel': the dilated kernel \(5, 5\) is "
+                                         r"larger than the padded input \(5, 4\)"):
+        _cpu.conv2d_forward(np.ones((1, 5, 4, 2), np.float32), w, None, y, 1, 1, 0, 0, 0, 0, 2, 2,
+                            1, 0)
+    with pytest.raises(ValueError, match=r"argument 'bias': expected shape \(4,\)"):
+        _cpu.conv2d_forward(x, w, np.ones(3, np.float32), y, *geometry, 0)
+    with pytest.raises(ValueError, match=r"argument 'x': expected a C-contiguous array"):
+        _cpu.conv2d_forward(np.ones((1, 5, 10, 2), np.float32)[:, :, ::2], w, None, y,
+                            *geometry, 0)
+    with pytest.raises(ValueError, match=r"\[conv2d_backward\] argument 'y': needed for the relu"):
+        _cpu.conv2d_backward(x, w, None, y, None, np.empty_like(w), None, *geometry, 1)
+    with pytest.raises(ValueError, match=r"argument 'activation': expected 0 \(linear\) or 1"):
+        _cpu.conv2d_forward(x, w, None, y, *geometry, 3)
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("padding,strides,expect", [
+    ("valid", 1, (2, 26, 25, 8)), ("same", 1, (2, 28, 27, 8)),
+    ("valid", 2, (2, 13, 13, 8)), ("same", 2, (2, 14, 14, 8)), ("same", 3, (2, 10, 9, 8)),
+])
+def test_conv2d_layer_keras_shapes_and_weights(padding, strides, expect):
+    layer = L.layers.Conv2D(8, 3, strides=strides, padding=padding, activation="relu")
+    x = rng.standard_normal((2, 28, 27, 3)).astype(np.float32)
+    y = layer(x)
+    assert y.shape == expect == layer.compute_output_shape((2, 28, 27, 3))
+    assert [w.shape for w in layer.weights] == [(3, 3, 3, 8), (8,)]
+    assert [w.path.split("/")[-1] for w in layer.weights] == ["kernel", "bias"]
+    k = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    layer.set_weights([k, b])
+    s = (strides, strides)
+    pads = conv_ops.conv_pads(28, 3, strides, 1, padding) + conv_ops.conv_pads(27, 3, strides, 1,
+                                                                               padding)
+    np.testing.assert_allclose(layer(x).data, ref.conv2d(x, k, b, s, pads, relu=True),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_conv_layers_shapes_weights_and_configs():
+    x = rng.standard_normal((2, 9, 8, 4)).astype(np.float32)
+    cases = [
+        (L.layers.Conv2D(6, (3, 2), groups=2, dilation_rate=2), [(3, 2, 2, 6), (6,)],
+         (2, 5, 6, 6)),
+        (L.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
+         [(3, 3, 4, 2), (8,)], (2, 9, 8, 8)),
+        (L.layers.SeparableConv2D(5, 3, strides=2), [(3, 3, 4, 1), (1, 1, 4, 5), (5,)],
+         (2, 4, 3, 5)),
+        (L.layers.Conv2DTranspose(3, 3, strides=2, padding="same"), [(3, 3, 3, 4), (3,)],
+         (2, 18, 16, 3)),
+        (L.layers.Conv2DTranspose(3, 3, strides=2), [(3, 3, 3, 4), (3,)], (2, 19, 17, 3)),
+        (L.layers.Conv2D(5, 1, use_bias=False), [(1, 1, 4, 5)], (2, 9, 8, 5)),
+    ]
+    for layer, weights, out in cases:
+        y = layer(x)
+        assert [w.shape for w in layer.weights] == weights, layer
+        assert y.shape == out == layer.compute_output_shape(x.shape), layer
+        config = layer.get_config()
+        clone = type(layer).from_config(config)
+        assert clone.get_config() == config
+
+
+def test_conv1d_layer():
+    x = rng.standard_normal((2, 10, 3)).astype(np.float32)
+    for padding, expect in (("valid", 8), ("same", 10), ("causal", 10)):
+        layer = L.layers.Conv1D(4, 3, padding=padding)
+        assert layer(x).shape == (2, expect, 4) == layer.compute_output_shape((2, 10, 3))
+        assert layer.kernel.shape == (3, 3, 4)
+    # causal: output t sees only inputs <= t
+    layer = L.layers.Conv1D(1, 3, padding="causal", use_bias=False)
+    layer.build((None, 10, 3))
+    y0 = layer(x).data
+    x2 = x.copy()
+    x2[:, 6:] += 1
+    np.testing.assert_array_equal(layer(x2).data[:, :6], y0[:, :6])
+
+
+def test_conv_layer_errors():
+    with pytest.raises(ValueError, match=r"Conv2D '.*': the number of input channels must be "
+                                         r"evenly divisible by the number of groups. Received "
+                                         r"groups=2, but the input has 3 channels"):
+        L.layers.Conv2D(4, 3, groups=2)(np.ones((1, 5, 5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"number of filters must be evenly divisible"):
+        L.layers.Conv2D(5, 3, groups=2)
+    with pytest.raises(ValueError, match=r"`strides > 1` not supported in conjunction with "
+                                         r"`dilation_rate > 1`"):
+        L.layers.Conv2D(4, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match=r"the kernel \(5, 5\) .* is larger than the input's "
+                                         r"spatial size \(4, 4\) with padding='valid'"):
+        L.layers.Conv2D(4, 5)(np.ones((1, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match=r"`padding` must be one of \['valid', 'same'\]"):
+        L.layers.Conv2D(4, 3, padding="causal")
+    layer = L.layers.Conv2D(4, 3)
+    layer(np.ones((1, 5, 5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"conv2_?d"):
+        layer(np.ones((1, 5, 5, 2), np.float32))
+
+
+def test_conv_layer_trains_with_its_gradients():
+    layer = L.layers.Conv2D(3, 3, padding="same", activation="tanh", dtype="float64")
+    x = rng.standard_normal((2, 5, 5, 2))
+    layer.build(x.shape)
+    k, b = layer.kernel.numpy(), layer.bias.numpy()
+    check_gradients(lambda x, k, b: ops.tanh(ops.conv2d(x, k, b, 1, "same")), x, k, b)
+    with L.GradientTape() as tape:
+        loss = ops.sum(layer(x))
+    gk, gb = tape.gradient(loss, [layer.kernel, layer.bias])
+    assert gk.shape == (3, 3, 2, 3) and gb.shape == (3,)
+
+
+def test_image_reshaping_layers():
+    x = rng.standard_normal((2, 3, 4, 2)).astype(np.float32)
+    zp = L.layers.ZeroPadding2D(((1, 2), (0, 3)))
+    y = zp(x)
+    assert y.shape == (2, 6, 7, 2) == zp.compute_output_shape(x.shape)
+    np.testing.assert_array_equal(y.data[:, 1:4, 0:4], x)
+    assert np.all(y.data[:, 0] == 0) and np.all(y.data[:, :, 4:] == 0)
+    check_gradients(lambda x: L.layers.ZeroPadding2D(1, dtype="float64")(x), x)
+    up = L.layers.UpSampling2D((2, 3))
+    y = up(x)
+    assert y.shape == (2, 6, 12, 2) == up.compute_output_shape(x.shape)
+    np.testing.assert_array_equal(y.data[:, ::2, ::3], x)
+    np.testing.assert_array_equal(y.data[:, 1::2, 2::3], x)
+    check_gradients(lambda x: L.layers.UpSampling2D((2, 3), dtype="float64")(x), x)
+    sd = L.layers.SpatialDropout2D(0.5, seed=1)
+    assert sd(x, training=False) is not None
+    np.testing.assert_array_equal(sd(x, training=False).data, x)
+    y = sd(np.ones((4, 3, 3, 16)), training=True).data
+    # whole feature maps are dropped or kept together
+    per_map = y.reshape(4, 9, 16)
+    assert np.all(per_map.min(axis=1) == per_map.max(axis=1))
+    assert set(np.unique(per_map)) <= {0.0, 2.0}
+
+
+def test_digits_cnn_example_reaches_097(monkeypatch):
+    """examples/digits_cnn.py (seeded): a convnet with batch norm and pooling learns the digits."""
+    import pathlib
+    import runpy
+    import sys
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "digits_cnn.py"
+    monkeypatch.setattr(sys, "argv", [str(path)])
+    example = runpy.run_path(str(path))
+    assert example["main"]() >= 0.97
