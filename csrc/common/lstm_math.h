@@ -28,8 +28,9 @@ namespace lamina::rnn_math {
 enum Act : int { kLinear = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kHardSigmoid = 12 };
 
 LAMINA_HD static inline float fast_exp(float x) {
-  // Clamp to the finite range; exp(-87.3) is the smallest normal float, exp(88.7) near FLT_MAX.
-  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  // Clamp to where the result stays a normal float: below -86 it would reach the denormals (slow
+  // on x86, and a saturated gate does not care); exp(88.7) is near FLT_MAX.
+  x = x < -86.0f ? -86.0f : (x > 88.7f ? 88.7f : x);
   // n = round(x / ln 2) by the 1.5 * 2^23 trick (no rounding instruction needed for SSE2).
   const float shifted = x * 1.44269504088896341f + 12582912.0f;
   const float n = shifted - 12582912.0f;
