@@ -59,7 +59,12 @@ DevArr device_array_arg(py::handle obj, const char* where, const char* name, Acc
   r.obj = obj;
   PyObject* typestr = item(d, "typestr");
   if (!typestr || !PyUnicode_Check(typestr)) bad_interface(where, name, "'typestr' is not a str");
-  const std::string ts = PyUnicode_AsUTF8(typestr);
+  const char* ts_utf8 = PyUnicode_AsUTF8(typestr);
+  if (!ts_utf8) {
+    PyErr_Clear();
+    bad_interface(where, name, "'typestr' is not valid text");
+  }
+  const std::string ts = ts_utf8;
   py::ssize_t itemsize = 0;
   r.dtype = parse_typestr(ts, &itemsize);
   if (r.dtype == DType::other) {
