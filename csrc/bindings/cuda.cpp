@@ -1,9 +1,11 @@
 // lamina._cuda: the CUDA kernels. Present only in builds made with nvcc (LAMINA_CUDA=AUTO|ON);
-// importing it never needs a GPU, so lamina.cuda.is_available() can ask.
+// importing it never needs a GPU, so lamina.cuda.is_available() can ask. Each family registers
+// its entry points (cuda_families.h); every kernel entry takes a keyword-only `stream`.
 #include <pybind11/pybind11.h>
 
 #include <stdexcept>
 
+#include "bindings/cuda_families.h"
 #include "cuda/device.h"
 
 namespace py = pybind11;
@@ -28,4 +30,22 @@ PYBIND11_MODULE(_cuda, m) {
     d["total_memory"] = info.total_memory;
     return d;
   }, py::arg("device") = 0, "Name, compute capability, SM count and memory of a device.");
+
+  lamina::bind::bind_cuda_gemm(m);
+  lamina::bind::bind_cuda_activations(m);
+  lamina::bind::bind_cuda_dense(m);
+  lamina::bind::bind_cuda_reduce(m);
+  lamina::bind::bind_cuda_losses(m);
+  lamina::bind::bind_cuda_optimizers(m);
+
+  // The entries that take `stream`: lamina.cuda.kernels() appends cupy's current stream to
+  // exactly these. A test checks the list against the signatures.
+  m.attr("STREAM_ENTRIES") = py::make_tuple(
+      "gemm", "gemm_batched", "activation_forward", "activation_backward", "dense_forward",
+      "dense_backward", "reduce_sum", "reduce_max", "categorical_crossentropy",
+      "sparse_categorical_crossentropy", "binary_crossentropy", "mean_squared_error",
+      "mean_absolute_error", "log_cosh", "mean_absolute_percentage_error",
+      "mean_squared_logarithmic_error", "poisson", "kl_divergence", "hinge", "squared_hinge",
+      "huber", "sgd_step", "rmsprop_step", "adam_step", "adagrad_step", "adamax_step",
+      "nadam_step");
 }

@@ -9,13 +9,13 @@ kernels: C++ with OpenMP and AVX2/AVX-512 chosen at run time, CUDA on NVIDIA GPU
     model.fit(x, y, epochs=10)
 """
 from . import _cpu  # noqa: F401  (the native module; fails loudly if the build is missing)
-from . import backend, cuda, ops, random, utils
+from . import backend, cuda, device, ops, random, utils
 from .autograd import GradientTape, Tensor, Variable
 from .backend import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "cuda", "ops", "random", "utils", "GradientTape", "Tensor", "Variable",
+__all__ = ["backend", "cuda", "device", "ops", "random", "utils", "GradientTape", "Tensor", "Variable",
            "get_num_threads", "set_num_threads"]
 
 # The Keras-facing API (front branch): layers, models, training pieces.

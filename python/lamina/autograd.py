@@ -11,7 +11,7 @@ of nodes and the walk costs a few microseconds.
 """
 import numpy as np
 
-from . import backend
+from . import backend, device
 
 __all__ = ["Tensor", "Variable", "GradientTape", "backward", "recording", "no_grad",
            "is_recording", "convert_to_tensor"]
@@ -121,6 +121,13 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         data = self.data if type(self.data) is np.ndarray else self.data.get()
         return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __dlpack__(self, *args, **kwargs):
+        """DLPack export of the value (numpy or cupy array), for torch.from_dlpack and friends."""
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
 
     def __len__(self):
         return len(self.data)
@@ -242,6 +249,7 @@ class Variable(Tensor):
         if shape is not None and tuple(value.shape) != tuple(shape):
             raise ValueError(f"Variable '{name}': initial value has shape {tuple(value.shape)}, "
                              f"expected {tuple(shape)}")
+        value = device.place(value)  # inside `with lamina.device(...)`: on that device
         super().__init__(value, requires_grad=trainable)
         self.name = name or "variable"
         self.path = self.name

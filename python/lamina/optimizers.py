@@ -17,11 +17,11 @@ def _grad_array(g, like):
     if isinstance(g, Tensor):
         g = g.data
     if g is None:
-        return np.zeros_like(like)
+        return backend.array_module(like).zeros_like(like)
     if g.dtype != like.dtype:
         g = g.astype(like.dtype)
     if not g.flags.c_contiguous:
-        g = np.ascontiguousarray(g)
+        g = backend.array_module(g).ascontiguousarray(g)
     return g
 
 
@@ -81,10 +81,10 @@ class Optimizer:
         self._var_ids = [id(v) for v in variables]
         self._params = [v.data for v in variables]
         for p in self._params:
-            if not (isinstance(p, np.ndarray) and p.flags.c_contiguous):
+            if not (hasattr(p, "flags") and p.flags.c_contiguous):
                 raise ValueError(f"{type(self).__name__}: weights must be C-contiguous numpy "
-                                 "arrays")
-        self._slots = {name: [np.zeros_like(p) for p in self._params]
+                                 "(or cupy) arrays")
+        self._slots = {name: [backend.array_module(p).zeros_like(p) for p in self._params]
                        for name in self._active_slots()}
         self._constrained = [(v, v.constraint) for v in variables
                              if getattr(v, "constraint", None) is not None]

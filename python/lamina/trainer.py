@@ -665,7 +665,8 @@ class Trainer:
         self._check_targets(data, "train_on_batch")
         if class_weight:
             self._apply_class_weight(data, class_weight)
-        self._prepare_step()
+        if self._train_vars is None:  # compile() resets it; as in Keras, a change of
+            self._prepare_step()      # `trainable` takes effect at the next compile or fit
         custom = type(self).train_step is not Trainer.train_step
         xb, yb, wb = self._batch(data, data.columns, custom)
         if custom:

@@ -18,7 +18,9 @@ __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
 
 
 def _prediction(y_pred, where):
-    p = y_pred.data if isinstance(y_pred, Tensor) else np.asarray(y_pred)
+    p = y_pred.data if isinstance(y_pred, Tensor) else y_pred
+    if not hasattr(p, "__cuda_array_interface__"):  # cupy stays cupy
+        p = np.asarray(p)
     if p.dtype.kind != "f":
         p = p.astype(backend.floatx())
     if p.ndim == 0:

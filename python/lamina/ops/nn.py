@@ -43,7 +43,9 @@ def activation_code(name, alpha=None):
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    if isinstance(x, Tensor):
+        return x.data
+    return x if hasattr(x, "__cuda_array_interface__") else np.asarray(x)  # cupy stays cupy
 
 
 def _float_input(x, dtype):
@@ -65,12 +67,12 @@ def dense(x, kernel, bias=None, activation=None, alpha=None):
     """activation(x @ kernel + bias) over the last axis of x (any rank >= 2 is flattened to
     rows): one fused kernel call forward and one backward."""
     code, param = activation_code(activation, alpha)
-    W = kernel.data if isinstance(kernel, Tensor) else np.asarray(kernel)
+    W = _data(kernel)
     x, xd = _float_input(x, W.dtype)
     if xd.ndim < 1 or xd.shape[-1] != W.shape[0]:
         raise ValueError(f"[dense] input of shape {xd.shape} does not match a kernel of shape "
                          f"{W.shape}: expected last axis {W.shape[0]}")
-    b = None if bias is None else (bias.data if isinstance(bias, Tensor) else np.asarray(bias))
+    b = None if bias is None else _data(bias)
     lead = xd.shape[:-1]
     x2 = xd.reshape(-1, W.shape[0]) if xd.ndim != 2 else xd
     n, units = x2.shape[0], W.shape[1]

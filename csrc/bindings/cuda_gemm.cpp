@@ -1,0 +1,97 @@
+// lamina._cuda.gemm / gemm_batched: see csrc/cuda/gemm.h (the contract of csrc/cpu/gemm.h).
+#include "bindings/cuda_arrays.h"
+#include "bindings/cuda_families.h"
+#include "cuda/gemm.h"
+
+namespace lamina::bind {
+
+namespace {
+
+inline std::int64_t rows_of(const Arr& a, bool trans) { return a.dim(trans ? 1 : 0); }
+inline std::int64_t cols_of(const Arr& a, bool trans) { return a.dim(trans ? 0 : 1); }
+
+void gemm_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_a, bool trans_b,
+                double alpha, double beta, std::uintptr_t stream) {
+  constexpr const char* where = "gemm";
+  const DevArr a = device_array_arg(a_obj, where, "a", kRead, kRowStrided);
+  const DevArr b = device_array_arg(b_obj, where, "b", kRead, kRowStrided);
+  const DevArr c = device_array_arg(c_obj, where, "c", kWrite, kRowStrided);
+  expect_ndim(a, 2, where, "a");
+  expect_ndim(b, 2, where, "b");
+  expect_ndim(c, 2, where, "c");
+  expect_float(a, where, "a");
+  expect_dtype(b, a.dtype, where, "b");
+  expect_dtype(c, a.dtype, where, "c");
+  const std::int64_t M = rows_of(a, trans_a), K = cols_of(a, trans_a);
+  const std::int64_t N = cols_of(b, trans_b);
+  if (rows_of(b, trans_b) != K) {
+    fail_value(where, "b", "op(a) has shape (" + std::to_string(M) + ", " + std::to_string(K) +
+                               ") so op(b) needs " + std::to_string(K) + " rows, got b of shape " +
+                               shape_string(b) + (trans_b ? " (transposed)" : ""));
+  }
+  expect_shape(c, {M, N}, where, "c");
+  dispatch_float(a.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    py::gil_scoped_release nogil;
+    cuda::gemm<T>(trans_a, trans_b, M, N, K, static_cast<T>(alpha), a.ptr<T>(), a.row_stride(),
+                  b.ptr<T>(), b.row_stride(), static_cast<T>(beta), c.ptr<T>(), c.row_stride(),
+                  stream_arg(stream));
+  });
+}
+
+void gemm_batched_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_a,
+                        bool trans_b, double alpha, double beta, std::uintptr_t stream) {
+  constexpr const char* where = "gemm_batched";
+  const DevArr a = device_array_arg(a_obj, where, "a");
+  const DevArr b = device_array_arg(b_obj, where, "b");
+  const DevArr c = device_array_arg(c_obj, where, "c", kWrite);
+  expect_ndim(a, 3, where, "a");
+  expect_ndim(b, 3, where, "b");
+  expect_ndim(c, 3, where, "c");
+  expect_float(a, where, "a");
+  expect_dtype(b, a.dtype, where, "b");
+  expect_dtype(c, a.dtype, where, "c");
+  const std::int64_t batch = c.dim(0);
+  if (a.dim(0) != batch && a.dim(0) != 1) {
+    fail_value(where, "a", "expected a batch of " + std::to_string(batch) + " (or 1), got shape " +
+                               shape_string(a));
+  }
+  if (b.dim(0) != batch && b.dim(0) != 1) {
+    fail_value(where, "b", "expected a batch of " + std::to_string(batch) + " (or 1), got shape " +
+                               shape_string(b));
+  }
+  const std::int64_t M = a.dim(trans_a ? 2 : 1), K = a.dim(trans_a ? 1 : 2);
+  const std::int64_t N = b.dim(trans_b ? 1 : 2);
+  if (b.dim(trans_b ? 2 : 1) != K) {
+    fail_value(where, "b", "op(a) has " + std::to_string(K) + " columns but op(b) of b's shape " +
+                               shape_string(b) + " has " + std::to_string(b.dim(trans_b ? 2 : 1)) +
+                               " rows");
+  }
+  expect_shape(c, {batch, M, N}, where, "c");
+  dispatch_float(a.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const std::int64_t sa = a.dim(0) == 1 ? 0 : a.dim(1) * a.dim(2);
+    const std::int64_t sb = b.dim(0) == 1 ? 0 : b.dim(1) * b.dim(2);
+    py::gil_scoped_release nogil;
+    cuda::gemm_batched<T>(trans_a, trans_b, batch, M, N, K, static_cast<T>(alpha), a.ptr<T>(),
+                          a.dim(2), sa, b.ptr<T>(), b.dim(2), sb, static_cast<T>(beta),
+                          c.ptr<T>(), N, M * N, stream_arg(stream));
+  });
+}
+
+}  // namespace
+
+void bind_cuda_gemm(py::module_& m) {
+  m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::kw_only(),
+        py::arg("stream"),
+        "c = alpha * op(a) @ op(b) + beta * c, in place, on `stream`. 2-D float32/float64 cupy "
+        "arrays; rows must have unit stride (column slices of C-contiguous arrays are accepted).");
+  m.def("gemm_batched", &gemm_batched_entry, py::arg("a"), py::arg("b"), py::arg("c"),
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0,
+        py::arg("beta") = 0.0, py::kw_only(), py::arg("stream"),
+        "c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i], in place, on `stream`. C-contiguous "
+        "3-D cupy arrays; a batch of 1 in a or b is shared by every product.");
+}
+
+}  // namespace lamina::bind
