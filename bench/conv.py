@@ -9,8 +9,10 @@
 2. One layer, batch 64, 32x32x64 -> 64 channels, 3x3 "same" with bias: forward, and forward +
    backward (dx, dkernel, dbias); PyTorch in both memory formats (channels_last and contiguous).
 
-Validates lamina against PyTorch first (same weights, same batch), then times. Every figure is
-the median of `repeats` timings after a warm-up (the machine is shared: medians, not means).
+Validates lamina against PyTorch first (same weights, same batch), then times. The
+implementations are timed interleaved (one call of each per round, so a burst of load from
+another process hits all of them alike); each figure is given as the median and the best of
+`repeats` rounds after a warm-up (the machine is shared: medians and bests, not means).
 """
 import argparse
 import os
@@ -25,15 +27,18 @@ import numpy as np
 BATCH = 64
 
 
-def median_ms(fn, repeats, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
+def interleaved_ms(fns, repeats, warmup=3):
+    """{name: (median ms, best ms)}, timing one call of each function per round."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (1e3 * statistics.median(t), 1e3 * min(t)) for name, t in times.items()}
 
 
 def mnist_data(seed=0):
@@ -85,7 +90,6 @@ def copy_weights_to_torch(torch, model, tmodel):
 def bench_mnist(torch, repeats):
     x, y = mnist_data()
     model = lamina_mnist()
-    rows = []
     if torch is not None:  # validate: same weights and batch give the same loss
         tmodel = torch_mnist(torch, False)
         copy_weights_to_torch(torch, model, tmodel)
@@ -93,8 +97,7 @@ def bench_mnist(torch, repeats):
         ours = model.predict(x, batch_size=BATCH, verbose=0)
         err = float(np.max(np.abs(ours - logits)))
         assert err < 1e-3, f"lamina and PyTorch disagree on the MNIST net: max error {err}"
-    lam = median_ms(lambda: model.train_on_batch(x, y), repeats)
-    rows.append(("lamina train_on_batch", lam))
+    fns = {"lamina train_on_batch": lambda: model.train_on_batch(x, y)}
     if torch is not None:
         for cl in (False, True):
             tmodel = torch_mnist(torch, cl)
@@ -105,14 +108,14 @@ def bench_mnist(torch, repeats):
                 tx = tx.contiguous(memory_format=torch.channels_last)
             ty = torch.from_numpy(y)
 
-            def step():
+            def step(tmodel=tmodel, opt=opt, loss_fn=loss_fn, tx=tx, ty=ty):
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(tmodel(tx), ty)
                 loss.backward()
                 opt.step()
 
-            rows.append((f"torch eager ({'channels_last' if cl else 'contiguous'})",
-                         median_ms(step, repeats)))
+            fns[f"torch eager ({'channels_last' if cl else 'contiguous'})"] = step
+    rows = list(interleaved_ms(fns, repeats).items())
     return rows
 
 
@@ -135,7 +138,7 @@ def bench_layer(torch, repeats):
         L.autograd.backward(y, [xv, kv, bv], g)
 
     g = rng.standard_normal((BATCH, 32, 32, 64), dtype=np.float32)
-    results = {"lamina": (median_ms(fwd, repeats), median_ms(fwd_bwd, repeats))}
+    fwds, fbs = {"lamina": fwd}, {"lamina": fwd_bwd}
     flops = 2 * BATCH * 32 * 32 * 64 * 64 * 9
     if torch is not None:
         ours = conv_mod.conv2d(x, k, b, 1, "same").data
@@ -154,17 +157,19 @@ def bench_layer(torch, repeats):
             err = float(np.max(np.abs(theirs - ours)))
             assert err < 1e-3, f"conv layer disagrees with PyTorch: max error {err}"
 
-            def tfwd():
+            def tfwd(conv=conv, tx=tx):
                 with torch.no_grad():
                     conv(tx)
 
-            def tfwd_bwd():
+            def tfwd_bwd(conv=conv, tx=tx, tg=tg):
                 tx.grad = None
                 conv.zero_grad(set_to_none=True)
                 conv(tx).backward(tg)
 
             name = "torch (channels_last)" if cl else "torch (contiguous)"
-            results[name] = (median_ms(tfwd, repeats), median_ms(tfwd_bwd, repeats))
+            fwds[name], fbs[name] = tfwd, tfwd_bwd
+    f, fb = interleaved_ms(fwds, repeats), interleaved_ms(fbs, repeats)
+    results = {name: (f[name], fb[name]) for name in fwds}
     return results, flops
 
 
@@ -194,20 +199,21 @@ def main():
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
 
     rows = bench_mnist(torch, args.repeats)
-    base = rows[0][1]
-    print("\nMNIST convnet training step (batch 64, Adam), median ms")
-    print(f"{'':36s}{'ms':>9s}{'vs lamina':>11s}")
-    for name, ms in rows:
-        print(f"{name:36s}{ms:9.2f}{ms / base:10.2f}x")
+    base = rows[0][1][0]
+    print("\nMNIST convnet training step (batch 64, Adam), ms: median (best)")
+    print(f"{'':36s}{'median':>9s}{'best':>9s}{'vs lamina':>11s}")
+    for name, (med, best) in rows:
+        print(f"{name:36s}{med:9.2f}{best:9.2f}{med / base:10.2f}x")
 
     results, flops = bench_layer(torch, max(5, args.repeats // 3))
-    print("\nConv2D 32x32x64 -> 64, 3x3 same, batch 64, median ms "
-          f"({flops / 1e9:.2f} GFLOP forward)")
-    print(f"{'':28s}{'forward':>9s}{'GFLOP/s':>9s}{'fwd+bwd':>9s}{'fwd vs us':>10s}"
+    print("\nConv2D 32x32x64 -> 64, 3x3 same, batch 64, ms: median (best) "
+          f"({flops / 1e9:.2f} GFLOP forward; GFLOP/s from the best)")
+    print(f"{'':24s}{'forward':>16s}{'GFLOP/s':>9s}{'fwd+bwd':>17s}{'fwd vs us':>10s}"
           f"{'f+b vs us':>10s}")
-    f0, b0 = results["lamina"]
-    for name, (f, fb) in results.items():
-        print(f"{name:28s}{f:9.2f}{flops / f / 1e6:9.1f}{fb:9.2f}{f / f0:9.2f}x{fb / b0:9.2f}x")
+    (f0, _), (b0, _) = results["lamina"]
+    for name, ((f, fbest), (fb, fbbest)) in results.items():
+        print(f"{name:24s}{f:8.2f} ({fbest:5.2f}){flops / fbest / 1e6:9.1f}{fb:8.2f} ({fbbest:6.2f})"
+              f"{f / f0:9.2f}x{fb / b0:9.2f}x")
 
 
 if __name__ == "__main__":

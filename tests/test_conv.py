@@ -97,6 +97,65 @@ def test_conv2d_batch_chunks_and_threads_agree():
     np.testing.assert_allclose(dw, dw_ref, rtol=1e-4, atol=1e-2)
 
 
+# Shapes for the indirect-convolution tiles: more output channels than the narrow tile holds
+# (wide tiles, several panels, a channel tail), input channels at or past the tile's rows (the
+# kernel gradient reads x in place) and below 4 (patches gathered into im2col rows), pixel
+# counts that leave a partial last tile, and more than one 2048-pixel part of the kernel
+# gradient. (N, H, W, C, KH, KW, K, strides, padding, dilation, groups)
+TILE_CASES = [
+    (2, 9, 11, 16, 3, 3, 70, (1, 1), "same", (1, 1), 1),    # wide tile, 3 panels, tail
+    (3, 7, 5, 1, 3, 3, 32, (1, 1), "valid", (1, 1), 1),     # one channel: gathered patches
+    (2, 6, 7, 3, 3, 3, 40, (1, 1), "same", (1, 2), 1),      # three channels, dilated
+    (1, 8, 9, 24, 3, 3, 20, (2, 1), "same", (1, 1), 2),     # groups, Cg >= rows, strided dx
+    (3, 31, 29, 9, 3, 3, 17, (1, 1), "same", (1, 1), 1),    # > 2048 pixels: several parts
+    (1, 5, 5, 13, 5, 5, 33, (1, 1), "same", (1, 1), 1),     # taps mostly padding
+]
+
+
+@pytest.mark.parametrize("case", TILE_CASES)
+def test_conv2d_tiles_match_oracle(case, dtype, isa):
+    x, w, b = _arrays(case, dtype)
+    geometry, pads = _geometry(case), _pads(case)
+    s, d, G = case[7], case[9], case[10]
+    rtol, atol = tolerance(dtype)
+    scale = 30 if dtype == np.float32 else 10
+    expect = ref.conv2d(x, w, b, s, pads, d, G, relu=True)
+    y = np.full(expect.shape, np.nan, dtype)
+    _cpu.conv2d_forward(x, w, b, y, *geometry, 1)
+    np.testing.assert_allclose(y, expect, rtol=rtol * scale, atol=atol * scale)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx_ref, dw_ref, db_ref = ref.conv2d_backward(x, w, dy * (y > 0), s, pads, d, G)
+    dx, dw, db = (np.full_like(a, np.nan) for a in (x, w, b))
+    _cpu.conv2d_backward(x, w, y, dy, dx, dw, db, *geometry, 1)
+    np.testing.assert_allclose(dx, dx_ref, rtol=rtol * scale, atol=atol * scale * 10)
+    np.testing.assert_allclose(dw, dw_ref, rtol=rtol * scale, atol=atol * scale * 100)
+    np.testing.assert_allclose(db, db_ref, rtol=rtol * scale, atol=atol * scale * 100)
+
+
+def test_conv2d_results_do_not_depend_on_thread_count():
+    """The kernel gradient sums fixed 2048-pixel parts in order, and every output pixel is one
+    tile call: 1 and 2 threads give bitwise the same results."""
+    case = TILE_CASES[4]
+    x, w, b = _arrays(case, np.float32)
+    geometry = _geometry(case)
+    y = np.empty((3, 31, 29, 17), np.float32)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    results = []
+    before = L.get_num_threads() if hasattr(L, "get_num_threads") else None
+    try:
+        for threads in (1, 2):
+            L.set_num_threads(threads)
+            _cpu.conv2d_forward(x, w, b, y, *geometry, 1)
+            dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
+            _cpu.conv2d_backward(x, w, y, dy, dx, dw, db, *geometry, 1)
+            results.append((y.copy(), dx, dw, db))
+    finally:
+        if before is not None:
+            L.set_num_threads(before)
+    for a, b_ in zip(*results):
+        assert np.array_equal(a, b_)
+
+
 @pytest.mark.parametrize("case", [CASES[i] for i in (0, 1, 2, 4, 5, 7, 8, 11)])
 def test_conv2d_op_gradients(case):
     N, H, W, C, KH, KW, K, s, padding, d, G = case

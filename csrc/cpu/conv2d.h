@@ -12,10 +12,19 @@
 //     (simd/conv2d.cpp says why GEMM loses there).
 //   - 1x1, stride 1, no padding, G == 1: in NHWC the input already is the (N*H*W, C) matrix, so
 //     the convolution is one GEMM with no copy.
-//   - everything else: im2col over a chunk of images (a few MB of columns, so that the copy is
-//     still in cache when the GEMM packs it), one lamina::gemm per group per chunk. The column
-//     order (kh, kw, c) matches the kernel's (KH, KW, C/G, K) layout, so the kernel is the GEMM's
-//     B operand as stored, with no transposition.
+//   - everything else: an indirect convolution (an implicit GEMM with no im2col copy; see
+//     ConvTile in conv2d_kernels.h and simd/conv2d.cpp). Tiles of MR output pixels x NC output
+//     channels read each tap's input row in place through a pointer (a zero row for padding),
+//     against the kernel packed once per call into NC-wide panels; all taps accumulate in
+//     registers and bias + relu are applied as the tile is stored. With fewer than 4 input
+//     channels per group (a first layer) each tile's patches are gathered into im2col rows
+//     first. The backward pass uses the same tiles:
+//       dx (stride 1): the convolution of dz with the kernel transposed per tap, each dx pixel
+//         written once (no zero fill, no col2im scatter). Strided: dcol = dz w^T by GEMM, then
+//         the col2im scatter (the transposed convolution would mostly multiply zeros).
+//       dkernel: a reduction over output pixels, rows (tap, channel) x output channels, in
+//         fixed 2048-pixel parts (threads take whole parts) summed in order, so the result does
+//         not depend on the thread count.
 // GEMMs are called outside any parallel region: lamina::gemm threads itself.
 #pragma once
 

@@ -18,6 +18,23 @@ struct ConvGeometry {
   std::int64_t N, H, W, C, OH, OW, K, KH, KW, SH, SW, PT, PL, DH, DW, G;
 };
 
+// One register tile of the indirect convolution (simd/conv2d.cpp): mr output pixels (or, for the
+// kernel gradient, mr (tap, channel) rows) x nc output channels.
+template <class T>
+struct ConvTile {
+  int mr, nc;
+  // y[i, j] = act(bias[j] + sum over q < ntaps, c < depth of ptrs[q * mr + i][c] *
+  //   b[(taps[q] * depth + c) * nc + j]), assigned for i < m, j < n. b: packed kernel panel,
+  //   (all taps * depth) x nc, zero past n; bias may be null (then 0); act 0 linear, 1 relu.
+  //   Every pointer must be readable for depth elements (padding points at a zero row).
+  void (*forward)(std::int64_t ntaps, const int* taps, std::int64_t depth, const T* const* ptrs,
+                  const T* b, T* y, std::int64_t ldy, int m, int n, const T* bias, int act);
+  // c[i * ldc + j] += sum over q < count of a[q][a_off + i] * b[q][b_off + j], i < m, j < n.
+  void (*kernel_grad)(std::int64_t count, const T* const* a, std::int64_t a_off,
+                      const T* const* b, std::int64_t b_off, T* c, std::int64_t ldc, int m,
+                      int n);
+};
+
 template <class T>
 struct ConvKernelsOf {
   // y[r, :] = act(y[r, :] + b) for rows [0, rows) of width cols (b may be null); act 0 linear,
@@ -36,6 +53,8 @@ struct ConvKernelsOf {
   // dw (KH, KW, 1, K) += contribution of images [n0, n1).
   void (*depthwise_backward_kernel)(const ConvGeometry* g, const T* x, const T* dy, T* dw,
                                     std::int64_t n0, std::int64_t n1);
+  // [0] the wide tile (many output channels), [1] the narrow one (nc of [1] <= nc of [0]).
+  ConvTile<T> tiles[2];
 };
 
 struct ConvKernels {
