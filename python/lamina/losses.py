@@ -14,7 +14,12 @@ from .ops import losses as _loss_ops
 __all__ = ["Loss", "LossFunctionWrapper", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError",
            "MeanAbsoluteError", "categorical_crossentropy", "sparse_categorical_crossentropy",
-           "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "get",
+           "binary_crossentropy", "mean_squared_error", "mean_absolute_error",
+           "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Huber", "LogCosh",
+           "Poisson", "KLDivergence", "Hinge", "SquaredHinge", "CategoricalHinge",
+           "CosineSimilarity", "CTC", "mean_absolute_percentage_error",
+           "mean_squared_logarithmic_error", "huber", "log_cosh", "poisson", "kl_divergence",
+           "hinge", "squared_hinge", "categorical_hinge", "cosine_similarity", "ctc", "get",
            "serialize", "deserialize"]
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -24,8 +29,37 @@ sparse_categorical_crossentropy = _loss_ops.sparse_categorical_crossentropy
 binary_crossentropy = _loss_ops.binary_crossentropy
 mean_squared_error = _loss_ops.mean_squared_error
 mean_absolute_error = _loss_ops.mean_absolute_error
+mean_absolute_percentage_error = _loss_ops.mean_absolute_percentage_error
+mean_squared_logarithmic_error = _loss_ops.mean_squared_logarithmic_error
+huber = _loss_ops.huber
+log_cosh = _loss_ops.log_cosh
+poisson = _loss_ops.poisson
+kl_divergence = _loss_ops.kl_divergence
+hinge = _loss_ops.hinge
+squared_hinge = _loss_ops.squared_hinge
+categorical_hinge = _loss_ops.categorical_hinge
+cosine_similarity = _loss_ops.cosine_similarity
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence
+
+
+def ctc(y_true, y_pred):
+    """Keras' CTC loss function: y_true (batch, max_label_length) integer labels padded with 0
+    (the blank), y_pred (batch, timesteps, classes) logits; every label row and every frame
+    counts (padding labels equal to the blank are skipped), per-sample losses."""
+    labels = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    logits = y_pred.data if isinstance(y_pred, Tensor) else np.asarray(y_pred)
+    if labels.ndim != 2 or logits.ndim != 3 or labels.shape[0] != logits.shape[0]:
+        raise ValueError(f"[CTC] expected y_true (batch, max_label_length) and y_pred "
+                         f"(batch, timesteps, classes), got y_true {tuple(labels.shape)} and "
+                         f"y_pred {tuple(logits.shape)}")
+    batch = labels.shape[0]
+    label_length = np.full(batch, labels.shape[1], dtype=np.int64)
+    logit_length = np.full(batch, logits.shape[1], dtype=np.int64)
+    return ops.ctc_loss(y_true, y_pred, label_length, logit_length, mask_index=0)
 
 
 def _weights_for(sample_weight, values):
@@ -138,9 +172,77 @@ class MeanAbsoluteError(LossFunctionWrapper):
         super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
 
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error",
+                 dtype=None):
+        super().__init__(mean_absolute_percentage_error, reduction=reduction, name=name,
+                         dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error",
+                 dtype=None):
+        super().__init__(mean_squared_logarithmic_error, reduction=reduction, name=name,
+                         dtype=dtype)
+
+
+class Huber(LossFunctionWrapper):
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
+                 dtype=None):
+        super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+        self.delta = delta
+
+
+class LogCosh(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
+
+
+class Poisson(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(poisson, reduction=reduction, name=name, dtype=dtype)
+
+
+class KLDivergence(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
+
+
+class Hinge(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class SquaredHinge(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class CategoricalHinge(LossFunctionWrapper):
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class CosineSimilarity(LossFunctionWrapper):
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity",
+                 dtype=None):
+        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype,
+                         axis=axis)
+
+
+class CTC(LossFunctionWrapper):
+    """Connectionist temporal classification (keras.losses.CTC): y_true integer labels padded
+    with 0 (the blank), y_pred logits (batch, timesteps, classes)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(ctc, reduction=reduction, name=name, dtype=dtype)
+
+
 _CLASSES = {cls.__name__: cls for cls in (
     CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
-    MeanSquaredError, MeanAbsoluteError)}
+    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, Huber, LogCosh, Poisson, KLDivergence, Hinge, SquaredHinge,
+    CategoricalHinge, CosineSimilarity, CTC)}
 _NAMES = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -148,6 +250,15 @@ _NAMES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "MAE": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
+    "huber": Huber, "huber_loss": Huber, "log_cosh": LogCosh, "logcosh": LogCosh,
+    "poisson": Poisson, "kl_divergence": KLDivergence, "kld": KLDivergence,
+    "KLD": KLDivergence, "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
+    "ctc": CTC,
 }
 
 

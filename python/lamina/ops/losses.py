@@ -14,7 +14,10 @@ from .. import backend
 from ..autograd import Tensor, is_recording, make_output
 
 __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
-           "binary_crossentropy", "mean_squared_error", "mean_absolute_error"]
+           "binary_crossentropy", "mean_squared_error", "mean_absolute_error",
+           "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "huber",
+           "log_cosh", "poisson", "kl_divergence", "hinge", "squared_hinge",
+           "categorical_hinge", "cosine_similarity"]
 
 
 def _prediction(y_pred, where):
@@ -113,17 +116,70 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
                      float(label_smoothing))
 
 
-def mean_squared_error(y_true, y_pred):
-    """Mean over the last axis of (y_true - y_pred) ** 2."""
-    where = "mean_squared_error"
+def _pointwise(where, y_true, y_pred, *args):
+    """A loss of (y_true, y_pred) per element, averaged (or summed) over the last axis."""
     p = _prediction(y_pred, where)
     t = _dense_target(y_true, p, where)
-    return _row_loss(where, y_pred, p, t.reshape(-1, p.shape[-1]), where)
+    return _row_loss(where, y_pred, p, t.reshape(-1, p.shape[-1]), where, *args)
+
+
+def mean_squared_error(y_true, y_pred):
+    """Mean over the last axis of (y_true - y_pred) ** 2."""
+    return _pointwise("mean_squared_error", y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred):
     """Mean over the last axis of |y_true - y_pred|."""
-    where = "mean_absolute_error"
-    p = _prediction(y_pred, where)
-    t = _dense_target(y_true, p, where)
-    return _row_loss(where, y_pred, p, t.reshape(-1, p.shape[-1]), where)
+    return _pointwise("mean_absolute_error", y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7)) over the last axis."""
+    return _pointwise("mean_absolute_percentage_error", y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)) ** 2)."""
+    return _pointwise("mean_squared_logarithmic_error", y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Quadratic within `delta` of the target, linear beyond (Keras' Huber), last-axis mean."""
+    return _pointwise("huber", y_true, y_pred, float(delta))
+
+
+def log_cosh(y_true, y_pred):
+    """mean(log(cosh(y_pred - y_true))) over the last axis."""
+    return _pointwise("log_cosh", y_true, y_pred)
+
+
+def poisson(y_true, y_pred):
+    """mean(y_pred - y_true * log(y_pred + 1e-7)) over the last axis."""
+    return _pointwise("poisson", y_true, y_pred)
+
+
+def kl_divergence(y_true, y_pred):
+    """sum(t * log(t / p)) over the last axis with t and p clipped to [1e-7, 1]."""
+    return _pointwise("kl_divergence", y_true, y_pred)
+
+
+def hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0)); labels in {0, 1} are mapped to {-1, 1} as Keras."""
+    return _pointwise("hinge", y_true, y_pred)
+
+
+def squared_hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0) ** 2); labels in {0, 1} become {-1, 1}."""
+    return _pointwise("squared_hinge", y_true, y_pred)
+
+
+def categorical_hinge(y_true, y_pred):
+    """max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0) per sample."""
+    return _pointwise("categorical_hinge", y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) over the last axis (Keras' loss)."""
+    if axis != -1:
+        raise ValueError(f"[cosine_similarity] lamina reduces the last axis, got axis={axis}")
+    return _pointwise("cosine_similarity", y_true, y_pred)
