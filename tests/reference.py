@@ -491,7 +491,8 @@ def batch_norm(x, gamma, beta, eps, mean=None, var=None):
 # Recurrent layers: Keras 3's backend.rnn loop written out step by step (float64).
 # ---------------------------------------------------------------------------------------------
 def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives the right limit, 0
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 _RNN_ACTS = {"tanh": np.tanh, "sigmoid": _sigmoid, "relu": lambda x: np.maximum(x, 0.0),

@@ -1,6 +1,8 @@
 """The functional API: Model(inputs, outputs) over any DAG of layers, Keras' layer and weight
 order, shape errors at construction, nested and shared layers, float64 gradients of whole
 graphs against finite differences."""
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -270,11 +272,11 @@ def test_model_to_dot_and_plot_model(tmp_path):
     assert source.startswith('digraph "diamond"')
     assert "merge (Add)" in source and source.count("->") == 5  # x->left, x->right, 2->merge, ->head
     path = L.utils.plot_model(model, to_file=tmp_path / "model.dot")
-    assert open(path).read() == L.utils.model_to_dot(model)
+    assert pathlib.Path(path).read_text() == L.utils.model_to_dot(model)
     import shutil
     if shutil.which("dot") is None:
         with pytest.raises(ImportError, match="needs Graphviz' `dot` program"):
             L.utils.plot_model(model, to_file=tmp_path / "model.png")
         pytest.skip("Graphviz (dot) is not installed: rendering not tested")
     png = L.utils.plot_model(model, to_file=tmp_path / "model.png", show_shapes=True)
-    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert pathlib.Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
