@@ -43,6 +43,10 @@ constexpr std::int64_t kParallelGemmFlops = 2000000;
 // the dev machine, it beats packing up to about 200^3 on one thread (packing A and B is M K + K N
 // moves that the direct kernel skips), but it is single-threaded, so it stops where threads start.
 constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
+// The direct path itself splits across threads from here (64^3 = 0.52 MFLOP, ~2.7 us on one
+// core): a hot OpenMP pool forks and joins in ~0.6 us, and the issue asks 1.5x numpy at 64^3,
+// which is above one core's peak. Below it (32x64x64 and smaller) one thread wins.
+constexpr std::int64_t kParallelDirectFlops = 400000;
 
 template <class T>
 const GemmKernelsOf<T>& kernels_for();
@@ -108,29 +112,61 @@ inline void thread_grid(std::int64_t M, std::int64_t N, int MR, int NR, int thre
   if (best < 0) { *tm = M >= N ? threads : 1; *tn = threads / *tm; }
 }
 
+// Rows [m0, m1) x columns [n0, n1) of C on the calling thread, operands read in place.
 template <class T>
-void gemm_direct(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::int64_t M,
-                 std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
-                 const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::int64_t m0,
+                       std::int64_t m1, std::int64_t n0, std::int64_t n1, std::int64_t K, T alpha,
+                       const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
+                       std::int64_t ldc) {
   const int MR = kern.blocking.dmr, NR = kern.blocking.dnr, PNR = kern.blocking.nr;
   // A transposed B (stored N x K) is packed (in-register transposes) into K x PNR micro-panels
   // of the packed path, whose rows are PNR apart (PNR a multiple of NR): K*N moves against
   // M*N*K multiply-adds, and no large-stride reads in the kernel.
   const T* panels = nullptr;
   if (trans_b) {
-    T* buf = tls_pack_b.get<T>(K * ((N + PNR - 1) / PNR) * PNR);
-    kern.pack_b(true, B, ldb, K, N, buf);
+    T* buf = tls_pack_b.get<T>(K * ((n1 - n0 + PNR - 1) / PNR) * PNR);
+    kern.pack_b(true, B + n0 * ldb, ldb, K, n1 - n0, buf);
     panels = buf;
   }
   const std::int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
   // Column panels outside, row tiles inside: the K x NR panel of B stays in L1 across them.
-  for (std::int64_t j = 0; j < N; j += NR) {
-    const int n = static_cast<int>(std::min<std::int64_t>(NR, N - j));
-    const T* bj = panels ? panels + (j / PNR) * PNR * K + j % PNR : B + j;
+  for (std::int64_t j = n0; j < n1; j += NR) {
+    const int n = static_cast<int>(std::min<std::int64_t>(NR, n1 - j));
+    const std::int64_t jj = j - n0;
+    const T* bj = panels ? panels + (jj / PNR) * PNR * K + jj % PNR : B + j;
     const std::int64_t ldbj = panels ? PNR : ldb;
-    for (std::int64_t i = 0; i < M; i += MR) {
-      const int m = static_cast<int>(std::min<std::int64_t>(MR, M - i));
+    for (std::int64_t i = m0; i < m1; i += MR) {
+      const int m = static_cast<int>(std::min<std::int64_t>(MR, m1 - i));
       kern.direct(K, A + i * rsa, rsa, csa, bj, ldbj, C + i * ldc + j, ldc, m, n, alpha, beta);
+    }
+  }
+}
+
+// The direct path on `threads` threads: whole NR column panels per thread when there are enough
+// (each packs its own columns of a transposed B), else whole MR row tiles.
+template <class T>
+void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
+                 std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+                 std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  if (threads <= 1) {
+    gemm_direct_block(kern, trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const int MR = kern.blocking.dmr, NR = kern.blocking.dnr;
+  const std::int64_t col_panels = (N + NR - 1) / NR, row_tiles = (M + MR - 1) / MR;
+  const bool split_cols = col_panels >= threads || col_panels >= row_tiles;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    std::int64_t m0 = 0, m1 = M, n0 = 0, n1 = N;
+    if (split_cols) {
+      split_units(col_panels, NR, N, nt, t, &n0, &n1);
+    } else {
+      split_units(row_tiles, MR, M, nt, t, &m0, &m1);
+    }
+    if (m0 < m1 && n0 < n1) {
+      gemm_direct_block(kern, trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta,
+                        C, ldc);
     }
   }
 }
@@ -212,7 +248,8 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
   }
   const GemmKernelsOf<T>& kern = kernels_for<T>();
   if (use_direct(M, N, K)) {
-    gemm_direct(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
+    gemm_direct(kern, threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   const int threads = 2 * M * N * K < kParallelGemmFlops ? 1 : max_threads_;
