@@ -88,6 +88,7 @@ static inline void gemm_transpose4x4_pd(const double* s, std::int64_t lds, doubl
 #define GMR 12
 #define GNV 2
 #define GDMR 8
+#define GDMR1 16
 
 #define GT float
 #define GV __m512
@@ -150,18 +151,19 @@ static inline void gemm_transpose4x4_pd(const double* s, std::int64_t lds, doubl
 // of A). MC: the MC x KC block of A (384 x 256 floats = 384 KiB) sits in the 2 MiB L2 with room
 // for the C tiles and B panels passing through. NC: the KC x NC block of B (256 x 4096 floats =
 // 4 MiB) lives in the large L3.
-#define GEMM_BLOCKING_F32 {12, 32, 256, 384, 4096, 8, 32}
+#define GEMM_BLOCKING_F32 {12, 32, 256, 384, 4096, 16, 32}
 // double: NR = 16 doubles is the same 128 bytes of B per k as float, so KC = 256 keeps the B
 // micro-panel at 32 KiB; the A micro-panel doubles to 24 KiB and overflows L1 a little, but
 // KC = 128..192 measured no faster (the shorter K loop pays more C-tile updates). A block
 // 384 x 256 x 8 = 768 KiB in L2; B block 256 x 2048 x 8 = 4 MiB in L3.
-#define GEMM_BLOCKING_F64 {12, 16, 256, 384, 2048, 8, 16}
+#define GEMM_BLOCKING_F64 {12, 16, 256, 384, 2048, 16, 16}
 
 #elif defined(__AVX2__)
 
 #define GMR 6
 #define GNV 2
 #define GDMR 4
+#define GDMR1 8
 
 static inline __m256i gemm_mask8(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -229,14 +231,15 @@ static inline __m256i gemm_mask4(int n) {
 // B micro-panel KC x NR: 256 x 16 floats = 16 KiB in L1d; A block 192 x 256 floats = 192 KiB,
 // sized for the smaller L2 of AVX2-only CPUs (256 KiB - 1 MiB). Not tuned on such a CPU: on the
 // dev machine this path runs (forced) at about 60% of the AVX-512 rate (114 vs 178 GFLOP/s f32).
-#define GEMM_BLOCKING_F32 {6, 16, 256, 192, 4096, 4, 16}
-#define GEMM_BLOCKING_F64 {6, 8, 256, 192, 2048, 4, 8}
+#define GEMM_BLOCKING_F32 {6, 16, 256, 192, 4096, 8, 16}
+#define GEMM_BLOCKING_F64 {6, 8, 256, 192, 2048, 8, 8}
 
 #else  // portable
 
 #define GMR 4
 #define GNV 8
 #define GDMR 4
+#define GDMR1 4
 
 #define GT float
 #define GV float
