@@ -7,8 +7,10 @@
 // accumulating k = 0, 1, ..., K-1 in that order with fused multiply-adds, then scaling once.
 // C is never read when beta == 0. Rows i >= m and columns j >= n of C are never touched.
 //
-// packed:  A is an MR-row micro-panel, A(i, k) = a[k * MR + i]; B is an NR-column micro-panel,
-//          B(k, j) = b[k * NR + j]; both zero-padded to the full MR / NR by the driver.
+// packed:  A is an MR-row micro-panel, A(i, k) = a[k * MR + i], zero-padded to MR rows;
+//          B(k, j) = b[k * ldb + j] for all NR columns (whole vectors are loaded): a packed
+//          micro-panel (ldb = NR, zero-padded) or, for a product of few rows, B read in place
+//          (ldb its leading dimension, only where all NR columns exist).
 // direct:  operands read in place: A(i, k) = a[i * rsa + k * csa] (both transposes through the
 //          strides), B(k, j) = b[k * ldb + j] (unit stride along j). Reads only i < m, j < n, so
 //          it is safe at the end of an array. Used for small products, where packing costs more
@@ -38,8 +40,8 @@ struct GemmBlocking {
 template <class T>
 struct GemmKernelsOf {
   GemmBlocking blocking;
-  void (*packed)(std::int64_t K, const T* a, const T* b, T* c, std::int64_t ldc, int m, int n,
-                 T alpha, T beta);
+  void (*packed)(std::int64_t K, const T* a, const T* b, std::int64_t ldb, T* c, std::int64_t ldc,
+                 int m, int n, T alpha, T beta);
   void (*direct)(std::int64_t K, const T* a, std::int64_t rsa, std::int64_t csa, const T* b,
                  std::int64_t ldb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
   void (*pack_a)(bool trans, const T* a, std::int64_t lda, std::int64_t mc, std::int64_t kc,
