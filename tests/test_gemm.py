@@ -93,7 +93,9 @@ def test_empty_outputs(dtype, shape):
     assert c.shape == (M, N)
 
 
-@pytest.mark.parametrize("shape", [(5, 6, 7), (33, 40, 50), (140, 150, 290)], ids=str)
+# Direct path, packed path reading a float B in place (M <= 96), packed path.
+@pytest.mark.parametrize("shape", [(5, 6, 7), (33, 40, 50), (60, 75, 300), (140, 150, 290)],
+                         ids=str)
 @pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_leading_dimensions(isa, dtype, shape, trans):
     """Column slices of wider arrays: lda, ldb, ldc larger than the row length."""
