@@ -115,10 +115,10 @@ def test_leading_dimensions(isa, dtype, shape, trans):
     np.testing.assert_array_equal(big_c[M:], before[M:])
 
 
-# Packed path (column split, row split) and the threaded direct path (64^3 and the like, split by
-# column panels, or by row tiles when N is one panel wide).
+# Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
+# ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide).
 @pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260), (64, 64, 64),
-                                   (40, 100, 60), (160, 20, 70)], ids=str)
+                                   (80, 100, 70), (200, 20, 140)], ids=str)
 @pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_one_and_two_threads_give_identical_bits(isa, dtype, shape, trans):
     M, N, K = shape

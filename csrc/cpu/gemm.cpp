@@ -43,10 +43,11 @@ constexpr std::int64_t kParallelGemmFlops = 2000000;
 // the dev machine, it beats packing up to about 200^3 on one thread (packing A and B is M K + K N
 // moves that the direct kernel skips); above ~100^3 the packed path's blocking wins on 2 threads.
 constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
-// The direct path itself splits across threads from here (64^3 = 0.52 MFLOP, ~2.7 us on one
-// core): a hot OpenMP pool forks and joins in ~0.6 us, and the issue asks 1.5x numpy at 64^3,
-// which is above one core's peak. Below it (32x64x64 and smaller) one thread wins.
-constexpr std::int64_t kParallelDirectFlops = 400000;
+// The direct path itself splits across threads from here (~80^3; 96^3 measured 204 -> 238
+// GFLOP/s float). At 64^3 (0.52 MFLOP, ~3 us) two threads measured 214-225 GFLOP/s at one time
+// and 154-173 at another against 148-188 on one, and a second core that is busy turns the
+// fork/join into a wait of a scheduler slice, so 64^3 stays on the calling thread.
+constexpr std::int64_t kParallelDirectFlops = 1000000;
 // Packed path: at most this many rows of C per thread read a non-transposed B in place.
 constexpr std::int64_t kInPlaceBMaxRows = 96;
 
