@@ -29,12 +29,13 @@ def check(c, expected, dtype, K):
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 TRANS_IDS = ["nn", "tn", "nt", "tt"]
 
-# (M, N, K): size 1, primes, around MR (4, 6, 8, 12) and NR (8, 16, 32), both paths.
+# (M, N, K): size 1, primes, around MR (4, 6, 8, 12), NR (8, 16, 32) and the direct path's row
+# tiles (4, 8, 16: full tiles take a separate addressing path from partial ones), both paths.
 SMALL_SHAPES = [
     (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 5, 1), (2, 3, 2),
     (4, 8, 5), (6, 16, 7), (7, 17, 13), (11, 31, 3), (12, 32, 17), (13, 33, 64),
     (8, 15, 64), (9, 16, 31), (25, 47, 29), (32, 64, 64), (32, 10, 64), (64, 64, 32),
-    (128, 10, 64),
+    (128, 10, 64), (16, 10, 33), (17, 16, 9), (15, 9, 20), (48, 40, 24), (24, 24, 12),
 ]
 # Packed path: just below/above MC (128, 192, 384), KC (256), NC (2048, 4096), many NR panels.
 LARGE_SHAPES = [
@@ -92,7 +93,9 @@ def test_empty_outputs(dtype, shape):
     assert c.shape == (M, N)
 
 
-@pytest.mark.parametrize("shape", [(5, 6, 7), (33, 40, 50), (140, 150, 290)], ids=str)
+# Direct path, packed path reading a float B in place (M <= 96), packed path.
+@pytest.mark.parametrize("shape", [(5, 6, 7), (33, 40, 50), (60, 75, 300), (140, 150, 290)],
+                         ids=str)
 @pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_leading_dimensions(isa, dtype, shape, trans):
     """Column slices of wider arrays: lda, ldb, ldc larger than the row length."""
@@ -112,8 +115,11 @@ def test_leading_dimensions(isa, dtype, shape, trans):
     np.testing.assert_array_equal(big_c[M:], before[M:])
 
 
-@pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260)], ids=str)
-@pytest.mark.parametrize("trans", [(False, False), (True, True)], ids=["nn", "tt"])
+# Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
+# ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide).
+@pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260), (64, 64, 64),
+                                   (80, 100, 70), (200, 20, 140)], ids=str)
+@pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_one_and_two_threads_give_identical_bits(isa, dtype, shape, trans):
     M, N, K = shape
     a, b = operands(M, N, K, dtype, *trans)

@@ -7,18 +7,21 @@
 //    packing, the micro-kernel reads A in place through row/column strides (either transpose)
 //    and B rows in place; a transposed B is first copied to a K x N row-major scratch (K*N
 //    element moves against M*N*K multiply-adds).
-//  - packed, for everything else: for each NC-wide column block and KC-deep slice of B, the
-//    threads pack the KC x NC block of B together (NR-column micro-panels, in L3), then each
-//    packs its own MC x KC blocks of A (MR-row micro-panels, in its private L2) and runs the
-//    micro-kernel over its tiles; the KC x NR micro-panel of B stays in L1 across the MR tiles.
+//  - packed, for everything else: for each NC-wide column block and KC-deep slice of B, pack the
+//    KC x NC block of B (NR-column micro-panels, in L2/L3), then for each MC x KC block of A pack
+//    it (MR-row micro-panels, in L2) and run the micro-kernel over its tiles; the KC x NR
+//    micro-panel of B stays in L1 across the MR tiles. Packing is per-ISA code (in-register
+//    transposes for A and for a transposed B), next to the micro-kernels.
 //
 // Threads: one OpenMP region per call, entered only above kParallelGemmFlops. The threads form a
-// tm x tn grid over tiles of C (rows split in whole MR tiles, columns in whole NR micro-panels),
-// so a wide-and-short product splits its columns and a tall one its rows.
+// tm x tn grid over tiles of C (rows split in whole MR tiles, columns in whole NR micro-panels)
+// and each runs the single-thread algorithm on its block with its own packing buffers: no
+// barriers, at the price of packing A tn times or B tm times (the grid picks the cheaper).
+// An earlier version packed B cooperatively with two barriers per KC x NC block; on this 2-core
+// shared VM a preempted thread turned each barrier into a scheduler-slice wait.
 //
-// Determinism: the tiles of C are the same MR x NR tiles whatever the thread count (the splits
-// fall on tile boundaries), and every tile is computed by the same micro-kernel call sequence:
-// k in order within each KC slice, KC slices in order, alpha and beta applied the same way. So
+// Determinism: every element of C is one FMA chain over k in order within each KC slice, the KC
+// slices in order, alpha and beta applied the same way, whichever tile or thread computes it. So
 // results are bitwise identical for 1, 2 or any number of threads (tests/test_gemm.py checks it).
 #include "cpu/gemm.h"
 
@@ -38,8 +41,15 @@ namespace {
 constexpr std::int64_t kParallelGemmFlops = 2000000;
 // Products with at most this many multiply-adds (M N K, ~100^3) take the direct path: measured on
 // the dev machine, it beats packing up to about 200^3 on one thread (packing A and B is M K + K N
-// moves that the direct kernel skips), but it is single-threaded, so it stops where threads start.
+// moves that the direct kernel skips); above ~100^3 the packed path's blocking wins on 2 threads.
 constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
+// The direct path itself splits across threads from here (~80^3; 96^3 measured 204 -> 238
+// GFLOP/s float). At 64^3 (0.52 MFLOP, ~3 us) two threads measured 214-225 GFLOP/s at one time
+// and 154-173 at another against 148-188 on one, and a second core that is busy turns the
+// fork/join into a wait of a scheduler slice, so 64^3 stays on the calling thread.
+constexpr std::int64_t kParallelDirectFlops = 1000000;
+// Packed path: at most this many rows of C per thread read a non-transposed B in place.
+constexpr std::int64_t kInPlaceBMaxRows = 96;
 
 template <class T>
 const GemmKernelsOf<T>& kernels_for();
@@ -67,7 +77,7 @@ struct Scratch {
   }
 };
 thread_local Scratch tls_pack_a;  // MC x KC block of A (per thread)
-thread_local Scratch tls_pack_b;  // KC x NC block of B (owned by the calling thread, shared)
+thread_local Scratch tls_pack_b;  // KC x NC block of B (per thread), or the direct path's B^T
 
 template <class T>
 void scale_c(std::int64_t M, std::int64_t N, T beta, T* C, std::int64_t ldc) {
@@ -81,64 +91,6 @@ void scale_c(std::int64_t M, std::int64_t N, T beta, T* C, std::int64_t ldc) {
   }
 }
 
-// Packs rows [i0, i0 + mc) x columns [p0, p0 + kc) of op(A) into MR-row micro-panels,
-// A(i, k) at dst[panel * kc * MR + k * MR + i], zero-padding the last panel.
-template <class T>
-void pack_a(bool trans_a, const T* A, std::int64_t lda, std::int64_t i0, std::int64_t mc,
-            std::int64_t p0, std::int64_t kc, int MR, T* dst) {
-  for (std::int64_t ip = 0; ip < mc; ip += MR) {
-    const int m = static_cast<int>(std::min<std::int64_t>(MR, mc - ip));
-    T* d = dst + ip * kc;
-    if (trans_a) {  // A stored (K, M): op(A)(i, k) = A[k * lda + i], rows of the panel contiguous
-      const T* s = A + p0 * lda + i0 + ip;
-      for (std::int64_t k = 0; k < kc; ++k) {
-        const T* sk = s + k * lda;
-        T* dk = d + k * MR;
-        for (int i = 0; i < m; ++i) dk[i] = sk[i];
-        for (int i = m; i < MR; ++i) dk[i] = T(0);
-      }
-    } else {  // A stored (M, K): read each row once, scatter with stride MR
-      for (int i = 0; i < m; ++i) {
-        const T* si = A + (i0 + ip + i) * lda + p0;
-        for (std::int64_t k = 0; k < kc; ++k) d[k * MR + i] = si[k];
-      }
-      for (int i = m; i < MR; ++i) {
-        for (std::int64_t k = 0; k < kc; ++k) d[k * MR + i] = T(0);
-      }
-    }
-  }
-}
-
-// Packs NR-column micro-panels [panel0, panel1) of the block rows [p0, p0 + kc) x columns
-// [j0, j0 + nc) of op(B): B(k, j) at dst[panel * kc * NR + k * NR + j], zero-padded.
-template <class T>
-void pack_b(bool trans_b, const T* B, std::int64_t ldb, std::int64_t p0, std::int64_t kc,
-            std::int64_t j0, std::int64_t nc, int NR, std::int64_t panel0, std::int64_t panel1,
-            T* dst) {
-  for (std::int64_t p = panel0; p < panel1; ++p) {
-    const std::int64_t jp = p * NR;
-    const int n = static_cast<int>(std::min<std::int64_t>(NR, nc - jp));
-    T* d = dst + jp * kc;
-    if (!trans_b) {  // B stored (K, N): each k row of the panel is a contiguous run
-      const T* s = B + p0 * ldb + j0 + jp;
-      for (std::int64_t k = 0; k < kc; ++k) {
-        const T* sk = s + k * ldb;
-        T* dk = d + k * NR;
-        for (int j = 0; j < n; ++j) dk[j] = sk[j];
-        for (int j = n; j < NR; ++j) dk[j] = T(0);
-      }
-    } else {  // B stored (N, K): op(B)(k, j) = B[j * ldb + k]
-      for (int j = 0; j < n; ++j) {
-        const T* sj = B + (j0 + jp + j) * ldb + p0;
-        for (std::int64_t k = 0; k < kc; ++k) d[k * NR + j] = sj[k];
-      }
-      for (int j = n; j < NR; ++j) {
-        for (std::int64_t k = 0; k < kc; ++k) d[k * NR + j] = T(0);
-      }
-    }
-  }
-}
-
 // [begin, end) of `parts` near-equal chunks of `units` units of `unit` elements, clamped to `total`.
 inline void split_units(std::int64_t units, std::int64_t unit, std::int64_t total, int parts,
                         int part, std::int64_t* begin, std::int64_t* end) {
@@ -146,46 +98,78 @@ inline void split_units(std::int64_t units, std::int64_t unit, std::int64_t tota
   *end = std::min(total, units * (part + 1) / parts * unit);
 }
 
-// The tm x tn thread grid (tm * tn == threads) whose per-thread block of C is the most square
-// in tiles, so that neither dimension is cut into slivers.
+// The tm x tn thread grid (tm * tn == threads) that packs the least: each thread packs the rows
+// of A and the columns of B that its block of C needs, so splitting the columns of C tn ways
+// packs A tn times, and splitting the rows packs B tm times. Every block keeps at least one MR x
+// NR tile (square products split the columns: tm = 1, tn = 2 on two threads).
 inline void thread_grid(std::int64_t M, std::int64_t N, int MR, int NR, int threads, int* tm,
                         int* tn) {
-  const double mt = static_cast<double>((M + MR - 1) / MR) * MR;
-  const double nt = static_cast<double>((N + NR - 1) / NR) * NR;
   double best = -1;
   for (int a = 1; a <= threads; ++a) {
     if (threads % a) continue;
     const int b = threads / a;
-    const double rows = mt / a, cols = nt / b;
-    if (rows < MR || cols < NR) continue;
-    const double score = std::min(rows, cols) / std::max(rows, cols);
-    if (score > best) { best = score; *tm = a; *tn = b; }
+    if ((M + MR - 1) / MR < a || (N + NR - 1) / NR < b) continue;
+    const double extra = static_cast<double>(M) * (b - 1) + static_cast<double>(N) * (a - 1);
+    if (best < 0 || extra < best) { best = extra; *tm = a; *tn = b; }
   }
   if (best < 0) { *tm = M >= N ? threads : 1; *tn = threads / *tm; }
 }
 
+// Rows [m0, m1) x columns [n0, n1) of C on the calling thread, operands read in place.
 template <class T>
-void gemm_direct(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::int64_t M,
-                 std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
-                 const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-  const int MR = kern.blocking.dmr, NR = kern.blocking.dnr;
-  // A transposed B (stored N x K) is copied into K x NR column panels (the packed layout, whose
-  // rows are NR apart): K*N moves against M*N*K multiply-adds, and no large-stride writes.
+void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::int64_t m0,
+                       std::int64_t m1, std::int64_t n0, std::int64_t n1, std::int64_t K, T alpha,
+                       const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
+                       std::int64_t ldc) {
+  const int MR = kern.blocking.dmr, NR = kern.blocking.dnr, PNR = kern.blocking.nr;
+  // A transposed B (stored N x K) is packed (in-register transposes) into K x PNR micro-panels
+  // of the packed path, whose rows are PNR apart (PNR a multiple of NR): K*N moves against
+  // M*N*K multiply-adds, and no large-stride reads in the kernel.
   const T* panels = nullptr;
   if (trans_b) {
-    T* buf = tls_pack_b.get<T>(K * ((N + NR - 1) / NR) * NR);
-    pack_b(trans_b, B, ldb, 0, K, 0, N, NR, 0, (N + NR - 1) / NR, buf);
+    T* buf = tls_pack_b.get<T>(K * ((n1 - n0 + PNR - 1) / PNR) * PNR);
+    kern.pack_b(true, B + n0 * ldb, ldb, K, n1 - n0, buf);
     panels = buf;
   }
   const std::int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
   // Column panels outside, row tiles inside: the K x NR panel of B stays in L1 across them.
-  for (std::int64_t j = 0; j < N; j += NR) {
-    const int n = static_cast<int>(std::min<std::int64_t>(NR, N - j));
-    const T* bj = panels ? panels + j * K : B + j;
-    const std::int64_t ldbj = panels ? NR : ldb;
-    for (std::int64_t i = 0; i < M; i += MR) {
-      const int m = static_cast<int>(std::min<std::int64_t>(MR, M - i));
+  for (std::int64_t j = n0; j < n1; j += NR) {
+    const int n = static_cast<int>(std::min<std::int64_t>(NR, n1 - j));
+    const std::int64_t jj = j - n0;
+    const T* bj = panels ? panels + (jj / PNR) * PNR * K + jj % PNR : B + j;
+    const std::int64_t ldbj = panels ? PNR : ldb;
+    for (std::int64_t i = m0; i < m1; i += MR) {
+      const int m = static_cast<int>(std::min<std::int64_t>(MR, m1 - i));
       kern.direct(K, A + i * rsa, rsa, csa, bj, ldbj, C + i * ldc + j, ldc, m, n, alpha, beta);
+    }
+  }
+}
+
+// The direct path on `threads` threads: whole NR column panels per thread when there are enough
+// (each packs its own columns of a transposed B), else whole MR row tiles.
+template <class T>
+void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
+                 std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+                 std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  if (threads <= 1) {
+    gemm_direct_block(kern, trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const int MR = kern.blocking.dmr, NR = kern.blocking.dnr;
+  const std::int64_t col_panels = (N + NR - 1) / NR, row_tiles = (M + MR - 1) / MR;
+  const bool split_cols = col_panels >= threads || col_panels >= row_tiles;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    std::int64_t m0 = 0, m1 = M, n0 = 0, n1 = N;
+    if (split_cols) {
+      split_units(col_panels, NR, N, nt, t, &n0, &n1);
+    } else {
+      split_units(row_tiles, MR, M, nt, t, &m0, &m1);
+    }
+    if (m0 < m1 && n0 < n1) {
+      gemm_direct_block(kern, trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta,
+                        C, ldc);
     }
   }
 }
@@ -196,57 +180,66 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
                  std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const GemmBlocking& bl = kern.blocking;
   const int MR = bl.mr, NR = bl.nr;
-  const std::int64_t KC = bl.kc, MC = bl.mc, NC = std::min<std::int64_t>(bl.nc, (N + NR - 1) / NR * NR);
-  T* packed_b = tls_pack_b.get<T>(KC * NC);
+  const std::int64_t KC = bl.kc, MC = bl.mc;
   int tm = 1, tn = 1;
   if (threads > 1) thread_grid(M, N, MR, NR, threads, &tm, &tn);
 
-  auto body = [&](int tid, int nt) {
+  // Each thread computes its own block of C, rows [m0, m1) x columns [n0, n1) (whole tiles), and
+  // packs what that block needs into its own buffers: no barrier anywhere, so a thread that the
+  // OS preempts (2 cores, shared machine) delays only its own block, never the other's.
+  auto body = [&](int tid) {
     const int ti = tid % tm, tj = tid / tm;
-    std::int64_t m0, m1;
+    std::int64_t m0, m1, n0, n1;
     split_units((M + MR - 1) / MR, MR, M, tm, ti, &m0, &m1);
+    split_units((N + NR - 1) / NR, NR, N, tn, tj, &n0, &n1);
+    if (m0 >= m1 || n0 >= n1) return;
+    // A thread with few rows reads each B micro-panel only a few times: packing it (a copy of
+    // the whole K x N operand) would cost about as much as those reads, so a non-transposed B
+    // is read in place (a KC x NR slice of rows, one stride apart). float only: measured
+    // 32x512x784 115 -> 129 GF/s, 64x1024x256 134 -> 156 (1 thread); double reads twice the
+    // cache lines per FMA and measured no better (46-55 GF/s either way).
+    const bool in_place_b = !trans_b && sizeof(T) == 4 && m1 - m0 <= kInPlaceBMaxRows;
+    const std::int64_t NC = std::min<std::int64_t>(bl.nc, (n1 - n0 + NR - 1) / NR * NR);
     T* packed_a = tls_pack_a.get<T>(MC * KC);
-    for (std::int64_t jc = 0; jc < N; jc += NC) {
-      const std::int64_t nc = std::min(NC, N - jc);
-      const std::int64_t panels = (nc + NR - 1) / NR;
-      std::int64_t q0, q1;  // this thread's micro-panels of B for the kernel loop
-      split_units(panels, 1, panels, tn, tj, &q0, &q1);
+    T* packed_b = tls_pack_b.get<T>(KC * NC);
+    for (std::int64_t jc = n0; jc < n1; jc += NC) {
+      const std::int64_t nc = std::min(NC, n1 - jc);
       for (std::int64_t pc = 0; pc < K; pc += KC) {
         const std::int64_t kc = std::min(KC, K - pc);
         const T beta_k = pc == 0 ? beta : T(1);
-        std::int64_t b0, b1;  // this thread's share of the packing
-        split_units(panels, 1, panels, nt, tid, &b0, &b1);
-        pack_b(trans_b, B, ldb, pc, kc, jc, nc, NR, b0, b1, packed_b);
-        if (nt > 1) {
-#pragma omp barrier
+        // In place: only a partial last panel (its loads would run past the row) is packed.
+        const std::int64_t full = in_place_b ? nc / NR * NR : 0;
+        if (full < nc) {
+          kern.pack_b(trans_b, trans_b ? B + (jc + full) * ldb + pc : B + pc * ldb + jc + full,
+                      ldb, kc, nc - full, packed_b + full * kc);
         }
         for (std::int64_t ic = m0; ic < m1; ic += MC) {
           const std::int64_t mc = std::min(MC, m1 - ic);
-          pack_a(trans_a, A, lda, ic, mc, pc, kc, MR, packed_a);
-          for (std::int64_t q = q0; q < q1; ++q) {
-            const std::int64_t jr = q * NR;
+          kern.pack_a(trans_a, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc,
+                      packed_a);
+          for (std::int64_t jr = 0; jr < nc; jr += NR) {
             const int n = static_cast<int>(std::min<std::int64_t>(NR, nc - jr));
-            const T* bp = packed_b + jr * kc;
+            const bool here = jr < full;
+            const T* bp = here ? B + pc * ldb + jc + jr : packed_b + jr * kc;
+            const std::int64_t ldbp = here ? ldb : NR;
             T* cj = C + ic * ldc + jc + jr;
             for (std::int64_t ir = 0; ir < mc; ir += MR) {
               const int m = static_cast<int>(std::min<std::int64_t>(MR, mc - ir));
-              kern.packed(kc, packed_a + ir * kc, bp, cj + ir * ldc, ldc, m, n, alpha, beta_k);
+              kern.packed(kc, packed_a + ir * kc, bp, ldbp, cj + ir * ldc, ldc, m, n, alpha,
+                          beta_k);
             }
           }
-        }
-        if (nt > 1) {  // nobody repacks B while another thread still reads it
-#pragma omp barrier
         }
       }
     }
   };
 
   if (threads <= 1) {
-    body(0, 1);
+    body(0);
     return;
   }
 #pragma omp parallel num_threads(threads)
-  body(omp_get_thread_num(), omp_get_num_threads());
+  body(omp_get_thread_num());
 }
 
 // Threads a product may use: called from inside a parallel region (a caller threading over
@@ -271,7 +264,8 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
   }
   const GemmKernelsOf<T>& kern = kernels_for<T>();
   if (use_direct(M, N, K)) {
-    gemm_direct(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
+    gemm_direct(kern, threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   const int threads = 2 * M * N * K < kParallelGemmFlops ? 1 : max_threads_;

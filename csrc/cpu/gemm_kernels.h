@@ -7,12 +7,21 @@
 // accumulating k = 0, 1, ..., K-1 in that order with fused multiply-adds, then scaling once.
 // C is never read when beta == 0. Rows i >= m and columns j >= n of C are never touched.
 //
-// packed:  A is an MR-row micro-panel, A(i, k) = a[k * MR + i]; B is an NR-column micro-panel,
-//          B(k, j) = b[k * NR + j]; both zero-padded to the full MR / NR by the driver.
+// packed:  A is an MR-row micro-panel, A(i, k) = a[k * MR + i], zero-padded to MR rows;
+//          B(k, j) = b[k * ldb + j] for all NR columns (whole vectors are loaded): a packed
+//          micro-panel (ldb = NR, zero-padded) or, for a product of few rows, B read in place
+//          (ldb its leading dimension, only where all NR columns exist).
 // direct:  operands read in place: A(i, k) = a[i * rsa + k * csa] (both transposes through the
 //          strides), B(k, j) = b[k * ldb + j] (unit stride along j). Reads only i < m, j < n, so
 //          it is safe at the end of an array. Used for small products, where packing costs more
 //          than it saves.
+// pack_a:  the mc x kc block of op(A) whose (0, 0) element is at `a` (A(i, k) = a[i * lda + k],
+//          or a[k * lda + i] when trans) into ceil(mc / MR) packed A micro-panels, panel p at
+//          dst + p * MR * kc, zero-padded to MR rows.
+// pack_b:  the kc x nc block of op(B) at `b` (B(k, j) = b[k * ldb + j], or b[j * ldb + k] when
+//          trans) into ceil(nc / NR) packed B micro-panels, panel p at dst + p * NR * kc.
+// Packing lives here, not in the portable driver, so that it runs with this ISA's vectors
+// (in-register transposes for the strided cases).
 #pragma once
 
 #include <cstdint>
@@ -31,10 +40,14 @@ struct GemmBlocking {
 template <class T>
 struct GemmKernelsOf {
   GemmBlocking blocking;
-  void (*packed)(std::int64_t K, const T* a, const T* b, T* c, std::int64_t ldc, int m, int n,
-                 T alpha, T beta);
+  void (*packed)(std::int64_t K, const T* a, const T* b, std::int64_t ldb, T* c, std::int64_t ldc,
+                 int m, int n, T alpha, T beta);
   void (*direct)(std::int64_t K, const T* a, std::int64_t rsa, std::int64_t csa, const T* b,
                  std::int64_t ldb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
+  void (*pack_a)(bool trans, const T* a, std::int64_t lda, std::int64_t mc, std::int64_t kc,
+                 T* dst);
+  void (*pack_b)(bool trans, const T* b, std::int64_t ldb, std::int64_t kc, std::int64_t nc,
+                 T* dst);
 };
 
 struct GemmKernels {

@@ -28,11 +28,67 @@
 
 namespace lamina::LAMINA_ISA_NS {
 
+#if defined(__AVX2__)
+// In-register transposes for packing (d[k * ldd + r] = s[r * lds + k]): a panel row of A, or of a
+// transposed B, runs along k in memory but must run along r in the micro-panel. Unaligned loads
+// and stores; AVX2 suffices (the AVX-512 copy is compiled from the same code).
+static inline void gemm_transpose8x8_ps(const float* s, std::int64_t lds, float* d,
+                                        std::int64_t ldd) {
+  const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds);
+  const __m256 r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds);
+  const __m256 r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds);
+  const __m256 r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(d + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+static inline void gemm_transpose4x4_ps(const float* s, std::int64_t lds, float* d,
+                                        std::int64_t ldd) {
+  __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + lds);
+  __m128 r2 = _mm_loadu_ps(s + 2 * lds), r3 = _mm_loadu_ps(s + 3 * lds);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(d, r0);
+  _mm_storeu_ps(d + ldd, r1);
+  _mm_storeu_ps(d + 2 * ldd, r2);
+  _mm_storeu_ps(d + 3 * ldd, r3);
+}
+
+static inline void gemm_transpose4x4_pd(const double* s, std::int64_t lds, double* d,
+                                        std::int64_t ldd) {
+  const __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + lds);
+  const __m256d r2 = _mm256_loadu_pd(s + 2 * lds), r3 = _mm256_loadu_pd(s + 3 * lds);
+  const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+  const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+  _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#define GTRANS_F32_8 gemm_transpose8x8_ps
+#define GTRANS_F32_4 gemm_transpose4x4_ps
+#define GTRANS_F64_4 gemm_transpose4x4_pd
+#endif
+
 #if defined(__AVX512F__)
 
 #define GMR 12
 #define GNV 2
 #define GDMR 8
+#define GDMR1 16
 
 #define GT float
 #define GV __m512
@@ -48,7 +104,13 @@ namespace lamina::LAMINA_ISA_NS {
 #define GFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define GMUL(a, b) _mm512_mul_ps((a), (b))
 #define GNAME(x) x##_f32
+#ifdef GTRANS_F32_8
+#define GTRANS8 GTRANS_F32_8
+#define GTRANS4 GTRANS_F32_4
+#endif
 #include "cpu/simd/gemm_ukernel.inc"
+#undef GTRANS8
+#undef GTRANS4
 #undef GT
 #undef GV
 #undef GL
@@ -78,25 +140,30 @@ namespace lamina::LAMINA_ISA_NS {
 #define GFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define GMUL(a, b) _mm512_mul_pd((a), (b))
 #define GNAME(x) x##_f64
+#ifdef GTRANS_F64_4
+#define GTRANS4 GTRANS_F64_4
+#endif
 #include "cpu/simd/gemm_ukernel.inc"
+#undef GTRANS4
 
 // KC: the KC x NR micro-panel of B is reused by every MR-row tile of the MC block and must stay
 // in the 48 KiB L1d next to the streaming A micro-panel: 256 x 32 floats = 32 KiB (plus 12 KiB
 // of A). MC: the MC x KC block of A (384 x 256 floats = 384 KiB) sits in the 2 MiB L2 with room
 // for the C tiles and B panels passing through. NC: the KC x NC block of B (256 x 4096 floats =
 // 4 MiB) lives in the large L3.
-#define GEMM_BLOCKING_F32 {12, 32, 256, 384, 4096, 8, 32}
+#define GEMM_BLOCKING_F32 {12, 32, 256, 384, 4096, 16, 32}
 // double: NR = 16 doubles is the same 128 bytes of B per k as float, so KC = 256 keeps the B
 // micro-panel at 32 KiB; the A micro-panel doubles to 24 KiB and overflows L1 a little, but
 // KC = 128..192 measured no faster (the shorter K loop pays more C-tile updates). A block
 // 384 x 256 x 8 = 768 KiB in L2; B block 256 x 2048 x 8 = 4 MiB in L3.
-#define GEMM_BLOCKING_F64 {12, 16, 256, 384, 2048, 8, 16}
+#define GEMM_BLOCKING_F64 {12, 16, 256, 384, 2048, 16, 16}
 
 #elif defined(__AVX2__)
 
 #define GMR 6
 #define GNV 2
 #define GDMR 4
+#define GDMR1 8
 
 static inline __m256i gemm_mask8(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -119,7 +186,13 @@ static inline __m256i gemm_mask4(int n) {
 #define GFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define GMUL(a, b) _mm256_mul_ps((a), (b))
 #define GNAME(x) x##_f32
+#ifdef GTRANS_F32_8
+#define GTRANS8 GTRANS_F32_8
+#define GTRANS4 GTRANS_F32_4
+#endif
 #include "cpu/simd/gemm_ukernel.inc"
+#undef GTRANS8
+#undef GTRANS4
 #undef GT
 #undef GV
 #undef GL
@@ -149,19 +222,24 @@ static inline __m256i gemm_mask4(int n) {
 #define GFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define GMUL(a, b) _mm256_mul_pd((a), (b))
 #define GNAME(x) x##_f64
+#ifdef GTRANS_F64_4
+#define GTRANS4 GTRANS_F64_4
+#endif
 #include "cpu/simd/gemm_ukernel.inc"
+#undef GTRANS4
 
 // B micro-panel KC x NR: 256 x 16 floats = 16 KiB in L1d; A block 192 x 256 floats = 192 KiB,
 // sized for the smaller L2 of AVX2-only CPUs (256 KiB - 1 MiB). Not tuned on such a CPU: on the
 // dev machine this path runs (forced) at about 60% of the AVX-512 rate (114 vs 178 GFLOP/s f32).
-#define GEMM_BLOCKING_F32 {6, 16, 256, 192, 4096, 4, 16}
-#define GEMM_BLOCKING_F64 {6, 8, 256, 192, 2048, 4, 8}
+#define GEMM_BLOCKING_F32 {6, 16, 256, 192, 4096, 8, 16}
+#define GEMM_BLOCKING_F64 {6, 8, 256, 192, 2048, 8, 8}
 
 #else  // portable
 
 #define GMR 4
 #define GNV 8
 #define GDMR 4
+#define GDMR1 4
 
 #define GT float
 #define GV float
@@ -177,7 +255,13 @@ static inline __m256i gemm_mask4(int n) {
 #define GFMA(a, b, c) ((a) * (b) + (c))
 #define GMUL(a, b) ((a) * (b))
 #define GNAME(x) x##_f32
+#ifdef GTRANS_F32_8
+#define GTRANS8 GTRANS_F32_8
+#define GTRANS4 GTRANS_F32_4
+#endif
 #include "cpu/simd/gemm_ukernel.inc"
+#undef GTRANS8
+#undef GTRANS4
 #undef GT
 #undef GV
 #undef GLOADM
@@ -189,7 +273,11 @@ static inline __m256i gemm_mask4(int n) {
 #define GLOADM(p, m) ((m) ? *(p) : 0.0)
 #define GZERO() 0.0
 #define GNAME(x) x##_f64
+#ifdef GTRANS_F64_4
+#define GTRANS4 GTRANS_F64_4
+#endif
 #include "cpu/simd/gemm_ukernel.inc"
+#undef GTRANS4
 
 // Portable fallback: correctness first; blocking as for AVX2.
 #define GEMM_BLOCKING_F32 {4, 8, 256, 128, 4096, 4, 8}
@@ -198,8 +286,8 @@ static inline __m256i gemm_mask4(int n) {
 #endif
 
 extern const GemmKernels gemm_kernels = {
-    {GEMM_BLOCKING_F32, packed_f32, direct_f32},
-    {GEMM_BLOCKING_F64, packed_f64, direct_f64},
+    {GEMM_BLOCKING_F32, packed_f32, direct_f32, pack_a_f32, pack_b_f32},
+    {GEMM_BLOCKING_F64, packed_f64, direct_f64, pack_a_f64, pack_b_f64},
 };
 
 }  // namespace lamina::LAMINA_ISA_NS
