@@ -8,7 +8,7 @@ workers' environment; the table header names the OpenBLAS kernel that then runs.
 Both libraries write into a preallocated C; times are the best of several runs, taken in
 alternating blocks separated by a pause so that one library's spinning idle threads do not
 slow the other (2 cores).
-'peak' is lamina's measured in-cache GEMM rate (bench/peak.py) at the same thread count.
+'peak' is the FMA peak (bench/peak.py: independent FMA chains, no memory traffic) at the same thread count.
 
     PYTHONPATH=python python3 bench/gemm.py [--quick]
 """
@@ -72,7 +72,7 @@ def worker(threads, quick):
     budget = 0.05 if quick else 0.25
     rows = []
     for dtype in (np.float32, np.float64):
-        pk = peak.measured_peak_gflops(dtype, threads, 0.1 if quick else 0.3)
+        pk = peak.fma_peak_gflops(dtype, threads, 0.1 if quick else 0.3)
         for M, N, K, ta, tb, note in SHAPES:
             if quick and M * N * K > 512 ** 3:
                 continue
@@ -122,7 +122,7 @@ def main():
     print(f"GEMM, lamina ({results[0]['isa']}) vs numpy {np.__version__}; CPU: {cpu_model()}")
     print(f"numpy BLAS: {results[0]['blas']}")
     print("C = op(A) op(B), M x N x K; GFLOP/s = 2MNK / best time; ratio = lamina / numpy; "
-          "%peak = lamina / measured in-cache peak\n")
+          "%peak = lamina / the FMA peak of bench/peak.py at this thread count\n")
     for res in results:
         print(f"threads = {res['threads']}")
         print(f"| {'dtype':7} | {'case (MxNxK)':22} | {'lamina GF/s':>11} | {'numpy GF/s':>10} | "

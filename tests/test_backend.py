@@ -24,6 +24,24 @@ def test_set_isa_switches_the_translation_unit(isa):
     assert width == {"generic": 16, "avx2": 32, "avx512": 64}[isa]
 
 
+def test_fma_throughput_runs_on_every_isa(isa):
+    # bench/peak.py's probe: a positive rate and a finite checksum from every chain; not a timing
+    # assertion (the rate depends on the machine and its load).
+    for dtype in ("float32", "float64"):
+        rate, checksum = _cpu.fma_throughput(dtype, 1000, 2)
+        assert rate > 0 and np.isfinite(checksum) and checksum > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("float16", 10, 1), "argument 'dtype': expected 'float32' or 'float64', got 'float16'"),
+    (("float32", 0, 1), "argument 'iterations': expected >= 1, got 0"),
+    (("float32", 10, 0), "argument 'threads': expected >= 1, got 0"),
+])
+def test_fma_throughput_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        _cpu.fma_throughput(*args)
+
+
 def test_set_isa_rejects_unknown_names():
     with pytest.raises(ValueError, match="expected 'generic', 'avx2' or 'avx512', got 'sse9'"):
         _cpu.set_isa("sse9")

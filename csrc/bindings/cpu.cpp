@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #if defined(__GLIBC__)
@@ -72,6 +73,37 @@ PYBIND11_MODULE(_cpu, m) {
     const auto& k = LAMINA_KERNEL_TABLE(isa_probe_kernels);
     return py::make_tuple(std::string(k.compiled_for()), k.vector_bytes());
   }, "(translation unit, vector bytes) of the SIMD code that runs now; for tests.");
+  m.def("fma_throughput", [](const std::string& dtype, std::int64_t iterations, int threads) {
+    if (dtype != "float32" && dtype != "float64") {
+      throw py::value_error("[fma_throughput] argument 'dtype': expected 'float32' or 'float64', got '" +
+                            dtype + "'");
+    }
+    if (iterations < 1) {
+      throw py::value_error("[fma_throughput] argument 'iterations': expected >= 1, got " +
+                            std::to_string(iterations));
+    }
+    if (threads < 1) {
+      throw py::value_error("[fma_throughput] argument 'threads': expected >= 1, got " +
+                            std::to_string(threads));
+    }
+    const auto& k = LAMINA_KERNEL_TABLE(isa_probe_kernels);
+    const bool f32 = dtype == "float32";
+    const int lanes = k.vector_bytes() / (f32 ? 4 : 8);
+    double seconds = 0, sink = 0;
+    {
+      py::gil_scoped_release release;
+      // Every thread runs the same loop; the clock spans the whole region (fork, barrier, join).
+      const double start = omp_get_wtime();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+      sink += f32 ? static_cast<double>(k.fma_loop_f32(iterations)) : k.fma_loop_f64(iterations);
+      seconds = omp_get_wtime() - start;
+    }
+    const double flops = 2.0 * lamina::kFmaChains * lanes * static_cast<double>(iterations) * threads;
+    return py::make_tuple(flops / seconds, sink);
+  }, py::arg("dtype"), py::arg("iterations"), py::arg("threads"),
+     "(flops per second, checksum) of `threads` threads each running `iterations` rounds of "
+     "independent vector FMA chains on the active ISA: the machine's floating-point peak "
+     "(bench/peak.py).");
   m.attr("openmp_version") = _OPENMP;
 
   lamina::bind::bind_gemm(m);
