@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, is_recording, make_output
+from .dtypes import kernel_input
 
 __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
            "binary_crossentropy", "mean_squared_error", "mean_absolute_error",
@@ -21,11 +22,12 @@ __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
 
 
 def _prediction(y_pred, where):
+    """y_pred as the kernels take it: float32/float64 (ops.dtypes.kernel_input: float16 is
+    computed in float32, integers in floatx), C-contiguous, at least 1-D, not empty."""
     p = y_pred.data if isinstance(y_pred, Tensor) else y_pred
     if not hasattr(p, "__cuda_array_interface__"):  # cupy stays cupy
         p = np.asarray(p)
-    if p.dtype.kind != "f":
-        p = p.astype(backend.floatx())
+    p, _ = kernel_input(p, where, "y_pred")
     if p.ndim == 0:
         raise ValueError(f"[{where}] argument 'y_pred': expected at least 1 axis, got a scalar")
     if p.size == 0:
@@ -64,7 +66,8 @@ def _row_loss(kernel_name, y_pred, p, target, where, *args):
     out_shape = p.shape[:-1]
 
     def backward(g):
-        return ((grad * g.reshape(rows, 1)).reshape(p.shape),)
+        dp = (grad * g.reshape(rows, 1)).reshape(p.shape)
+        return (dp if dp.dtype == y_pred.dtype else dp.astype(y_pred.dtype),)
 
     return make_output(loss.reshape(out_shape), (y_pred,), backward, where)
 

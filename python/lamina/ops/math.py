@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, convert_to_tensor, make_output
+from .dtypes import kernel_input, result_type
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "negative", "power", "square", "sqrt", "exp", "log",
@@ -25,15 +26,43 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _arrays(a, b):
-    """Both operands as arrays of a common float dtype (Python scalars adopt the tensor's)."""
-    ad, bd = _data(a), _data(b)
-    if not hasattr(ad, "dtype"):
-        ad = np.asarray(ad, dtype=bd.dtype if hasattr(bd, "dtype") and bd.dtype.kind == "f"
-                        else None)
-    if not hasattr(bd, "dtype"):
-        bd = np.asarray(bd, dtype=ad.dtype if ad.dtype.kind == "f" else None)
-    return ad, bd
+def _operand(x):
+    """An array-like as an array (a Python list of floats becomes floatx, as
+    convert_to_tensor does); arrays and Python scalars pass through."""
+    if hasattr(x, "dtype") or type(x) in (bool, int, float):
+        return x
+    a = np.asarray(x)
+    return a.astype(backend.floatx()) if a.dtype == np.float64 else a
+
+
+def _arrays(x1, x2):
+    """Both operands as arrays of Keras' result dtype (ops.dtypes.result_type: int64 with
+    float32 is float32, Python scalars take the array's type)."""
+    a = x1.data if isinstance(x1, Tensor) else x1
+    b = x2.data if isinstance(x2, Tensor) else x2
+    if hasattr(a, "dtype"):
+        if hasattr(b, "dtype"):
+            if a.dtype == b.dtype:
+                return a, b  # the common case: two arrays of one dtype
+        elif type(b) in (int, float) and a.dtype.kind == "f":  # a weak number: a's dtype
+            return a, backend.array_module(a).asarray(b, dtype=a.dtype)
+    elif type(a) in (int, float) and hasattr(b, "dtype") and b.dtype.kind == "f":
+        return backend.array_module(b).asarray(a, dtype=b.dtype), b
+    a, b = _operand(a), _operand(b)
+    a_array, b_array = hasattr(a, "dtype"), hasattr(b, "dtype")
+    dtype = result_type(a, b)
+    xp = backend.array_module(a if a_array else b)
+    if not a_array or a.dtype != dtype:
+        a = xp.asarray(a, dtype=dtype)
+    if not b_array or b.dtype != dtype:
+        b = xp.asarray(b, dtype=dtype)
+    return a, b
+
+
+def _shape_error(where, a, b):
+    """numpy's broadcasting error, said the lamina way (raise it from None)."""
+    return ValueError(f"[{where}] incompatible shapes: x1 {tuple(a.shape)} and x2 "
+                      f"{tuple(b.shape)} cannot be broadcast together")
 
 
 def _unbroadcast(g, shape):
@@ -49,35 +78,62 @@ def _unbroadcast(g, shape):
     return g.reshape(shape)
 
 
+def _grad(g, x, shape):
+    """The gradient of operand `x` (of the given shape as computed): unbroadcast, and in x's own
+    dtype when the op promoted it (a float16 operand next to a float32 one)."""
+    g = _unbroadcast(g, shape)
+    if isinstance(x, Tensor) and x.data.dtype != g.dtype:
+        g = g.astype(x.data.dtype)
+    return g
+
+
 # -- elementwise arithmetic ---------------------------------------------------------------------
 
 def add(x1, x2):
     a, b = _arrays(x1, x2)
     sa, sb = a.shape, b.shape
-    return make_output(a + b, (x1, x2),
-                       lambda g: (_unbroadcast(g, sa), _unbroadcast(g, sb)), "add")
+    try:
+        out = a + b
+    except ValueError:
+        raise _shape_error("add", a, b) from None
+    return make_output(out, (x1, x2), lambda g: (_grad(g, x1, sa), _grad(g, x2, sb)), "add")
 
 
 def subtract(x1, x2):
     a, b = _arrays(x1, x2)
     sa, sb = a.shape, b.shape
-    return make_output(a - b, (x1, x2),
-                       lambda g: (_unbroadcast(g, sa), _unbroadcast(-g, sb)), "subtract")
+    try:
+        out = a - b
+    except ValueError:
+        raise _shape_error("subtract", a, b) from None
+    return make_output(out, (x1, x2), lambda g: (_grad(g, x1, sa), _grad(-g, x2, sb)),
+                       "subtract")
 
 
 def multiply(x1, x2):
     a, b = _arrays(x1, x2)
-    return make_output(a * b, (x1, x2),
-                       lambda g: (_unbroadcast(g * b, a.shape), _unbroadcast(g * a, b.shape)),
+    try:
+        out = a * b
+    except ValueError:
+        raise _shape_error("multiply", a, b) from None
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(g * b, x1, a.shape), _grad(g * a, x2, b.shape)),
                        "multiply")
 
 
 def divide(x1, x2):
+    """x1 / x2 in Keras' result_type(x1, x2, float): integers divide to floatx."""
     a, b = _arrays(x1, x2)
-    out = a / b
+    if a.dtype.kind != "f":
+        dtype = result_type(a, b, 1.0)
+        a, b = a.astype(dtype), b.astype(dtype)
+    try:
+        out = a / b
+    except ValueError:
+        raise _shape_error("divide", a, b) from None
     return make_output(out, (x1, x2),
-                       lambda g: (_unbroadcast(g / b, a.shape),
-                                  _unbroadcast(-g * out / b, b.shape)), "divide")
+                       lambda g: (_grad(g / b, x1, a.shape),
+                                  _grad(-g * out / b, x2, b.shape)), "divide")
 
 
 def negative(x):
@@ -88,14 +144,17 @@ def negative(x):
 def power(x1, x2):
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
-    out = a ** b
+    try:
+        out = a ** b
+    except ValueError:
+        raise _shape_error("power", a, b) from None
 
     def backward(g):
         ga = g * b * a ** (b - 1)
         gb = None
         if isinstance(x2, Tensor) and x2.requires_grad:
-            gb = _unbroadcast(g * out * xp.log(xp.where(a > 0, a, 1)), b.shape)
-        return _unbroadcast(ga, a.shape), gb
+            gb = _grad(g * out * xp.log(xp.where(a > 0, a, 1)), x2, b.shape)
+        return _grad(ga, x1, a.shape), gb
 
     return make_output(out, (x1, x2), backward, "power")
 
@@ -139,19 +198,27 @@ def sign(x):
 def maximum(x1, x2):
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
+    try:
+        out = xp.maximum(a, b)
+    except ValueError:
+        raise _shape_error("maximum", a, b) from None
     pick_a = a >= b
-    return make_output(xp.maximum(a, b), (x1, x2),
-                       lambda g: (_unbroadcast(g * pick_a, a.shape),
-                                  _unbroadcast(g * ~pick_a, b.shape)), "maximum")
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(g * pick_a, x1, a.shape),
+                                  _grad(g * ~pick_a, x2, b.shape)), "maximum")
 
 
 def minimum(x1, x2):
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
+    try:
+        out = xp.minimum(a, b)
+    except ValueError:
+        raise _shape_error("minimum", a, b) from None
     pick_a = a <= b
-    return make_output(xp.minimum(a, b), (x1, x2),
-                       lambda g: (_unbroadcast(g * pick_a, a.shape),
-                                  _unbroadcast(g * ~pick_a, b.shape)), "minimum")
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(g * pick_a, x1, a.shape),
+                                  _grad(g * ~pick_a, x2, b.shape)), "minimum")
 
 
 def clip(x, x_min, x_max):
@@ -165,9 +232,15 @@ def where(condition, x1, x2):
     c = _data(condition)
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
-    return make_output(xp.where(c, a, b), (x1, x2),
-                       lambda g: (_unbroadcast(xp.where(c, g, 0), a.shape),
-                                  _unbroadcast(xp.where(c, 0, g), b.shape)), "where")
+    try:
+        out = xp.where(c, a, b)
+    except ValueError:
+        raise ValueError(f"[where] incompatible shapes: condition {tuple(np.shape(c))}, x1 "
+                         f"{tuple(a.shape)} and x2 {tuple(b.shape)} cannot be broadcast "
+                         f"together") from None
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(xp.where(c, g, 0), x1, a.shape),
+                                  _grad(xp.where(c, 0, g), x2, b.shape)), "where")
 
 
 # -- matrix products ----------------------------------------------------------------------------
@@ -198,15 +271,35 @@ def _gemm(a, b, trans_a=False, trans_b=False):
 
 
 def matmul(x1, x2):
-    """Matrix product with numpy's broadcasting rules; float products of 2-D operands, of
-    (..., K) by (K, N), and of equal-batch 3-D operands run on lamina's GEMM kernel."""
-    a, b = _data(x1), _data(x2)
-    if not hasattr(a, "dtype"):
-        a = np.asarray(a)
-    if not hasattr(b, "dtype"):
-        b = np.asarray(b)
-    native = (a.dtype == b.dtype and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8)
-              and a.ndim >= 2 and b.ndim >= 2)
+    """Matrix product with numpy's broadcasting rules and Keras' result dtype (int64 @ float32
+    is float32; float16 is computed in float32 and returned as float16). Float products of 2-D
+    operands, of (..., K) by (K, N), and of equal-batch 3-D operands run on lamina's GEMM
+    kernel."""
+    a, b = _arrays(x1, x2)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"[matmul] operands must have at least 1 axis, got x1 {a.shape} and "
+                         f"x2 {b.shape}")
+    out_dtype = a.dtype
+    if out_dtype.kind == "f":
+        a, _ = kernel_input(a, "matmul", "x1")
+        b, _ = kernel_input(b, "matmul", "x2")
+    out, backward = _matmul(a, b, _needs(x1), _needs(x2))
+    compute = a.dtype
+    if out.dtype == out_dtype and _dtype_of(x1) in (None, compute) and \
+            _dtype_of(x2) in (None, compute):
+        return make_output(out, (x1, x2), backward, "matmul")
+
+    def cast_backward(g):  # gradients in the compute dtype, then each operand's own
+        ga, gb = backward(g.astype(compute, copy=False))
+        return (None if ga is None else _grad(ga, x1, ga.shape),
+                None if gb is None else _grad(gb, x2, gb.shape))
+
+    return make_output(out.astype(out_dtype, copy=False), (x1, x2), cast_backward, "matmul")
+
+
+def _matmul(a, b, need_a, need_b):
+    """(a @ b, backward(g) -> (ga, gb)) for arrays of one dtype."""
+    native = a.dtype.kind == "f" and a.dtype.itemsize in (4, 8) and a.ndim >= 2 and b.ndim >= 2
     if native and b.ndim == 2:
         lead = a.shape[:-1]
         a2 = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a
@@ -217,11 +310,11 @@ def matmul(x1, x2):
 
         def backward(g):
             g2 = g.reshape(-1, b.shape[1])
-            ga = _gemm(g2, b, trans_b=True).reshape(a.shape) if _needs(x1) else None
-            gb = _gemm(a2, g2, trans_a=True) if _needs(x2) else None
+            ga = _gemm(g2, b, trans_b=True).reshape(a.shape) if need_a else None
+            gb = _gemm(a2, g2, trans_a=True) if need_b else None
             return ga, gb
 
-        return make_output(out, (x1, x2), backward, "matmul")
+        return out, backward
     if native and a.ndim == 3 and b.ndim == 3 and (a.shape[0] == b.shape[0]
                                                    or 1 in (a.shape[0], b.shape[0])):
         if a.shape[2] != b.shape[1]:
@@ -230,13 +323,13 @@ def matmul(x1, x2):
 
         def backward(g):
             ga = gb = None
-            if _needs(x1):
+            if need_a:
                 ga = _unbroadcast(_gemm(g, b, trans_b=True), a.shape)
-            if _needs(x2):
+            if need_b:
                 gb = _unbroadcast(_gemm(a, g, trans_a=True), b.shape)
             return ga, gb
 
-        return make_output(out, (x1, x2), backward, "matmul")
+        return out, backward
     # General case (1-D operands, ranks > 3, integers): the array module's matmul.
     xp = backend.array_module(a)
     try:
@@ -256,7 +349,7 @@ def matmul(x1, x2):
         gb = _unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
         return ga, gb
 
-    return make_output(out, (x1, x2), backward, "matmul")
+    return out, backward
 
 
 dot = matmul
@@ -264,6 +357,10 @@ dot = matmul
 
 def _needs(x):
     return isinstance(x, Tensor) and x.requires_grad
+
+
+def _dtype_of(x):
+    return x.data.dtype if isinstance(x, Tensor) else None
 
 
 # -- reductions ---------------------------------------------------------------------------------
@@ -291,15 +388,21 @@ def _expand_to(g, shape, axes):
 
 
 def _reduce_sum(a, axes, mean):
-    """Sum (or mean) over `axes`: lamina's reduction kernel for one axis of a float array."""
+    """Sum (or mean) over `axes`: lamina's reduction kernel for one axis of a float array.
+    float16 is summed in float32 and returned as float16; the mean of integers is floatx (the
+    sum of integers stays an integer, numpy's)."""
+    out_dtype = a.dtype
+    if a.dtype.kind == "f" or mean:
+        a, out_dtype = kernel_input(a, "mean" if mean else "sum")
     if (len(axes) == 1 and a.dtype.kind == "f" and a.flags.c_contiguous and a.ndim > 0
             and hasattr(backend.kernels(a), "reduce_sum")):
         ax = axes[0]
         xp = backend.array_module(a)
         out = xp.empty(a.shape[:ax] + a.shape[ax + 1:], dtype=a.dtype)
         backend.kernels(a).reduce_sum(a, out, ax, mean)
-        return out
-    return a.mean(axis=axes) if mean else a.sum(axis=axes)
+    else:
+        out = a.mean(axis=axes) if mean else a.sum(axis=axes)
+    return out if out.dtype == out_dtype else out.astype(out_dtype)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
@@ -325,7 +428,7 @@ def mean(x, axis=None, keepdims=False):
     xp = backend.array_module(a)
     return make_output(
         out, (x,),
-        lambda g: (xp.multiply(_expand_to(g, shape, axes), 1.0 / count, dtype=a.dtype),),
+        lambda g: (xp.multiply(_expand_to(g, shape, axes), 1.0 / count, dtype=out.dtype),),
         "mean")
 
 
