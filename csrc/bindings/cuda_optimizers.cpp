@@ -2,7 +2,6 @@
 // csrc/cpu/optimizers.h). Same lists and checks as lamina._cpu's: every element of every list
 // is checked, with its index in the message, before anything is queued.
 #include <cmath>
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -42,33 +41,6 @@ ParamSlots<T> slots_of(const Arr& w, const Arr& g, const DevArr* states, std::si
     if (states[k].present()) s.state[k] = states[k].ptr<T>();
   }
   return s;
-}
-
-// The byte ranges of one tensor's arrays (params, grads, then the state lists; null where a
-// list is not passed), all C-contiguous and of the same size after the checks.
-struct TensorBuffers {
-  std::array<const char*, 5> starts;
-  std::int64_t bytes;
-};
-
-// The update reads and writes w, g and the states of a tensor elementwise through restrict
-// pointers: no two of them may share memory. Checked after every shape and dtype.
-void expect_buffers_disjoint(const char* where, const std::vector<TensorBuffers>& buffers,
-                             const std::vector<StateList>& lists) {
-  for (std::size_t i = 0; i < buffers.size(); ++i) {
-    const auto& b = buffers[i];
-    for (std::size_t x = 1; x < 2 + lists.size(); ++x) {
-      for (std::size_t y = 0; y < x; ++y) {
-        if (ranges_overlap(b.starts[x], b.bytes, b.starts[y], b.bytes)) {
-          auto name = [&](std::size_t k) {
-            const char* list = k == 0 ? "params" : k == 1 ? "grads" : lists[k - 2].name;
-            return std::string(list) + "[" + std::to_string(i) + "]";
-          };
-          fail_value(where, name(x).c_str(), "must not share memory with '" + name(y) + "'");
-        }
-      }
-    }
-  }
 }
 
 ParamLists collect(const char* where, py::handle params_obj, py::handle grads_obj,
@@ -122,7 +94,10 @@ ParamLists collect(const char* where, py::handle params_obj, py::handle grads_ob
     if (w.dtype == DType::f64) out.f64.push_back(slots_of<double>(w, g, st, lists.size()));
     else out.f32.push_back(slots_of<float>(w, g, st, lists.size()));
   }
-  expect_buffers_disjoint(where, buffers, lists);
+  expect_buffers_disjoint(where, buffers, 2 + lists.size(), [&](std::size_t k, std::size_t i) {
+    const char* list = k == 0 ? "params" : k == 1 ? "grads" : lists[k - 2].name;
+    return std::string(list) + "[" + std::to_string(i) + "]";
+  });
   return out;
 }
 

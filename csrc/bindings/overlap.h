@@ -8,10 +8,12 @@
 // shares a byte with some element of the other; column slices of one buffer that do not meet pass.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "bindings/arrays.h"
 
@@ -97,6 +99,30 @@ inline void expect_all_disjoint(const char* where, std::initializer_list<Named> 
     for (const Named& in : inputs) expect_disjoint(out->array, in.array, where, out->name, in.name);
     for (auto other = std::next(out); other != outputs.end(); ++other) {
       expect_disjoint(other->array, out->array, where, other->name, out->name);
+    }
+  }
+}
+
+// The byte ranges of one tensor's arrays in a multi-tensor update (weights, gradient and up to
+// three states; null where absent), C-contiguous and all of `bytes` bytes.
+struct TensorBuffers {
+  std::array<const char*, 5> starts;
+  std::int64_t bytes;
+};
+
+// No two arrays of one tensor share memory (an elementwise update through restrict pointers).
+// name(k, i) names array k of tensor i for the message ("grads[3]").
+template <class NameFn>
+void expect_buffers_disjoint(const char* where, const std::vector<TensorBuffers>& buffers,
+                             std::size_t arrays, NameFn&& name) {
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    const TensorBuffers& b = buffers[i];
+    for (std::size_t x = 1; x < arrays; ++x) {
+      for (std::size_t y = 0; y < x; ++y) {
+        if (ranges_overlap(b.starts[x], b.bytes, b.starts[y], b.bytes)) {
+          fail_value(where, name(x, i).c_str(), "must not share memory with '" + name(y, i) + "'");
+        }
+      }
     }
   }
 }
