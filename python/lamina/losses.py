@@ -145,7 +145,7 @@ def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     if reduction == "sum":
         return ops.sum(values)
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        total = float(sample_weight.sum())
+        total = float(backend.array_module(sample_weight).sum(sample_weight))
         if total == 0.0:  # Keras' divide_no_nan
             return ops.where(np.asarray(False), ops.sum(values), 0.0)
         return ops.sum(values) / total

@@ -29,9 +29,8 @@ def _number(value, name, where, allow_none=False):
         return None
     if isinstance(value, Tensor):
         value = value.data
-    if hasattr(value, "ndim") and getattr(value, "ndim", None) == 0 and \
-            getattr(value, "dtype", np.dtype(object)).kind in "iuf":
-        value = value.item() if hasattr(value, "item") else value
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # numpy/cupy scalars
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"[{where}] argument `{name}` must be a number, got {value!r}")
     return float(value)
