@@ -227,6 +227,23 @@ def nadam_step(params, grads, ms, vs, lr, beta1, beta2, epsilon, step, u_product
         v_hat = v / (1 - beta2 ** step)
         w -= m_hat * lr / (np.sqrt(v_hat) + epsilon)
     return u_product
+
+
+def adadelta_step(params, grads, accumulated_grads, accumulated_deltas, lr, rho, epsilon,
+                  weight_decay=0.0):
+    for w, g, a, d in zip(params, grads, accumulated_grads, accumulated_deltas):
+        _decay(w, lr, weight_decay)
+        a[...] = rho * a + (1 - rho) * g * g
+        delta = -np.sqrt(d + epsilon) * g / np.sqrt(a + epsilon)
+        d[...] = rho * d + (1 - rho) * delta * delta
+        w += lr * delta
+
+
+def lion_step(params, grads, ms, lr, beta1, beta2, weight_decay=0.0):
+    for w, g, m in zip(params, grads, ms):
+        _decay(w, lr, weight_decay)
+        w -= lr * np.sign(m * beta1 + g * (1 - beta1))
+        m[...] = m * beta2 + g * (1 - beta2)
 # --- activations (Keras 3 formulas, evaluated in float64) -----------------------------------
 
 SELU_ALPHA = 1.6732632423543772

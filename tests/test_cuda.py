@@ -132,6 +132,28 @@ def test_stream_is_a_required_keyword(cuda_mod):
     (lambda m: m.rmsprop_step([np.zeros(3, np.float32)], [F(3)], [F(3)], None, None, 1e-3, 0.9,
                               1e-7, 0.0, False, stream=0),
      TypeError, r"argument 'params\[0\]': expected a cupy array"),
+    # Outputs sharing memory with inputs (the fakes share one address unless given another).
+    (lambda m: m.gemm(F(2, 3), F(3, 5, ptr=1 << 24), F(2, 5), stream=0), ValueError,
+     r"\[gemm\] argument 'c': must not share memory with 'a'"),
+    (lambda m: m.gemm_batched(F(2, 3, 4, ptr=1 << 24), F(2, 4, 5), F(2, 3, 5), stream=0),
+     ValueError, r"\[gemm_batched\] argument 'c': must not share memory with 'b'"),
+    (lambda m: m.mean_squared_error(F(6, 3), F(6, 3, ptr=1 << 24), F(6, ptr=1 << 25),
+                                    F(6, 3, ptr=(1 << 24) + 8), stream=0),
+     ValueError, r"\[mean_squared_error\] argument 'grad': must not share memory with 'y_true'"),
+    (lambda m: m.adadelta_step([F(3)], [F(3, ptr=1 << 24)], [F(3, ptr=1 << 25)],
+                               [F(3, ptr=(1 << 25) + 4)], 1.0, 0.95, 1e-7, stream=0),
+     ValueError, r"\[adadelta_step\] argument 'accumulated_deltas\[0\]': must not share memory "
+                 r"with 'accumulated_grads\[0\]'"),
+    (lambda m: m.lion_step([F(3)], [F(3, ptr=1 << 24)], [F(3)], 1e-3, 0.9, 0.99, stream=0),
+     ValueError, r"\[lion_step\] argument 'ms\[0\]': must not share memory with 'params\[0\]'"),
+    # Labels: the dtype message names the integer types; ignore_class is an integer or None.
+    (lambda m: m.sparse_categorical_crossentropy(F(6, 3), F(6, typestr="|u1"), F(6), None, True,
+                                                 stream=0),
+     TypeError, r"argument 'labels': unsupported dtype '\|u1' \(expected int32 or int64\)"),
+    (lambda m: m.sparse_categorical_crossentropy(F(6, 3), F(6, typestr="<i8", ptr=1 << 24),
+                                                 F(6, ptr=1 << 25), None, True,
+                                                 ignore_class=2.5, stream=0),
+     TypeError, r"argument 'ignore_class': expected None or an integer, got float"),
 ])
 def test_arguments_are_checked_before_any_cuda_call(cuda_mod, call, error, message):
     with pytest.raises(error, match=message):

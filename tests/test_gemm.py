@@ -228,3 +228,72 @@ def test_rejects_wrong_rank_and_batch():
     with pytest.raises(ValueError, match=r"\[gemm_batched\] argument 'b'.*has 5 rows"):
         _cpu.gemm_batched(np.ones((4, 3, 4)), np.ones((4, 5, 5)), np.ones((4, 3, 5)))
 
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda x: (x, x, x), "argument 'c': must not share memory with 'a'"),
+    (lambda x: (x[:, :64], x[:64, 64:128], x[:, 30:94]),
+     "argument 'c': must not share memory with 'a'"),
+    (lambda x: (x[:, :64], x[:64, 64:128], x[:, 120:184]),
+     "argument 'c': must not share memory with 'b'"),
+    (lambda x: (x[:100, :64], x[:64, 64:128], x[99:199, :64]),  # c's first row is a's last
+     "argument 'c': must not share memory with 'a'"),
+])
+def test_gemm_rejects_an_output_sharing_memory_with_an_input(make, message):
+    # Aliasing used to give a silently wrong product (the kernel packs a and b while writing c).
+    x = RNG.standard_normal((200, 200)).astype(np.float32)
+    before = x.copy()
+    with pytest.raises(ValueError, match=r"\[gemm\] " + message):
+        _cpu.gemm(*make(x))
+    np.testing.assert_array_equal(x, before)
+
+
+def test_gemm_accepts_disjoint_column_slices_of_one_buffer():
+    # The leading-dimension layout: c may be a column slice of the matrix a and b are sliced
+    # from, as long as no element is shared.
+    x = RNG.standard_normal((64, 200)).astype(np.float64)
+    a, b = x[:, :64], x[:, 64:96]
+    expected = a @ b
+    _cpu.gemm(a, b, x[:, 100:132])
+    np.testing.assert_allclose(x[:, 100:132], expected, rtol=1e-12, atol=1e-12)
+    # c in the rows after a's and b's last element.
+    y = np.zeros((10, 8))
+    y[:4, :6] = RNG.standard_normal((4, 6))
+    _cpu.gemm(y[:4, :3], y[:3, 3:6], y[5:9, 2:5])
+    np.testing.assert_allclose(y[5:9, 2:5], y[:4, :3] @ y[:3, 3:6], rtol=1e-12)
+
+
+def test_gemm_batched_rejects_an_output_sharing_memory_with_an_input():
+    x = RNG.standard_normal((3, 8, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"\[gemm_batched\] argument 'c': must not share memory "
+                                         r"with 'a'"):
+        _cpu.gemm_batched(x, x.copy(), x)
+    with pytest.raises(ValueError, match=r"\[gemm_batched\] argument 'c': must not share memory "
+                                         r"with 'b'"):
+        _cpu.gemm_batched(x.copy(), x[:1], x)
+
+
+def test_gemm_overlap_check_is_exact_for_slices_of_one_buffer():
+    # Random row-strided views of one buffer: gemm refuses exactly when numpy says c shares
+    # memory with a or b (a conservative check would refuse disjoint column slices).
+    rng = np.random.default_rng(7)
+    buf = np.zeros((12, 10), np.float32)
+    refused = accepted = 0
+    for _ in range(400):
+        M, N, K = rng.integers(1, 5, 3)
+
+        def view(rows, cols):
+            r0 = rng.integers(0, 12 - rows + 1)
+            c0 = rng.integers(0, 10 - cols + 1)
+            return buf[r0:r0 + rows, c0:c0 + cols]
+
+        a, b, c = view(M, K), view(K, N), view(M, N)
+        shared = np.shares_memory(c, a) or np.shares_memory(c, b)
+        try:
+            _cpu.gemm(a, b, c)
+            accepted += 1
+            assert not shared
+        except ValueError as e:
+            refused += 1
+            assert shared and "must not share memory" in str(e)
+    assert refused > 50 and accepted > 50

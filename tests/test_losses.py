@@ -267,11 +267,89 @@ def test_sparse_ignore_class_gives_zero_loss_and_gradient():
         loss, reference.sparse_categorical_crossentropy(y, labels, True, ignore_class=255),
         rtol=1e-12, atol=1e-13)
     assert np.all(grad[[2, 4]] == 0) and np.all(grad[[0, 1, 3, 5]] != 0)
-    # None and -1 both mean "no ignored class": a -1 label is then out of range.
-    for none in (None, -1):
-        with pytest.raises(ValueError, match="label -1 at index 0"):
-            _cpu.sparse_categorical_crossentropy(y, np.array([-1, 0, 0, 0, 0, 0]), loss, None,
-                                                 True, ignore_class=none)
+
+
+INT64_MIN = np.iinfo(np.int64).min
+
+
+@pytest.mark.parametrize("ignore_class", [-1, 255, INT64_MIN, np.int64(-1), np.int32(255)])
+def test_sparse_any_integer_ignore_class_is_ignored(ignore_class):
+    # Keras' void classes are typically -1 or 255; no value is a sentinel for "none".
+    y = np.random.default_rng(2).normal(0, 2, (4, 3))
+    labels = np.array([0, int(ignore_class), 2, int(ignore_class)], np.int64)
+    loss, grad = np.full(4, 9.0), np.full_like(y, 9.0)
+    _cpu.sparse_categorical_crossentropy(y, labels, loss, grad, True, ignore_class=ignore_class)
+    np.testing.assert_allclose(loss[[0, 2]], reference.sparse_categorical_crossentropy(
+        y[[0, 2]], labels[[0, 2]], True), rtol=1e-12)
+    assert np.all(loss[[1, 3]] == 0) and np.all(grad[[1, 3]] == 0)
+
+
+@pytest.mark.parametrize("bad", [-1, INT64_MIN])
+def test_sparse_without_ignore_class_every_label_value_is_checked(bad):
+    # None means "no ignored class": -1 and INT64_MIN (what a cast NaN becomes) are then labels
+    # like any other, out of range.
+    y = np.full((2, 3), 1 / 3)
+    loss = np.empty(2)
+    with pytest.raises(ValueError, match=f"label {bad} at index 1 is out of range for 3 classes"):
+        _cpu.sparse_categorical_crossentropy(y, np.array([0, bad]), loss, None, False)
+    with pytest.raises(ValueError, match=f"label {bad} at index 1 is out of range"):
+        _cpu.sparse_categorical_crossentropy(y, np.array([0, bad]), loss, None, False,
+                                             ignore_class=7)
+
+
+@pytest.mark.parametrize("ignore_class, error, message", [
+    (2.0, TypeError, "argument 'ignore_class': expected None or an integer, got float"),
+    (True, TypeError, "argument 'ignore_class': expected None or an integer, got bool"),
+    ("255", TypeError, "argument 'ignore_class': expected None or an integer, got str"),
+    (2 ** 63, ValueError, "argument 'ignore_class': expected an integer that fits in int64, got "
+                          "9223372036854775808"),
+])
+def test_sparse_ignore_class_argument_is_checked(ignore_class, error, message):
+    with pytest.raises(error, match=r"\[sparse_categorical_crossentropy\] " + message):
+        _cpu.sparse_categorical_crossentropy(np.full((2, 3), 1 / 3), np.array([0, 1]),
+                                             np.empty(2), None, False, ignore_class=ignore_class)
+
+
+def test_sparse_labels_of_another_dtype_name_the_integer_types():
+    with pytest.raises(TypeError, match=r"\[sparse_categorical_crossentropy\] argument 'labels': "
+                                        r"unsupported dtype uint8 \(expected int32 or int64\)"):
+        _cpu.sparse_categorical_crossentropy(np.full((2, 3), 1 / 3), np.array([0, 1], np.uint8),
+                                             np.empty(2), None, False)
+    with pytest.raises(TypeError, match=r"argument 'y_pred': unsupported dtype float16 "
+                                        r"\(expected float32 or float64\)"):
+        _cpu.mean_squared_error(np.ones((2, 3), np.float16), np.ones((2, 3)), np.empty(2), None)
+
+
+@pytest.mark.parametrize("alias, message", [
+    (lambda y, t, loss, grad: (y, t, y.reshape(-1)[:4], grad),
+     "argument 'loss': must not share memory with 'y_pred'"),
+    (lambda y, t, loss, grad: (y, t, loss, y),
+     "argument 'grad': must not share memory with 'y_pred'"),
+    (lambda y, t, loss, grad: (y, t, loss, t),
+     "argument 'grad': must not share memory with 'y_true'"),
+    (lambda y, t, loss, grad: (y, t, t.reshape(-1)[4:8], grad),
+     "argument 'loss': must not share memory with 'y_true'"),
+])
+@pytest.mark.parametrize("name", ["mean_squared_error", "categorical_crossentropy",
+                                  "categorical_hinge"])
+def test_outputs_must_not_alias_inputs(name, alias, message):
+    y, t = np.full((4, 3), 0.5), np.full((4, 3), 0.25)
+    args = alias(y, t, np.empty(4), np.empty((4, 3)))
+    extra = (False,) if name == "categorical_crossentropy" else ()
+    with pytest.raises(ValueError, match=rf"\[{name}\] " + message):
+        getattr(_cpu, name)(*args, *extra)
+    assert np.all(y == 0.5) and np.all(t == 0.25)
+
+
+def test_sparse_outputs_must_not_alias_the_labels_or_each_other():
+    y = np.full((4, 3), 1 / 3)
+    labels = np.zeros(12, np.int64)
+    with pytest.raises(ValueError, match="argument 'loss': must not share memory with 'labels'"):
+        _cpu.sparse_categorical_crossentropy(y, labels[:4], labels[2:6].view(np.float64), None,
+                                             False)
+    grad = np.empty((4, 3))
+    with pytest.raises(ValueError, match="argument 'grad': must not share memory with 'loss'"):
+        _cpu.sparse_categorical_crossentropy(y, labels[:4], grad.reshape(-1)[8:], grad, False)
 
 
 # ------------------------------------------------------------------------------ validation ----

@@ -110,3 +110,89 @@ def test_one_hot_and_argmax():
     assert ops.argmax(np.array([[0.1, 0.9], [0.8, 0.2]])).data.tolist() == [1, 0]
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         ops.one_hot(np.array([3]), 3)
+
+
+# --- dtypes: Keras 3's result_type, and one shape-error form for broadcasting ops ------------
+def _a(dtype, n=3):
+    return np.arange(1, n + 1).astype(dtype)
+
+
+@pytest.mark.parametrize("x1, x2, expected", [
+    (_a(np.int64), _a(np.float32), np.float32),   # numpy: float64
+    (_a(np.uint8), _a(np.int8), np.int16),
+    (_a(np.int32), 1.5, np.float32),              # a Python float is weak: floatx for ints
+    (_a(np.float16), 1.5, np.float16),            # ... and the float's own type for floats
+    (_a(np.int8), 3, np.int8),
+    (_a(np.float16), _a(np.float32), np.float32),
+    (_a(np.bool_), _a(np.float32), np.float32),
+    (_a(np.float64), _a(np.int64), np.float64),
+    (_a(np.float32), np.float64(2.0), np.float64),  # numpy scalars are not weak
+    ([1.0, 2.0, 3.0], _a(np.int32), np.float32),  # a list of floats is floatx
+])
+@pytest.mark.parametrize("fn", [ops.add, ops.subtract, ops.multiply, ops.maximum, ops.minimum,
+                                lambda a, b: ops.where(np.array([True, False, True]), a, b)],
+                         ids=["add", "subtract", "multiply", "maximum", "minimum", "where"])
+def test_binary_ops_follow_keras_result_type(fn, x1, x2, expected):
+    assert fn(x1, x2).dtype == expected
+    assert fn(x2, x1).dtype == expected
+
+
+def test_divide_and_power_dtypes():
+    assert ops.divide(_a(np.int32), _a(np.int32)).dtype == np.float32  # numpy: float64
+    assert ops.divide(_a(np.int64), 2).dtype == np.float32
+    assert ops.divide(_a(np.float16), 2).dtype == np.float16
+    assert ops.power(_a(np.int64), _a(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("fn, name", [(ops.add, "add"), (ops.subtract, "subtract"),
+                                      (ops.multiply, "multiply"), (ops.divide, "divide"),
+                                      (ops.power, "power"), (ops.maximum, "maximum"),
+                                      (ops.minimum, "minimum")])
+def test_broadcasting_error_names_the_op_and_both_shapes(fn, name):
+    with pytest.raises(ValueError, match=rf"^\[{name}\] incompatible shapes: x1 \(2, 3\) and x2 "
+                                         rf"\(4,\) cannot be broadcast together$"):
+        fn(np.ones((2, 3), np.float32), np.ones(4, np.float32))
+    with pytest.raises(ValueError, match=r"^\[where\] incompatible shapes: condition \(2, 3\), "
+                                         r"x1 \(2, 3\) and x2 \(4,\)"):
+        ops.where(np.ones((2, 3), bool), np.ones((2, 3)), np.ones(4))
+
+
+def test_matmul_follows_keras_dtypes():
+    a, b = r(4, 3), r(3, 2)
+    out = ops.matmul(a.astype(np.int64), b.astype(np.float32))
+    assert out.dtype == np.float32  # numpy: float64
+    np.testing.assert_allclose(out.data, a.astype(np.int64) @ b.astype(np.float32), rtol=1e-5)
+    assert ops.matmul(_a(np.int32, 6).reshape(2, 3), _a(np.int32, 6).reshape(3, 2)).dtype == \
+        np.int32
+    half = ops.matmul(a.astype(np.float16), b.astype(np.float16))
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half.data, (a.astype(np.float16).astype(np.float32) @
+                                           b.astype(np.float16).astype(np.float32)), rtol=2e-3,
+                               atol=2e-3)
+
+
+def test_float16_matmul_gradients_come_back_in_float16():
+    x = L.Variable(r(4, 3).astype(np.float16), name="x")
+    w = L.Variable(r(3, 2).astype(np.float32), name="w")
+    with L.GradientTape() as tape:
+        y = ops.sum(ops.matmul(x, w))
+    gx, gw = tape.gradient(y, [x, w])
+    assert gx.dtype == np.float16 and gw.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(gx, np.float32),
+                               np.tile(w.data.sum(1), (4, 1)), rtol=2e-3)
+
+
+@pytest.mark.parametrize("fn", [ops.sum, ops.mean])
+def test_float16_reductions_run_in_float32_and_return_float16(fn):
+    x = np.full((3, 2000), 0.1, np.float16)
+    out = fn(x, axis=1)
+    assert out.dtype == np.float16
+    expected = x.astype(np.float32).sum(1) / (2000 if fn is ops.mean else 1)
+    np.testing.assert_allclose(out.data.astype(np.float32), expected, rtol=1e-3)
+
+
+def test_mean_of_integers_is_floatx():
+    out = ops.mean(np.array([[1, 2], [3, 5]], np.int64), axis=1)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, [1.5, 4.0])
+    assert ops.sum(np.array([1, 2], np.int32)).dtype.kind == "i"

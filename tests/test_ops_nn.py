@@ -138,3 +138,45 @@ def test_regression_losses_and_target_reshape():
     check_gradients(lambda s: ops.losses.mean_absolute_error(t, s), p)
     with pytest.raises(ValueError, match=r"y_true \(4,\), y_pred \(6, 1\)"):
         ops.losses.mean_squared_error(np.ones(4), p)
+
+
+# --- dtypes: the kernels are float32/float64; float16 runs in float32 and stays float16 -------
+@pytest.mark.parametrize("fn", [ops.relu, ops.sigmoid, ops.tanh, ops.gelu, ops.softmax,
+                                ops.log_softmax, ops.silu, lambda x: ops.elu(x, 0.5)],
+                         ids=["relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+                              "silu", "elu"])
+def test_float16_activations_return_float16_with_float16_gradients(fn):
+    x16 = np.linspace(-3, 3, 12).reshape(3, 4).astype(np.float16)
+    out = fn(x16)
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(out.data.astype(np.float32),
+                               fn(x16.astype(np.float32)).data, rtol=2e-3, atol=2e-3)
+    v = L.Variable(x16, name="x")
+    with L.GradientTape() as tape:
+        y = ops.sum(ops.multiply(fn(v), np.arange(12, dtype=np.float16).reshape(3, 4)))
+    g = tape.gradient(y, v)
+    assert g.dtype == np.float16
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.bool_])
+def test_integer_inputs_to_float_ops_become_floatx(dtype):
+    x = np.array([[0, 1, 2]]).astype(dtype)
+    for fn in (ops.relu, ops.sigmoid, ops.softmax, ops.log_softmax):
+        assert fn(x).dtype == np.float32
+
+
+def test_losses_accept_float16_predictions():
+    p16 = np.full((2, 3), 1 / 3, np.float16)
+    loss = ops.sparse_categorical_crossentropy(np.array([0, 2]), p16)
+    assert loss.dtype == np.float32  # as Keras' Loss, which computes in floatx
+    np.testing.assert_allclose(loss.data, np.log(3), rtol=1e-3)
+    v = L.Variable(p16, name="p")
+    with L.GradientTape() as tape:
+        y = ops.sum(ops.categorical_crossentropy(np.eye(3)[[0, 2]], v))
+    assert tape.gradient(y, v).dtype == np.float16
+
+
+def test_unsupported_dtype_names_the_op():
+    with pytest.raises(TypeError, match=r"\[relu\] argument 'x': expected a float, integer or "
+                                        r"bool array, got dtype complex128"):
+        ops.relu(np.ones(3, np.complex128))

@@ -1,4 +1,6 @@
 """lamina._cpu optimizer steps: several multi-tensor steps against the Keras-formula oracles."""
+import re
+
 import numpy as np
 import pytest
 
@@ -92,6 +94,18 @@ def test_adamax(weight_decay, dtype):
     check_steps(dtype, 2, [True, True], _cpu.adamax_step, reference.adamax_step,
                 lambda step: dict(lr=0.01, beta1=0.9, beta2=0.999, epsilon=1e-7, step=step,
                                   weight_decay=weight_decay))
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_adadelta(weight_decay, dtype):
+    check_steps(dtype, 2, [True, True], _cpu.adadelta_step, reference.adadelta_step,
+                lambda step: dict(lr=0.5, rho=0.95, epsilon=1e-7, weight_decay=weight_decay))
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_lion(weight_decay, dtype):
+    check_steps(dtype, 1, [True], _cpu.lion_step, reference.lion_step,
+                lambda step: dict(lr=0.01, beta1=0.9, beta2=0.99, weight_decay=weight_decay))
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
@@ -191,3 +205,21 @@ def test_state_lists_required_by_the_configuration():
         _cpu.adam_step(w, g, [np.zeros(3)], [np.zeros(3)], None, 0.001, 0.9, 0.999, 1e-7, 0)
     # State lists this configuration does not use may be None.
     _cpu.rmsprop_step(w, g, [np.zeros(3)], None, None, 0.1, 0.9, 1e-7, 0.0, False)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda a: a["grads"].__setitem__(1, a["params"][1]),
+     "argument 'grads[1]': must not share memory with 'params[1]'"),
+    (lambda a: a["ms"].__setitem__(0, a["params"][0]),
+     "argument 'ms[0]': must not share memory with 'params[0]'"),
+    (lambda a: a["vs"].__setitem__(2, a["grads"][2]),
+     "argument 'vs[2]': must not share memory with 'grads[2]'"),
+    (lambda a: a["vs"].__setitem__(1, a["ms"][1]),
+     "argument 'vs[1]': must not share memory with 'ms[1]'"),
+])
+def test_arrays_of_one_tensor_must_not_share_memory(mutate, message):
+    # The update reads and writes them elementwise through restrict pointers.
+    args = adam_args()
+    mutate(args)
+    with pytest.raises(ValueError, match=re.escape("[adam_step] " + message)):
+        _cpu.adam_step(**args, **ADAM_HYPER)

@@ -46,13 +46,27 @@ enum Layout {
   kRowStrided = 1,  // 2-D, unit stride along the last axis, any row stride >= columns (lda)
 };
 
+// Which dtypes an argument takes, for the message when it holds none of lamina's four (so that
+// uint8 labels read "expected dtype int32 or int64, got uint8", not a list of float types). The
+// entry point still checks the exact dtype it needs (expect_float, expect_index, expect_dtype).
+enum Accept {
+  kAnyDType = 0,    // float32, float64, int32 or int64
+  kFloatDType = 1,  // float32 or float64
+  kIndexDType = 2,  // int32 or int64
+};
+
+// "unsupported dtype float16 (expected float32 or float64)" for `accept`.
+std::string unsupported_dtype(const std::string& dtype, Accept accept);
+
 // Validates `obj` as a numpy array: aligned, writeable if `access` is kWrite, laid out as
-// `layout` asks. Raises TypeError for a non-array and ValueError for a bad layout.
+// `layout` asks, of one of lamina's dtypes. Raises TypeError for a non-array or another dtype
+// and ValueError for a bad layout.
 Arr array_arg(py::handle obj, const char* where, const char* name, Access access = kRead,
-              Layout layout = kContiguous);
+              Layout layout = kContiguous, Accept accept = kAnyDType);
 // Same, but None gives an Arr with present() == false.
 Arr optional_array_arg(py::handle obj, const char* where, const char* name,
-                       Access access = kRead, Layout layout = kContiguous);
+                       Access access = kRead, Layout layout = kContiguous,
+                       Accept accept = kAnyDType);
 
 std::string shape_string(const Arr& a);
 

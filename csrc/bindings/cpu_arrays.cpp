@@ -69,7 +69,15 @@ void fail_type(const char* where, const char* name, const std::string& what) {
   throw py::type_error(std::string("[") + where + "] argument '" + name + "': " + what);
 }
 
-Arr array_arg(py::handle obj, const char* where, const char* name, Access access, Layout layout) {
+std::string unsupported_dtype(const std::string& dtype, Accept accept) {
+  const char* expected = accept == kFloatDType   ? "float32 or float64"
+                         : accept == kIndexDType ? "int32 or int64"
+                                                 : "float32, float64, int32 or int64";
+  return "unsupported dtype " + dtype + " (expected " + expected + ")";
+}
+
+Arr array_arg(py::handle obj, const char* where, const char* name, Access access, Layout layout,
+              Accept accept) {
   if (!py::isinstance<py::array>(obj)) {
     fail_type(where, name,
               std::string("expected a numpy array, got ") + Py_TYPE(obj.ptr())->tp_name);
@@ -82,8 +90,7 @@ Arr array_arg(py::handle obj, const char* where, const char* name, Access access
   r.strides = a.strides();
   r.dtype = dtype_of(a);
   if (r.dtype == DType::other) {
-    fail_type(where, name, "unsupported dtype " + dtype_string(a) +
-                               " (expected float32, float64, int32 or int64)");
+    fail_type(where, name, unsupported_dtype(dtype_string(a), accept));
   }
   const int flags = a.flags();
   if (!(flags & kNpyAligned)) fail_value(where, name, "array is not aligned");
@@ -111,9 +118,9 @@ Arr array_arg(py::handle obj, const char* where, const char* name, Access access
 }
 
 Arr optional_array_arg(py::handle obj, const char* where, const char* name, Access access,
-                       Layout layout) {
+                       Layout layout, Accept accept) {
   if (obj.is_none()) return Arr{};
-  return array_arg(obj, where, name, access, layout);
+  return array_arg(obj, where, name, access, layout, accept);
 }
 
 void expect_ndim(const Arr& a, int ndim, const char* where, const char* name) {

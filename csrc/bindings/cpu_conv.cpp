@@ -5,6 +5,7 @@
 
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "cpu/conv2d.h"
 
 namespace lamina::bind {
@@ -87,6 +88,7 @@ void conv2d_forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, 
     expect_shape(b, {g.K}, where, "bias");
   }
   act_code(where, act);
+  expect_all_disjoint(where, {{y, "y"}}, {{x, "x"}, {w, "kernel"}, {b, "bias"}});
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -129,6 +131,8 @@ void conv2d_backward_entry(py::handle x_obj, py::handle w_obj, py::handle y_obj,
   if (w.present() && dk.present()) expect_same_shape(dk, w, where, "dkernel", "kernel");
   if (y.present()) expect_same_shape(y, dy, where, "y", "dy");
   if (db.present()) expect_shape(db, {g.K}, where, "dbias");
+  expect_all_disjoint(where, {{dx, "dx"}, {dk, "dkernel"}, {db, "dbias"}},
+                      {{x, "x"}, {w, "kernel"}, {y, "y"}, {dy, "dy"}});
   dispatch_float(dy.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& a) { return a.present() ? a.ptr<T>() : nullptr; };

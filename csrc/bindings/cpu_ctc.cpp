@@ -2,6 +2,7 @@
 // here, so the kernel never reads past a row.
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "cpu/ctc.h"
 
 namespace lamina::bind {
@@ -31,7 +32,7 @@ void ctc_loss_entry(py::handle logits_o, py::handle targets_o, py::handle tlen_o
   expect_ndim(logits, 3, where, "logits");
   expect_float(logits, where, "logits");
   const i64 B = logits.dim(0), T = logits.dim(1), C = logits.dim(2);
-  const Arr targets = array_arg(targets_o, where, "targets");
+  const Arr targets = array_arg(targets_o, where, "targets", kRead, kContiguous, kIndexDType);
   expect_index(targets, where, "targets");
   expect_ndim(targets, 2, where, "targets");
   if (targets.dim(0) != B) {
@@ -57,6 +58,9 @@ void ctc_loss_entry(py::handle logits_o, py::handle targets_o, py::handle tlen_o
     expect_dtype(grad, logits.dtype, where, "grad");
     expect_same_shape(grad, logits, where, "grad", "logits");
   }
+  expect_all_disjoint(where, {{loss, "loss"}, {grad, "grad"}},
+                      {{logits, "logits"}, {targets, "targets"}, {tlen, "target_length"},
+                       {olen, "output_length"}});
   dispatch_index(targets.dtype, [&](auto izero) {
     using I = decltype(izero);
     check_lengths<I>(where, "target_length", tlen, L, "the target's max length");
@@ -91,7 +95,7 @@ void ctc_beam_entry(py::handle logits_o, py::handle len_o, i64 blank, i64 beam_w
   expect_ndim(logits, 3, where, "inputs");
   expect_float(logits, where, "inputs");
   const i64 B = logits.dim(0), T = logits.dim(1), C = logits.dim(2);
-  const Arr len = array_arg(len_o, where, "sequence_lengths");
+  const Arr len = array_arg(len_o, where, "sequence_lengths", kRead, kContiguous, kIndexDType);
   expect_index(len, where, "sequence_lengths");
   expect_shape(len, {B}, where, "sequence_lengths");
   if (blank < 0 || blank >= C) {
@@ -110,6 +114,8 @@ void ctc_beam_entry(py::handle logits_o, py::handle len_o, i64 blank, i64 beam_w
   const Arr scores = array_arg(scores_o, where, "scores", kWrite);
   expect_dtype(scores, logits.dtype, where, "scores");
   expect_shape(scores, {B, top_paths}, where, "scores");
+  expect_all_disjoint(where, {{paths, "paths"}, {scores, "scores"}},
+                      {{logits, "inputs"}, {len, "sequence_lengths"}});
   dispatch_index(len.dtype, [&](auto izero) {
     using I = decltype(izero);
     check_lengths<I>(where, "sequence_lengths", len, T, "the inputs' timesteps");

@@ -1,6 +1,7 @@
 // lamina._cpu.embedding_forward / embedding_backward: see csrc/cpu/embedding.h.
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "cpu/embedding.h"
 
 namespace lamina::bind {
@@ -12,7 +13,7 @@ using i64 = std::int64_t;
 template <class Fn>
 void run_embedding(const char* where, py::handle idx_o, py::handle table_o, py::handle rows_o,
                    bool rows_written, Fn&& fn) {
-  const Arr idx = array_arg(idx_o, where, "indices");
+  const Arr idx = array_arg(idx_o, where, "indices", kRead, kContiguous, kIndexDType);
   expect_index(idx, where, "indices");
   const Arr table = array_arg(table_o, where, rows_written ? "table" : "dtable",
                               rows_written ? kRead : kWrite);
@@ -23,6 +24,12 @@ void run_embedding(const char* where, py::handle idx_o, py::handle table_o, py::
   expect_dtype(rows, table.dtype, where, rows_name);
   const i64 n = idx.size(), V = table.dim(0), D = table.dim(1);
   expect_shape(rows, {n, D}, where, rows_name);
+  // Forward writes rows (out) from table; backward writes table (dtable) from rows (grad).
+  if (rows_written) {
+    expect_all_disjoint(where, {{rows, rows_name}}, {{table, "table"}, {idx, "indices"}});
+  } else {
+    expect_all_disjoint(where, {{table, "dtable"}}, {{rows, rows_name}, {idx, "indices"}});
+  }
   const i64 bad = dispatch_index(idx.dtype, [&](auto izero) {
     using I = decltype(izero);
     return dispatch_float(table.dtype, [&](auto fzero) {

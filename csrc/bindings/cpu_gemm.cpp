@@ -1,6 +1,7 @@
 // lamina._cpu.gemm / gemm_batched: see csrc/cpu/gemm.h for the contract.
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "cpu/gemm.h"
 
 namespace lamina::bind {
@@ -39,6 +40,9 @@ void gemm_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans
                                shape_string(b) + (trans_b ? " (transposed)" : ""));
   }
   expect_shape(c, {M, N}, where, "c");
+  // The kernel packs panels of a and b while it writes c: c must not share memory with either.
+  expect_disjoint(c, a, where, "c", "a");
+  expect_disjoint(c, b, where, "c", "b");
   dispatch_float(a.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -76,6 +80,8 @@ void gemm_batched_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
                                " rows");
   }
   expect_shape(c, {batch, M, N}, where, "c");
+  expect_disjoint(c, a, where, "c", "a");
+  expect_disjoint(c, b, where, "c", "b");
   dispatch_float(a.dtype, [&](auto zero) {
     using T = decltype(zero);
     const std::int64_t sa = a.dim(0) == 1 ? 0 : a.dim(1) * a.dim(2);

@@ -3,6 +3,7 @@
 
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "cpu/batchnorm.h"
 
 namespace lamina::bind {
@@ -38,6 +39,8 @@ void forward_training_entry(py::handle x_obj, py::handle gamma_obj, py::handle b
   expect_channels(var, x, where, "variance");
   expect_dtype(y, x.dtype, where, "y");
   expect_same_shape(y, x, where, "y", "x");
+  expect_all_disjoint(where, {{y, "y"}, {mean, "mean"}, {var, "variance"}},
+                      {{x, "x"}, {gamma, "gamma"}, {beta, "beta"}});
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& a) { return a.present() ? a.ptr<T>() : nullptr; };
@@ -66,6 +69,9 @@ void forward_inference_entry(py::handle x_obj, py::handle gamma_obj, py::handle 
   expect_channels(var, x, where, "variance");
   expect_dtype(y, x.dtype, where, "y");
   expect_same_shape(y, x, where, "y", "x");
+  expect_all_disjoint(where, {{y, "y"}},
+                      {{x, "x"}, {gamma, "gamma"}, {beta, "beta"}, {mean, "mean"},
+                       {var, "variance"}});
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& a) { return a.present() ? a.ptr<T>() : nullptr; };
@@ -101,6 +107,9 @@ void backward_entry(py::handle x_obj, py::handle gamma_obj, py::handle mean_obj,
     expect_dtype(dx, x.dtype, where, "dx");
     expect_same_shape(dx, x, where, "dx", "x");
   }
+  expect_all_disjoint(where, {{dx, "dx"}, {dgamma, "dgamma"}, {dbeta, "dbeta"}},
+                      {{x, "x"}, {gamma, "gamma"}, {mean, "mean"}, {var, "variance"},
+                       {dy, "dy"}});
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& a) { return a.present() ? a.ptr<T>() : nullptr; };

@@ -10,6 +10,7 @@
 
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "cpu/optimizers.h"
 
 namespace lamina::bind {
@@ -71,6 +72,8 @@ ParamLists collect(const char* where, py::handle params_obj, py::handle grads_ob
     expect_length(states[k], lists[k].name);
   }
   ParamLists out;
+  std::vector<TensorBuffers> buffers;
+  buffers.reserve(n);
   Arr st[3];
   for (std::size_t i = 0; i < n; ++i) {
     const std::string idx = "[" + std::to_string(i) + "]";
@@ -88,9 +91,16 @@ ParamLists collect(const char* where, py::handle params_obj, py::handle grads_ob
       expect_dtype(st[k], w.dtype, where, sname.c_str());
       expect_same_shape(st[k], w, where, sname.c_str(), wname.c_str());
     }
+    std::array<const char*, 5> starts{w.data, g.data, nullptr, nullptr, nullptr};
+    for (std::size_t k = 0; k < lists.size(); ++k) starts[2 + k] = st[k].data;
+    buffers.push_back({starts, w.size() * item_size(w)});
     if (w.dtype == DType::f64) out.f64.push_back(slots_of<double>(w, g, st, lists.size()));
     else out.f32.push_back(slots_of<float>(w, g, st, lists.size()));
   }
+  expect_buffers_disjoint(where, buffers, 2 + lists.size(), [&](std::size_t k, std::size_t i) {
+    const char* list = k == 0 ? "params" : k == 1 ? "grads" : lists[k - 2].name;
+    return std::string(list) + "[" + std::to_string(i) + "]";
+  });
   return out;
 }
 
@@ -174,6 +184,22 @@ double nadam_entry(py::handle params, py::handle grads, py::handle ms, py::handl
   return u_now;
 }
 
+void adadelta_entry(py::handle params, py::handle grads, py::handle accumulated_grads,
+                    py::handle accumulated_deltas, double lr, double rho, double epsilon,
+                    double weight_decay) {
+  const ParamLists lists = collect("adadelta_step", params, grads,
+                                   {{"accumulated_grads", accumulated_grads, true},
+                                    {"accumulated_deltas", accumulated_deltas, true}});
+  run(lists, AdadeltaOptions{lr, rho, epsilon, weight_decay}, &adadelta_step<float>,
+      &adadelta_step<double>);
+}
+
+void lion_entry(py::handle params, py::handle grads, py::handle ms, double lr, double beta1,
+                double beta2, double weight_decay) {
+  const ParamLists lists = collect("lion_step", params, grads, {{"ms", ms, true}});
+  run(lists, LionOptions{lr, beta1, beta2, weight_decay}, &lion_step<float>, &lion_step<double>);
+}
+
 }  // namespace
 
 void bind_optimizers(py::module_& m) {
@@ -209,6 +235,15 @@ void bind_optimizers(py::module_& m) {
         "Keras Nadam over lists of arrays, in place. u_product is Keras' running momentum "
         "product before this step (1.0 at step 1); returns the product after it, to pass to "
         "the next call.");
+  m.def("adadelta_step", &adadelta_entry, py::arg("params"), py::arg("grads"),
+        py::arg("accumulated_grads"), py::arg("accumulated_deltas"), py::arg("lr"),
+        py::arg("rho"), py::arg("epsilon"), py::arg("weight_decay") = 0.0,
+        "Keras Adadelta over lists of arrays, in place: a = rho*a + (1-rho)*g^2; "
+        "delta = -sqrt(d + eps)*g/sqrt(a + eps); d = rho*d + (1-rho)*delta^2; w += lr*delta.");
+  m.def("lion_step", &lion_entry, py::arg("params"), py::arg("grads"), py::arg("ms"),
+        py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("weight_decay") = 0.0,
+        "Keras Lion over lists of arrays, in place: w -= lr*sign(b1*m + (1-b1)*g); "
+        "m = b2*m + (1-b2)*g.");
 }
 
 }  // namespace lamina::bind

@@ -3,6 +3,7 @@
 
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "cpu/pool2d.h"
 
 namespace lamina::bind {
@@ -58,6 +59,7 @@ void max_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, py::handle am_
     expect_dtype(am, DType::i32, where, "argmax");
     expect_same_shape(am, y, where, "argmax", "y");
   }
+  expect_all_disjoint(where, {{y, "y"}, {am, "argmax"}}, {{x, "x"}});
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -77,6 +79,7 @@ void max_pool2d_backward_entry(py::handle dy_obj, py::handle am_obj, py::handle 
   expect_dtype(am, DType::i32, where, "argmax");
   expect_same_shape(am, dy, where, "argmax", "dy");
   const ConvGeometry g = pool_geometry(where, dx, "dx", dy, "dy", ph, pw, sh, sw, pt, pb, pl, pr);
+  expect_all_disjoint(where, {{dx, "dx"}}, {{dy, "dy"}, {am, "argmax"}});
   // argmax came from Python: an out-of-range index would write outside dx.
   const std::int32_t* a = am.ptr<std::int32_t>();
   const i64 n = am.size(), cells = g.H * g.W;
@@ -101,6 +104,7 @@ void avg_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, i64 ph, i64 pw
   expect_float(x, where, "x");
   expect_dtype(y, x.dtype, where, "y");
   const ConvGeometry g = pool_geometry(where, x, "x", y, "y", ph, pw, sh, sw, pt, pb, pl, pr);
+  expect_all_disjoint(where, {{y, "y"}}, {{x, "x"}});
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -116,6 +120,7 @@ void avg_pool2d_backward_entry(py::handle dy_obj, py::handle dx_obj, i64 ph, i64
   expect_float(dy, where, "dy");
   expect_dtype(dx, dy.dtype, where, "dx");
   const ConvGeometry g = pool_geometry(where, dx, "dx", dy, "dy", ph, pw, sh, sw, pt, pb, pl, pr);
+  expect_all_disjoint(where, {{dx, "dx"}}, {{dy, "dy"}});
   dispatch_float(dy.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;

@@ -2,6 +2,7 @@
 // Contract (layouts, what is saved, assigned vs accumulated) in csrc/cpu/rnn.h.
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/overlap.h"
 #include "common/lstm_math.h"
 #include "cpu/rnn.h"
 
@@ -95,6 +96,10 @@ void lstm_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
   const Arr gates = s.out(gates_o, "gates", {N, T, s.G});
   const Arr hseq = s.out(hseq_o, "h_seq", {N, T, U});
   const Arr cseq = s.out(cseq_o, "c_seq", {N, T, U});
+  expect_all_disjoint(s.where, {{gates, "gates"}, {hseq, "h_seq"}, {cseq, "c_seq"}},
+                      {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
+                       {b, "bias"}, {h0, "h0"}, {c0, "c0"}, {m, "mask"},
+                       {rm, "recurrent_mask"}});
   dispatch_float(s.dt, [&](auto zero) {
     using V = decltype(zero);
     py::gil_scoped_release nogil;
@@ -132,6 +137,13 @@ void lstm_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::han
   const Arr dh0 = s.out(dh0_o, "dh0", {N, U});
   const Arr dc0 = s.out(dc0_o, "dc0", {N, U});
   const Arr dg = s.out(dg_o, "dgates", {N, T, s.G});
+  expect_all_disjoint(s.where,
+                      {{dx, "dx"}, {dk, "dkernel"}, {dr, "drecurrent_kernel"}, {db, "dbias"},
+                       {dh0, "dh0"}, {dc0, "dc0"}, {dg, "dgates"}},
+                      {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
+                       {h0, "h0"}, {c0, "c0"}, {m, "mask"}, {rm, "recurrent_mask"},
+                       {gates, "gates"}, {hseq, "h_seq"}, {cseq, "c_seq"}, {dhseq, "dh_seq"},
+                       {dhlast, "dh_last"}, {dclast, "dc_last"}});
   dispatch_float(s.dt, [&](auto zero) {
     using V = decltype(zero);
     py::gil_scoped_release nogil;
@@ -158,6 +170,9 @@ void gru_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handl
   const Arr gates = s.out(gates_o, "gates", {N, T, s.G});
   const Arr rh = s.out(rh_o, "rh", {N, T, U});
   const Arr hseq = s.out(hseq_o, "h_seq", {N, T, U});
+  expect_all_disjoint(s.where, {{gates, "gates"}, {rh, "rh"}, {hseq, "h_seq"}},
+                      {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
+                       {b, "bias"}, {h0, "h0"}, {m, "mask"}});
   dispatch_float(s.dt, [&](auto zero) {
     using V = decltype(zero);
     py::gil_scoped_release nogil;
@@ -190,6 +205,12 @@ void gru_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
   const Arr dh0 = s.out(dh0_o, "dh0", {N, U});
   const Arr dg = s.out(dg_o, "dgates", {N, T, s.G});
   const Arr ds = reset_after ? s.out(ds_o, "ds", {N, T, s.G}) : Arr{};
+  expect_all_disjoint(s.where,
+                      {{dx, "dx"}, {dk, "dkernel"}, {dr, "drecurrent_kernel"}, {db, "dbias"},
+                       {dh0, "dh0"}, {dg, "dgates"}, {ds, "ds"}},
+                      {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
+                       {h0, "h0"}, {m, "mask"}, {gates, "gates"}, {rh, "rh"}, {hseq, "h_seq"},
+                       {dhseq, "dh_seq"}, {dhlast, "dh_last"}});
   dispatch_float(s.dt, [&](auto zero) {
     using V = decltype(zero);
     py::gil_scoped_release nogil;
@@ -214,6 +235,9 @@ void simple_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::ha
   const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, U});
   const Arr gates = s.out(gates_o, "gates", {N, T, U});
   const Arr hseq = s.out(hseq_o, "h_seq", {N, T, U});
+  expect_all_disjoint(s.where, {{gates, "gates"}, {hseq, "h_seq"}},
+                      {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
+                       {b, "bias"}, {h0, "h0"}, {m, "mask"}, {rm, "recurrent_mask"}});
   dispatch_float(s.dt, [&](auto zero) {
     using V = decltype(zero);
     py::gil_scoped_release nogil;
@@ -243,6 +267,12 @@ void simple_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::h
   const Arr db = s.opt_out(db_o, "dbias", {U});
   const Arr dh0 = s.out(dh0_o, "dh0", {N, U});
   const Arr dg = s.out(dg_o, "dgates", {N, T, U});
+  expect_all_disjoint(s.where,
+                      {{dx, "dx"}, {dk, "dkernel"}, {dr, "drecurrent_kernel"}, {db, "dbias"},
+                       {dh0, "dh0"}, {dg, "dgates"}},
+                      {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
+                       {h0, "h0"}, {m, "mask"}, {rm, "recurrent_mask"}, {hseq, "h_seq"},
+                       {dhseq, "dh_seq"}, {dhlast, "dh_last"}});
   dispatch_float(s.dt, [&](auto zero) {
     using V = decltype(zero);
     py::gil_scoped_release nogil;

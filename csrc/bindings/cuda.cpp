@@ -47,5 +47,5 @@ PYBIND11_MODULE(_cuda, m) {
       "mean_absolute_error", "log_cosh", "mean_absolute_percentage_error",
       "mean_squared_logarithmic_error", "poisson", "kl_divergence", "hinge", "squared_hinge",
       "huber", "sgd_step", "rmsprop_step", "adam_step", "adagrad_step", "adamax_step",
-      "nadam_step");
+      "nadam_step", "adadelta_step", "lion_step");
 }

@@ -37,7 +37,7 @@ py::ssize_t int_item(PyObject* v, const char* where, const char* name, const cha
 }  // namespace
 
 DevArr device_array_arg(py::handle obj, const char* where, const char* name, Access access,
-                        Layout layout) {
+                        Layout layout, Accept accept) {
   PyObject* raw = PyObject_GetAttrString(obj.ptr(), "__cuda_array_interface__");
   if (!raw) {
     PyErr_Clear();
@@ -68,8 +68,7 @@ DevArr device_array_arg(py::handle obj, const char* where, const char* name, Acc
   py::ssize_t itemsize = 0;
   r.dtype = parse_typestr(ts, &itemsize);
   if (r.dtype == DType::other) {
-    fail_type(where, name, "unsupported dtype '" + ts +
-                               "' (expected float32, float64, int32 or int64)");
+    fail_type(where, name, unsupported_dtype("'" + ts + "'", accept));
   }
 
   PyObject* shape = item(d, "shape");
@@ -159,9 +158,9 @@ DevArr device_array_arg(py::handle obj, const char* where, const char* name, Acc
 }
 
 DevArr optional_device_array_arg(py::handle obj, const char* where, const char* name,
-                                 Access access, Layout layout) {
+                                 Access access, Layout layout, Accept accept) {
   if (obj.is_none()) return DevArr{};
-  return device_array_arg(obj, where, name, access, layout);
+  return device_array_arg(obj, where, name, access, layout, accept);
 }
 
 }  // namespace lamina::bind

@@ -42,12 +42,14 @@ struct DevArr : Arr {
 
 // Validates `obj` as a device array: float32/float64/int32/int64, aligned, writeable if
 // `access` is kWrite, laid out as `layout` asks. TypeError for an object without the
-// interface (a numpy array, say) or an unsupported dtype; ValueError for a bad layout.
+// interface (a numpy array, say) or an unsupported dtype (named against `accept`); ValueError
+// for a bad layout.
 DevArr device_array_arg(py::handle obj, const char* where, const char* name, Access access = kRead,
-                        Layout layout = kContiguous);
+                        Layout layout = kContiguous, Accept accept = kAnyDType);
 // Same, but None gives a DevArr with present() == false.
 DevArr optional_device_array_arg(py::handle obj, const char* where, const char* name,
-                                 Access access = kRead, Layout layout = kContiguous);
+                                 Access access = kRead, Layout layout = kContiguous,
+                                 Accept accept = kAnyDType);
 
 // The `stream` argument: a cudaStream_t as an integer (cupy's Stream.ptr; 0 = legacy default).
 inline cudaStream_t stream_arg(std::uintptr_t stream) {

@@ -2,11 +2,12 @@
 // Same arguments and checks as lamina._cpu's, plus the keyword-only stream. Not yet on the GPU:
 // categorical_hinge and cosine_similarity (lamina.cuda.kernels() says so when asked for them).
 #include <cstdint>
-#include <limits>
 #include <string>
 
 #include "bindings/cuda_arrays.h"
 #include "bindings/cuda_families.h"
+#include "bindings/loss_args.h"
+#include "bindings/overlap.h"
 #include "cuda/losses.h"
 
 namespace lamina::bind {
@@ -32,7 +33,7 @@ RowsView check_rows(const char* where, py::handle y_pred_obj, py::handle target_
                     const char* target_name, py::handle loss_obj, py::handle grad_obj,
                     bool sparse) {
   RowsView v;
-  v.y_pred = device_array_arg(y_pred_obj, where, "y_pred");
+  v.y_pred = device_array_arg(y_pred_obj, where, "y_pred", kRead, kContiguous, kFloatDType);
   expect_float(v.y_pred, where, "y_pred");
   if (v.y_pred.ndim < 1 || v.y_pred.dim(v.y_pred.ndim - 1) < 1) {
     fail_value(where, "y_pred", "expected at least 1 dimension with a non-empty last axis, got "
@@ -40,7 +41,8 @@ RowsView check_rows(const char* where, py::handle y_pred_obj, py::handle target_
   }
   v.C = v.y_pred.dim(v.y_pred.ndim - 1);
   v.R = v.y_pred.size() / v.C;
-  v.target = device_array_arg(target_obj, where, target_name);
+  v.target = device_array_arg(target_obj, where, target_name, kRead, kContiguous,
+                         sparse ? kIndexDType : kFloatDType);
   if (sparse) {
     expect_index(v.target, where, target_name);
     expect_rows(v.target, v.y_pred, v.R, where, target_name);
@@ -48,14 +50,20 @@ RowsView check_rows(const char* where, py::handle y_pred_obj, py::handle target_
     expect_dtype(v.target, v.y_pred.dtype, where, target_name);
     expect_same_shape(v.target, v.y_pred, where, target_name, "y_pred");
   }
-  v.loss = device_array_arg(loss_obj, where, "loss", kWrite);
+  v.loss = device_array_arg(loss_obj, where, "loss", kWrite, kContiguous, kFloatDType);
   expect_dtype(v.loss, v.y_pred.dtype, where, "loss");
   expect_rows(v.loss, v.y_pred, v.R, where, "loss");
-  v.grad = optional_device_array_arg(grad_obj, where, "grad", kWrite);
+  v.grad = optional_device_array_arg(grad_obj, where, "grad", kWrite, kContiguous, kFloatDType);
   if (v.grad.present()) {
     expect_dtype(v.grad, v.y_pred.dtype, where, "grad");
     expect_same_shape(v.grad, v.y_pred, where, "grad", "y_pred");
   }
+  // The kernels read a row of y_pred and y_true while writing its loss and gradient.
+  expect_disjoint(v.loss, v.y_pred, where, "loss", "y_pred");
+  expect_disjoint(v.loss, v.target, where, "loss", target_name);
+  expect_disjoint(v.grad, v.y_pred, where, "grad", "y_pred");
+  expect_disjoint(v.grad, v.target, where, "grad", target_name);
+  expect_disjoint(v.grad, v.loss, where, "grad", "loss");
   return v;
 }
 
@@ -101,17 +109,14 @@ void sparse_categorical_crossentropy_entry(py::handle y_pred, py::handle labels,
                                            py::object ignore_class_obj, std::uintptr_t stream) {
   constexpr const char* where = "sparse_categorical_crossentropy";
   const RowsView v = check_rows(where, y_pred, labels, "labels", loss, grad, true);
-  std::int64_t ignore_class = std::numeric_limits<std::int64_t>::min();
-  if (!ignore_class_obj.is_none()) {
-    const auto value = ignore_class_obj.cast<std::int64_t>();
-    if (value != -1) ignore_class = value;
-  }
+  const IgnoredClass ignore = ignored_class_arg(where, ignore_class_obj);
   const cudaStream_t s = stream_arg(stream);
   std::int64_t bad = -1, label = 0;
   dispatch_index(v.target.dtype, [&](auto izero) {
     using I = decltype(izero);
     py::gil_scoped_release nogil;
-    bad = cuda::find_invalid_label<I>(v.target.ptr<I>(), v.R, v.C, ignore_class, s);
+    bad = cuda::find_invalid_label<I>(v.target.ptr<I>(), v.R, v.C, ignore.active, ignore.label,
+                                      s);
     if (bad >= 0) label = cuda::label_at<I>(v.target.ptr<I>(), bad, s);
   });
   if (bad >= 0) {
@@ -125,7 +130,8 @@ void sparse_categorical_crossentropy_entry(py::handle y_pred, py::handle labels,
       using I = decltype(izero);
       py::gil_scoped_release nogil;
       cuda::sparse_categorical_crossentropy<T, I>(v.y_pred.ptr<T>(), v.target.ptr<I>(), v.R, v.C,
-                                                  from_logits, ignore_class, v.loss.ptr<T>(),
+                                                  from_logits, ignore.active, ignore.label,
+                                            v.loss.ptr<T>(),
                                                   v.grad.present() ? v.grad.ptr<T>() : nullptr,
                                                   s);
     });
@@ -173,7 +179,8 @@ void bind_cuda_losses(py::module_& m) {
         py::arg("stream"),
         (std::string("categorical_crossentropy against int32/int64 labels (one per row). Every "
                      "label is checked on the device before anything is written (this waits for "
-                     "the stream); ignore_class rows get loss 0 and gradient 0.") +
+                     "the stream); ignore_class rows (None: none; any integer, -1 included, "
+                     "otherwise) get loss 0 and gradient 0.") +
          kRowContract).c_str());
   m.def("binary_crossentropy", &binary_crossentropy_entry, py::arg("y_pred"), py::arg("y_true"),
         py::arg("loss"), py::arg("grad"), py::arg("from_logits"),

@@ -236,25 +236,25 @@ void categorical_crossentropy(const T* y_pred, const T* y_true, std::int64_t R, 
 
 template <class I>
 std::int64_t find_invalid_label(const I* labels, std::int64_t R, std::int64_t C,
-                                std::int64_t ignore_class) {
+                                bool has_ignore_class, std::int64_t ignore_class) {
   for (std::int64_t r = 0; r < R; ++r) {
     const auto l = static_cast<std::int64_t>(labels[r]);
-    if ((l < 0 || l >= C) && l != ignore_class) return r;
+    if ((l < 0 || l >= C) && !(has_ignore_class && l == ignore_class)) return r;
   }
   return -1;
 }
 
 template <class T, class I>
 void sparse_categorical_crossentropy(const T* y_pred, const I* labels, std::int64_t R,
-                                     std::int64_t C, bool from_logits, std::int64_t ignore_class,
-                                     T* loss, T* grad) {
+                                     std::int64_t C, bool from_logits, bool has_ignore_class,
+                                     std::int64_t ignore_class, T* loss, T* grad) {
   const T eps = static_cast<T>(kLossEpsilon), hi = T(1) - eps;
   parallel_for(R, R * C * kWorkPerElement, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const T* y = y_pred + r * C;
       T* g = grad ? grad + r * C : nullptr;
       const auto label = static_cast<std::int64_t>(labels[r]);
-      if (label == ignore_class || label < 0 || label >= C) {
+      if ((has_ignore_class && label == ignore_class) || label < 0 || label >= C) {
         // Ignored row (out-of-range labels were rejected by the caller; never index with one).
         loss[r] = T(0);
         if (g) std::fill(g, g + C, T(0));
@@ -358,9 +358,11 @@ void cosine_similarity(const T* y_pred, const T* y_true, std::int64_t R, std::in
   template void categorical_crossentropy<T>(const T*, const T*, std::int64_t, std::int64_t,    \
                                             bool, double, T*, T*);                             \
   template void sparse_categorical_crossentropy<T, std::int32_t>(                              \
-      const T*, const std::int32_t*, std::int64_t, std::int64_t, bool, std::int64_t, T*, T*);  \
+      const T*, const std::int32_t*, std::int64_t, std::int64_t, bool, bool, std::int64_t, T*, \
+      T*);                                                                                     \
   template void sparse_categorical_crossentropy<T, std::int64_t>(                              \
-      const T*, const std::int64_t*, std::int64_t, std::int64_t, bool, std::int64_t, T*, T*);  \
+      const T*, const std::int64_t*, std::int64_t, std::int64_t, bool, bool, std::int64_t, T*, \
+      T*);                                                                                     \
   template void categorical_hinge<T>(const T*, const T*, std::int64_t, std::int64_t, T*, T*);  \
   template void cosine_similarity<T>(const T*, const T*, std::int64_t, std::int64_t, T*, T*);
 LAMINA_INSTANTIATE_LOSSES(float)
@@ -368,8 +370,8 @@ LAMINA_INSTANTIATE_LOSSES(double)
 #undef LAMINA_INSTANTIATE_LOSSES
 
 template std::int64_t find_invalid_label<std::int32_t>(const std::int32_t*, std::int64_t,
-                                                       std::int64_t, std::int64_t);
+                                                       std::int64_t, bool, std::int64_t);
 template std::int64_t find_invalid_label<std::int64_t>(const std::int64_t*, std::int64_t,
-                                                       std::int64_t, std::int64_t);
+                                                       std::int64_t, bool, std::int64_t);
 
 }  // namespace lamina

@@ -49,19 +49,23 @@ template <class T>
 void categorical_crossentropy(const T* y_pred, const T* y_true, std::int64_t R, std::int64_t C,
                               bool from_logits, double label_smoothing, T* loss, T* grad);
 
-// First index r with labels[r] outside [0, C) and != ignore_class, or -1 when all are valid.
-// Callers check this before sparse_categorical_crossentropy, which trusts its labels.
+// Keras' ignore_class: rows whose label equals `ignore_class` are skipped, but only when
+// `has_ignore_class` is set. The flag is separate from the value so that no label is a sentinel:
+// every int64 (INT64_MIN and -1 included) is either the ignored class or checked against [0, C).
+
+// First index r with labels[r] outside [0, C) and not the ignored class, or -1 when all are
+// valid. Callers check this before sparse_categorical_crossentropy, which trusts its labels.
 template <class I>
 std::int64_t find_invalid_label(const I* labels, std::int64_t R, std::int64_t C,
-                                std::int64_t ignore_class);
+                                bool has_ignore_class, std::int64_t ignore_class);
 
-// categorical_crossentropy against one-hot(labels[r]); a row whose label equals ignore_class
-// gets loss 0 and gradient 0 (pass a negative ignore_class for "none": it never matches a valid
-// label).
+// categorical_crossentropy against one-hot(labels[r]); a row whose label is the ignored class
+// gets loss 0 and gradient 0 (as does an out-of-range label the caller failed to reject: the
+// kernel never indexes with one).
 template <class T, class I>
 void sparse_categorical_crossentropy(const T* y_pred, const I* labels, std::int64_t R,
-                                     std::int64_t C, bool from_logits, std::int64_t ignore_class,
-                                     T* loss, T* grad);
+                                     std::int64_t C, bool from_logits, bool has_ignore_class,
+                                     std::int64_t ignore_class, T* loss, T* grad);
 
 // max(neg - pos + 1, 0), pos = sum(t p), neg = max((1 - t) p) (first maximum on ties).
 template <class T>

@@ -219,13 +219,59 @@ void nadam_step(const ParamSlots<T>* tensors, std::int64_t count, const NadamOpt
   });
 }
 
+template <class T>
+void adadelta_step(const ParamSlots<T>* tensors, std::int64_t count, const AdadeltaOptions& o) {
+  const T lr = static_cast<T>(o.lr), rho = static_cast<T>(o.rho);
+  const T one_minus_rho = static_cast<T>(1.0 - o.rho), eps = static_cast<T>(o.epsilon);
+  const T decay = static_cast<T>(o.weight_decay * o.lr);
+  for_each_piece(tensors, count, [&](const ParamSlots<T>& s, std::int64_t b, std::int64_t e) {
+    T* __restrict w = s.w;
+    const T* __restrict g = s.g;
+    T* __restrict acc_g = s.state[0];
+    T* __restrict acc_d = s.state[1];
+#pragma omp simd
+    for (std::int64_t i = b; i < e; ++i) {
+      const T gi = g[i];
+      const T ai = rho * acc_g[i] + one_minus_rho * (gi * gi);
+      acc_g[i] = ai;
+      const T delta = -(std::sqrt(acc_d[i] + eps) * gi) / std::sqrt(ai + eps);
+      acc_d[i] = rho * acc_d[i] + one_minus_rho * (delta * delta);
+      const T wi = w[i] - w[i] * decay;
+      w[i] = wi + lr * delta;
+    }
+  });
+}
+
+template <class T>
+void lion_step(const ParamSlots<T>* tensors, std::int64_t count, const LionOptions& o) {
+  const T lr = static_cast<T>(o.lr), b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2);
+  const T c1 = static_cast<T>(1.0 - o.beta1), c2 = static_cast<T>(1.0 - o.beta2);
+  const T decay = static_cast<T>(o.weight_decay * o.lr);
+  for_each_piece(tensors, count, [&](const ParamSlots<T>& s, std::int64_t b, std::int64_t e) {
+    T* __restrict w = s.w;
+    const T* __restrict g = s.g;
+    T* __restrict m = s.state[0];
+#pragma omp simd
+    for (std::int64_t i = b; i < e; ++i) {
+      const T gi = g[i];
+      const T c = m[i] * b1 + gi * c1;
+      const T sign = static_cast<T>((c > T(0)) - (c < T(0)));
+      const T wi = w[i] - w[i] * decay;
+      w[i] = wi - lr * sign;
+      m[i] = m[i] * b2 + gi * c2;
+    }
+  });
+}
+
 #define LAMINA_INSTANTIATE_OPTIMIZERS(T)                                                     \
   template void sgd_step<T>(const ParamSlots<T>*, std::int64_t, const SgdOptions&);         \
   template void rmsprop_step<T>(const ParamSlots<T>*, std::int64_t, const RmspropOptions&); \
   template void adam_step<T>(const ParamSlots<T>*, std::int64_t, const AdamOptions&);       \
   template void adagrad_step<T>(const ParamSlots<T>*, std::int64_t, const AdagradOptions&); \
   template void adamax_step<T>(const ParamSlots<T>*, std::int64_t, const AdamaxOptions&);   \
-  template void nadam_step<T>(const ParamSlots<T>*, std::int64_t, const NadamOptions&);
+  template void nadam_step<T>(const ParamSlots<T>*, std::int64_t, const NadamOptions&);     \
+  template void adadelta_step<T>(const ParamSlots<T>*, std::int64_t, const AdadeltaOptions&); \
+  template void lion_step<T>(const ParamSlots<T>*, std::int64_t, const LionOptions&);
 LAMINA_INSTANTIATE_OPTIMIZERS(float)
 LAMINA_INSTANTIATE_OPTIMIZERS(double)
 #undef LAMINA_INSTANTIATE_OPTIMIZERS

@@ -89,6 +89,22 @@ struct NadamOptions {
 template <class T>
 void nadam_step(const ParamSlots<T>* tensors, std::int64_t count, const NadamOptions& o);
 
+// state[0] = accumulated squared gradient a, state[1] = accumulated squared update d.
+// a = rho a + (1 - rho) g^2; delta = -sqrt(d + epsilon) g / sqrt(a + epsilon);
+// d = rho d + (1 - rho) delta^2; w += lr delta.
+struct AdadeltaOptions {
+  double lr, rho, epsilon, weight_decay;
+};
+template <class T>
+void adadelta_step(const ParamSlots<T>* tensors, std::int64_t count, const AdadeltaOptions& o);
+
+// state[0] = m. w -= lr sign(b1 m + (1 - b1) g) (sign(0) = 0); then m = b2 m + (1 - b2) g.
+struct LionOptions {
+  double lr, beta1, beta2, weight_decay;
+};
+template <class T>
+void lion_step(const ParamSlots<T>* tensors, std::int64_t count, const LionOptions& o);
+
 // u_product after step t given the product after step t - 1 (1.0 before the first step).
 double nadam_u_product(double previous, double beta1, std::int64_t step);
 

@@ -235,18 +235,19 @@ __global__ void categorical_crossentropy_kernel(const T* y_pred, const T* y_true
   }
 }
 
-// Against one-hot(labels[r]); a label equal to ignore_class or outside [0, C) gives loss 0 and
+// Against one-hot(labels[r]); the ignored class or a label outside [0, C) gives loss 0 and
 // gradient 0 (never an out-of-bounds read).
 template <class T, class I>
 __global__ void sparse_categorical_crossentropy_kernel(const T* y_pred, const I* labels, i64 R,
-                                                       i64 C, bool from_logits, i64 ignore_class,
+                                                       i64 C, bool from_logits,
+                                                       bool has_ignore_class, i64 ignore_class,
                                                        T* loss, T* grad) {
   const T eps = static_cast<T>(kLossEpsilon), hi = T(1) - eps;
   LAMINA_FOR_EACH_ROW_OF_WARP(r, R) {
     const T* y = y_pred + r * C;
     T* g = grad ? grad + r * C : nullptr;
     const i64 label = static_cast<i64>(labels[r]);
-    if (label == ignore_class || label < 0 || label >= C) {
+    if ((has_ignore_class && label == ignore_class) || label < 0 || label >= C) {
       if (lane == 0) loss[r] = T(0);
       if (g) {
         for (i64 c = lane; c < C; c += kWarpSize) g[c] = T(0);
@@ -291,15 +292,15 @@ __global__ void sparse_categorical_crossentropy_kernel(const T* y_pred, const I*
 
 #undef LAMINA_FOR_EACH_ROW_OF_WARP
 
-// *first_bad = min(row) over rows whose label is out of range and not ignore_class.
+// *first_bad = min(row) over rows whose label is out of range and not the ignored class.
 // Grid: grid_stride_blocks(R, 256) blocks of 256 threads, grid-stride over the R labels.
 template <class I>
-__global__ void validate_labels_kernel(const I* labels, i64 R, i64 C, i64 ignore_class,
-                                       unsigned long long* first_bad) {
+__global__ void validate_labels_kernel(const I* labels, i64 R, i64 C, bool has_ignore_class,
+                                       i64 ignore_class, unsigned long long* first_bad) {
   const i64 stride = static_cast<i64>(gridDim.x) * blockDim.x;
   for (i64 r = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x; r < R; r += stride) {
     const i64 l = static_cast<i64>(labels[r]);
-    if ((l < 0 || l >= C) && l != ignore_class) {
+    if ((l < 0 || l >= C) && !(has_ignore_class && l == ignore_class)) {
       atomicMin(first_bad, static_cast<unsigned long long>(r));
     }
   }
@@ -347,7 +348,8 @@ void categorical_crossentropy(const T* y_pred, const T* y_true, i64 R, i64 C, bo
 }
 
 template <class I>
-i64 find_invalid_label(const I* labels, i64 R, i64 C, i64 ignore_class, cudaStream_t stream) {
+i64 find_invalid_label(const I* labels, i64 R, i64 C, bool has_ignore_class, i64 ignore_class,
+                       cudaStream_t stream) {
   if (R <= 0) return -1;
   const char* where = "sparse_categorical_crossentropy";
   StreamScratch scratch(sizeof(unsigned long long), stream, where);
@@ -355,8 +357,8 @@ i64 find_invalid_label(const I* labels, i64 R, i64 C, i64 ignore_class, cudaStre
   check_cuda(cudaMemsetAsync(first_bad, 0xff, sizeof(unsigned long long), stream), where,
              "cudaMemsetAsync");
   launch("validate_labels_kernel", dim3(grid_stride_blocks(R, kBlockThreads)),
-         dim3(kBlockThreads), 0, stream, validate_labels_kernel<I>, labels, R, C, ignore_class,
-         first_bad);
+         dim3(kBlockThreads), 0, stream, validate_labels_kernel<I>, labels, R, C,
+         has_ignore_class, ignore_class, first_bad);
   unsigned long long host = ULLONG_MAX;
   check_cuda(cudaMemcpyAsync(&host, first_bad, sizeof host, cudaMemcpyDeviceToHost, stream),
              where, "copying the label check back");
@@ -376,11 +378,11 @@ i64 label_at(const I* labels, i64 index, cudaStream_t stream) {
 
 template <class T, class I>
 void sparse_categorical_crossentropy(const T* y_pred, const I* labels, i64 R, i64 C,
-                                     bool from_logits, i64 ignore_class, T* loss, T* grad,
-                                     cudaStream_t stream) {
+                                     bool from_logits, bool has_ignore_class, i64 ignore_class,
+                                     T* loss, T* grad, cudaStream_t stream) {
   launch("sparse_categorical_crossentropy_kernel", dim3(row_blocks(R)), dim3(kBlockThreads), 0,
          stream, sparse_categorical_crossentropy_kernel<T, I>, y_pred, labels, R, C, from_logits,
-         ignore_class, loss, grad);
+         has_ignore_class, ignore_class, loss, grad);
 }
 
 #define LAMINA_INSTANTIATE_LOSSES(T)                                                           \
@@ -389,15 +391,17 @@ void sparse_categorical_crossentropy(const T* y_pred, const I* labels, i64 R, i6
   template void categorical_crossentropy<T>(const T*, const T*, i64, i64, bool, double, T*, T*, \
                                             cudaStream_t);                                     \
   template void sparse_categorical_crossentropy<T, std::int32_t>(                             \
-      const T*, const std::int32_t*, i64, i64, bool, i64, T*, T*, cudaStream_t);              \
+      const T*, const std::int32_t*, i64, i64, bool, bool, i64, T*, T*, cudaStream_t);        \
   template void sparse_categorical_crossentropy<T, std::int64_t>(                             \
-      const T*, const std::int64_t*, i64, i64, bool, i64, T*, T*, cudaStream_t);
+      const T*, const std::int64_t*, i64, i64, bool, bool, i64, T*, T*, cudaStream_t);
 LAMINA_INSTANTIATE_LOSSES(float)
 LAMINA_INSTANTIATE_LOSSES(double)
 #undef LAMINA_INSTANTIATE_LOSSES
 
-template i64 find_invalid_label<std::int32_t>(const std::int32_t*, i64, i64, i64, cudaStream_t);
-template i64 find_invalid_label<std::int64_t>(const std::int64_t*, i64, i64, i64, cudaStream_t);
+template i64 find_invalid_label<std::int32_t>(const std::int32_t*, i64, i64, bool, i64,
+                                              cudaStream_t);
+template i64 find_invalid_label<std::int64_t>(const std::int64_t*, i64, i64, bool, i64,
+                                              cudaStream_t);
 template i64 label_at<std::int32_t>(const std::int32_t*, i64, cudaStream_t);
 template i64 label_at<std::int64_t>(const std::int64_t*, i64, cudaStream_t);
 

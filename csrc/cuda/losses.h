@@ -23,23 +23,26 @@ void categorical_crossentropy(const T* y_pred, const T* y_true, std::int64_t R, 
                               bool from_logits, double label_smoothing, T* loss, T* grad,
                               cudaStream_t stream);
 
-// First row whose label is outside [0, C) and not ignore_class, or -1. Runs a check kernel and
+// has_ignore_class / ignore_class: as in csrc/cpu/losses.h (a flag, not a sentinel label).
+// First row whose label is outside [0, C) and not the ignored class, or -1. Runs a check kernel and
 // copies one 8-byte flag back: this SYNCHRONISES `stream` (the caller waits for the work queued
 // before the labels are ready). It lets the caller raise before any output is written, as on
 // the CPU.
 template <class I>
 std::int64_t find_invalid_label(const I* labels, std::int64_t R, std::int64_t C,
-                                std::int64_t ignore_class, cudaStream_t stream);
+                                bool has_ignore_class, std::int64_t ignore_class,
+                                cudaStream_t stream);
 
 // Reads labels[index] back to the host (for the error message). Synchronous.
 template <class I>
 std::int64_t label_at(const I* labels, std::int64_t index, cudaStream_t stream);
 
-// Trusts nothing: a label outside [0, C) (or equal to ignore_class) gives loss 0 and gradient 0,
+// Trusts nothing: a label outside [0, C) (or the ignored class) gives loss 0 and gradient 0,
 // so the kernel never indexes out of bounds even if the caller skipped find_invalid_label.
 template <class T, class I>
 void sparse_categorical_crossentropy(const T* y_pred, const I* labels, std::int64_t R,
-                                     std::int64_t C, bool from_logits, std::int64_t ignore_class,
-                                     T* loss, T* grad, cudaStream_t stream);
+                                     std::int64_t C, bool from_logits, bool has_ignore_class,
+                                     std::int64_t ignore_class, T* loss, T* grad,
+                                     cudaStream_t stream);
 
 }  // namespace lamina::cuda

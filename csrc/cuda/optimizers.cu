@@ -187,6 +187,36 @@ struct NadamUpdate {
   }
 };
 
+template <class T>
+struct AdadeltaUpdate {
+  T lr, rho, one_minus_rho, eps, decay;
+  __device__ void operator()(const ParamSlots<T>& s, i64 i) const {
+    T* acc_g = s.state[0];
+    T* acc_d = s.state[1];
+    const T gi = s.g[i];
+    const T ai = rho * acc_g[i] + one_minus_rho * (gi * gi);
+    acc_g[i] = ai;
+    const T delta = -(sqrt_t(acc_d[i] + eps) * gi) / sqrt_t(ai + eps);
+    acc_d[i] = rho * acc_d[i] + one_minus_rho * (delta * delta);
+    const T wi = s.w[i] - s.w[i] * decay;
+    s.w[i] = wi + lr * delta;
+  }
+};
+
+template <class T>
+struct LionUpdate {
+  T lr, b1, b2, c1, c2, decay;
+  __device__ void operator()(const ParamSlots<T>& s, i64 i) const {
+    T* m = s.state[0];
+    const T gi = s.g[i];
+    const T c = m[i] * b1 + gi * c1;
+    const T sign = static_cast<T>((c > T(0)) - (c < T(0)));
+    const T wi = s.w[i] - s.w[i] * decay;
+    s.w[i] = wi - lr * sign;
+    m[i] = m[i] * b2 + gi * c2;
+  }
+};
+
 }  // namespace
 
 template <class T>
@@ -253,13 +283,34 @@ void nadam_step(const ParamSlots<T>* tensors, i64 count, const NadamOptions& o,
   multi_tensor_apply("nadam_step", tensors, count, u, stream);
 }
 
+template <class T>
+void adadelta_step(const ParamSlots<T>* tensors, i64 count, const AdadeltaOptions& o,
+                   cudaStream_t stream) {
+  const AdadeltaUpdate<T> u{static_cast<T>(o.lr), static_cast<T>(o.rho),
+                            static_cast<T>(1.0 - o.rho), static_cast<T>(o.epsilon),
+                            static_cast<T>(o.weight_decay * o.lr)};
+  multi_tensor_apply("adadelta_step", tensors, count, u, stream);
+}
+
+template <class T>
+void lion_step(const ParamSlots<T>* tensors, i64 count, const LionOptions& o,
+               cudaStream_t stream) {
+  const LionUpdate<T> u{static_cast<T>(o.lr),         static_cast<T>(o.beta1),
+                        static_cast<T>(o.beta2),      static_cast<T>(1.0 - o.beta1),
+                        static_cast<T>(1.0 - o.beta2), static_cast<T>(o.weight_decay * o.lr)};
+  multi_tensor_apply("lion_step", tensors, count, u, stream);
+}
+
 #define LAMINA_INSTANTIATE_OPTIMIZERS(T)                                                        \
   template void sgd_step<T>(const ParamSlots<T>*, i64, const SgdOptions&, cudaStream_t);       \
   template void rmsprop_step<T>(const ParamSlots<T>*, i64, const RmspropOptions&, cudaStream_t); \
   template void adam_step<T>(const ParamSlots<T>*, i64, const AdamOptions&, cudaStream_t);     \
   template void adagrad_step<T>(const ParamSlots<T>*, i64, const AdagradOptions&, cudaStream_t); \
   template void adamax_step<T>(const ParamSlots<T>*, i64, const AdamaxOptions&, cudaStream_t); \
-  template void nadam_step<T>(const ParamSlots<T>*, i64, const NadamOptions&, cudaStream_t);
+  template void nadam_step<T>(const ParamSlots<T>*, i64, const NadamOptions&, cudaStream_t);   \
+  template void adadelta_step<T>(const ParamSlots<T>*, i64, const AdadeltaOptions&,            \
+                                 cudaStream_t);                                                \
+  template void lion_step<T>(const ParamSlots<T>*, i64, const LionOptions&, cudaStream_t);
 LAMINA_INSTANTIATE_OPTIMIZERS(float)
 LAMINA_INSTANTIATE_OPTIMIZERS(double)
 #undef LAMINA_INSTANTIATE_OPTIMIZERS

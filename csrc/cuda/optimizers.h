@@ -34,4 +34,11 @@ template <class T>
 void nadam_step(const ParamSlots<T>* tensors, std::int64_t count, const NadamOptions& o,
                 cudaStream_t stream);
 
+template <class T>
+void adadelta_step(const ParamSlots<T>* tensors, std::int64_t count, const AdadeltaOptions& o,
+                   cudaStream_t stream);
+template <class T>
+void lion_step(const ParamSlots<T>* tensors, std::int64_t count, const LionOptions& o,
+               cudaStream_t stream);
+
 }  // namespace lamina::cuda

@@ -1,13 +1,17 @@
 """Keras 3 losses: classes with a reduction and sample weights, functions with Keras' names.
 
 The per-sample computation is the lead's fused loss ops (lamina.ops.losses): one kernel call
-gives the loss of every sample and its gradient. A Loss object then weights and reduces:
-"sum_over_batch_size" (the default: sum of weighted losses / number of losses, as Keras),
-"sum", "mean" (sum / sum of weights) or "none"/None (per-sample losses).
+gives the loss of every sample and its gradient. A Loss object then weights and reduces as
+Keras 3's Loss does (keras/src/losses/loss.py): "sum_over_batch_size" (the default) and "mean"
+divide the sum of the weighted losses by their number, "mean_with_sample_weight" by the sum of
+the sample weights, "sum" sums, "none"/None returns the weighted per-sample losses. A mask on
+the losses (``_keras_mask``, set by ``sparse_categorical_crossentropy(ignore_class=...)``) is
+merged into the sample weights as Keras' apply_mask does: masked entries count for nothing, and
+"mean"/"sum_over_batch_size" divide by the number of valid entries.
 """
 import numpy as np
 
-from . import ops
+from . import backend, ops
 from .autograd import Tensor
 from .ops import losses as _loss_ops
 
@@ -62,32 +66,46 @@ def ctc(y_true, y_pred):
     return ops.ctc_loss(y_true, y_pred, label_length, logit_length, mask_index=0)
 
 
-def _weights_for(sample_weight, values):
-    """sample_weight as an array broadcastable to the per-sample losses."""
-    w = np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight,
-                   dtype=values.dtype)
-    shape = values.shape
-    if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
-        w = w.reshape(w.shape[:-1])
-    if w.ndim < len(shape):
-        w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
+def _same_rank(x1, x2):
+    """Keras' squeeze_or_expand_to_same_rank: when the ranks differ by one and the longer one
+    ends in an axis of 1, squeeze it (or expand the shorter one when that one is 1-D)."""
+    r1, r2 = len(x1.shape), len(x2.shape)
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1:
+            x2 = ops.expand_dims(x2, -1) if isinstance(x2, Tensor) else x2[..., None]
+        else:
+            x1 = ops.squeeze(x1, -1) if isinstance(x1, Tensor) else x1[..., 0]
+    elif r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1:
+            x1 = ops.expand_dims(x1, -1) if isinstance(x1, Tensor) else x1[..., None]
+        else:
+            x2 = ops.squeeze(x2, -1) if isinstance(x2, Tensor) else x2[..., 0]
+    return x1, x2
+
+
+def _weights_array(sample_weight, values, where):
+    """sample_weight as an array of the losses' dtype and array module, of a rank that
+    broadcasts against `values`: Keras' rank matching, then (lamina) per-sample weights of a
+    lower rank get trailing axes of 1, so (batch,) weights apply to (batch, steps) losses."""
+    w = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+    w = backend.array_module(values.data).asarray(w, dtype=values.dtype)
+    values, w = _same_rank(values, w)
+    if w.ndim < values.ndim:
+        w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
     try:
-        np.broadcast_shapes(w.shape, shape)
+        np.broadcast_shapes(w.shape, values.shape)
     except ValueError:
-        raise ValueError(f"sample_weight of shape {tuple(w.shape)} does not match losses of "
-                         f"shape {tuple(shape)}") from None
-    return w
+        raise ValueError(f"[{where}] sample_weight of shape {tuple(w.shape)} does not match "
+                         f"losses of shape {tuple(values.shape)}") from None
+    return values, w
 
 
 class Loss:
     """Base class: subclasses implement ``call(y_true, y_pred)`` returning per-sample losses."""
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"Invalid value for argument `reduction`. Expected one of "
-                             f"{list(_REDUCTIONS)}. Received: reduction={reduction}")
         self.name = name or type(self).__name__.lower()
-        self.reduction = reduction
+        self.reduction = standardize_reduction(reduction)
         self.dtype = dtype
 
     def call(self, y_true, y_pred):
@@ -95,7 +113,11 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         values = self.call(y_true, y_pred)
-        return reduce_values(values, sample_weight, self.reduction)
+        mask = getattr(values, "_keras_mask", None)
+        if sample_weight is None and mask is None:
+            return reduce_values(values, None, self.reduction)
+        return reduce_weighted_values(values, sample_weight, mask, self.reduction,
+                                      where=self.name)
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
@@ -105,19 +127,53 @@ class Loss:
         return cls(**config)
 
 
-def reduce_values(values, sample_weight, reduction):
-    """Weights per-sample losses (a Tensor) and reduces them as Keras' Loss.__call__ does."""
-    if sample_weight is not None:
-        w = _weights_for(sample_weight, values)
-        values = values * w
-    if reduction in ("none", None):
+def standardize_reduction(reduction):
+    """`reduction` if Keras 3 knows it, else Keras' ValueError."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"Invalid value for argument `reduction`. Expected one of "
+                         f"{list(_REDUCTIONS)}. Received: reduction={reduction}")
+    return reduction
+
+
+def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
+    """Keras' reduce_values on already weighted losses (a Tensor): "none"/None, a scalar or an
+    empty (0,) array come back as they are; "sum" sums; "mean_with_sample_weight" with weights
+    divides the sum by the sum of `sample_weight` (0 when that is 0); "sum_over_batch_size",
+    "mean" (and "mean_with_sample_weight" without weights) divide by the number of losses."""
+    if reduction is None or reduction == "none" or values.shape in ((), (0,)):
         return values
     if reduction == "sum":
         return ops.sum(values)
-    if reduction in ("mean", "mean_with_sample_weight") and sample_weight is not None:
-        total = float(np.broadcast_to(w, values.shape).sum())
-        return ops.sum(values) / max(total, 1e-7)
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        total = float(backend.array_module(sample_weight).sum(sample_weight))
+        if total == 0.0:  # Keras' divide_no_nan
+            return ops.where(np.asarray(False), ops.sum(values), 0.0)
+        return ops.sum(values) / total
     return ops.mean(values)
+
+
+def reduce_weighted_values(values, sample_weight=None, mask=None,
+                           reduction="sum_over_batch_size", where="loss"):
+    """Keras' reduce_weighted_values: merges `mask` (boolean, the losses' shape) into
+    `sample_weight` as apply_mask does, weights the losses (a Tensor) and reduces them."""
+    reduction = standardize_reduction(reduction)
+    weights = None
+    if sample_weight is not None:
+        values, weights = _weights_array(sample_weight, values, where)
+    if mask is not None:
+        m = backend.array_module(values.data).asarray(mask, dtype=values.dtype)
+        if reduction in ("mean", "sum_over_batch_size"):
+            # Valid entries get weight total / valid, so the mean over all entries is the mean
+            # over the valid ones (0 when none is valid: divide_no_nan).
+            valid = float(m.sum())
+            m = m * (m.size / valid if valid else 0.0)
+        if weights is None:
+            values, weights = _same_rank(values, m)
+        else:
+            m, weights = _same_rank(m, weights)
+            weights = weights * m
+    values = values * weights
+    return reduce_values(values, weights, reduction)
 
 
 class LossFunctionWrapper(Loss):

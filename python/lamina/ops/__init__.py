@@ -9,6 +9,7 @@ from .conv import __all__ as _conv_all
 from .losses import categorical_crossentropy, sparse_categorical_crossentropy
 from .math import *  # noqa: F401,F403
 from .math import __all__ as _math_all
+from .gemm import dot, matmul
 from .nn import *  # noqa: F401,F403
 from .nn import __all__ as _nn_all
 from .rnn import gru, lstm, simple_rnn
@@ -16,6 +17,6 @@ from .embedding import embedding
 from .ctc import ctc_decode, ctc_loss
 from ..autograd import convert_to_tensor  # noqa: F401
 
-__all__ = list(_math_all) + list(_nn_all) + list(_conv_all) + [
+__all__ = list(_math_all) + ["matmul", "dot"] + list(_nn_all) + list(_conv_all) + [
     "losses", "categorical_crossentropy", "sparse_categorical_crossentropy",
     "convert_to_tensor", "lstm", "gru", "simple_rnn", "embedding", "ctc_loss", "ctc_decode"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, is_recording, make_output
+from .dtypes import kernel_input
 
 __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
            "binary_crossentropy", "mean_squared_error", "mean_absolute_error",
@@ -21,11 +22,12 @@ __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
 
 
 def _prediction(y_pred, where):
+    """y_pred as the kernels take it: float32/float64 (ops.dtypes.kernel_input: float16 is
+    computed in float32, integers in floatx), C-contiguous, at least 1-D, not empty."""
     p = y_pred.data if isinstance(y_pred, Tensor) else y_pred
     if not hasattr(p, "__cuda_array_interface__"):  # cupy stays cupy
         p = np.asarray(p)
-    if p.dtype.kind != "f":
-        p = p.astype(backend.floatx())
+    p, _ = kernel_input(p, where, "y_pred")
     if p.ndim == 0:
         raise ValueError(f"[{where}] argument 'y_pred': expected at least 1 axis, got a scalar")
     if p.size == 0:
@@ -64,7 +66,8 @@ def _row_loss(kernel_name, y_pred, p, target, where, *args):
     out_shape = p.shape[:-1]
 
     def backward(g):
-        return ((grad * g.reshape(rows, 1)).reshape(p.shape),)
+        dp = (grad * g.reshape(rows, 1)).reshape(p.shape)
+        return (dp if dp.dtype == y_pred.dtype else dp.astype(y_pred.dtype),)
 
     return make_output(loss.reshape(out_shape), (y_pred,), backward, where)
 
@@ -80,10 +83,40 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
                      float(label_smoothing))
 
 
+def _class_labels(labels, where):
+    """Integer labels as the kernel takes them (int32 or int64). Float labels are accepted when
+    they hold whole numbers, as Keras casts them; a NaN, an infinity or 2.5 raises instead of
+    silently becoming some class (a cast would turn NaN into INT64_MIN). Costs O(1) array calls,
+    and only for float labels."""
+    kind = labels.dtype.kind
+    if kind == "i" and labels.dtype.itemsize in (4, 8):
+        return labels
+    if kind in "iub":  # int8/16, uint8..64, bool: as Keras, any integer labels work
+        return labels.astype(np.int64)
+    if kind != "f":
+        raise TypeError(f"[{where}] argument 'y_true': expected integer class labels, got dtype "
+                        f"{labels.dtype}")
+    lo, hi = labels.min(), labels.max()  # NaN propagates: both comparisons below are False
+    ints = labels.astype(np.int64) if (lo > -2.0 ** 62 and hi < 2.0 ** 62) else None
+    if ints is None or bool((ints != labels).any()):
+        xp = backend.array_module(labels)
+        bad = ~(xp.abs(labels) < 2.0 ** 62) | (xp.trunc(labels) != labels)
+        i = int(bad.reshape(-1).argmax())
+        raise ValueError(f"[{where}] argument 'y_true': label {labels.reshape(-1)[i]!s} at index "
+                         f"{i} is not a class index (float labels must hold finite whole "
+                         f"numbers that fit in int64)")
+    return ints
+
+
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
                                     axis=-1):
     """Cross-entropy against integer class labels of shape y_pred.shape[:-1] (a trailing axis
-    of 1 is accepted). A label outside [0, classes) raises ValueError."""
+    of 1 is accepted). A label outside [0, classes) raises ValueError, as does a float label
+    that is not a whole number (NaN, inf, 2.5).
+
+    ignore_class (Keras): rows whose label equals it get loss 0 and gradient 0, and the result
+    carries the valid-row mask (``_keras_mask``) so that a Loss leaves those rows out of its
+    reduction, as Keras' does. Any integer works, -1 and 255 included."""
     where = "sparse_categorical_crossentropy"
     p = _prediction(y_pred, where)
     if axis not in (-1, p.ndim - 1):
@@ -97,14 +130,17 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         raise ValueError(f"[{where}] y_true has shape {tuple(labels.shape)} but y_pred has "
                          f"shape {tuple(p.shape)}: expected labels of shape "
                          f"{tuple(p.shape[:-1])}")
-    if labels.dtype.kind == "f":
-        labels = labels.astype(np.int64)
-    elif labels.dtype.kind not in "iu" or labels.dtype.itemsize not in (4, 8) or \
-            labels.dtype.kind == "u":
-        labels = labels.astype(np.int64)
-    labels = xp.ascontiguousarray(labels.reshape(-1))
-    return _row_loss(where, y_pred, p, labels, where, bool(from_logits),
-                     -1 if ignore_class is None else int(ignore_class))
+    labels = xp.ascontiguousarray(_class_labels(labels, where))
+    if ignore_class is not None:
+        if isinstance(ignore_class, (bool, np.bool_)) or not isinstance(
+                ignore_class, (int, np.integer)):
+            raise TypeError(f"[{where}] argument 'ignore_class': expected None or an integer, "
+                            f"got {ignore_class!r}")
+        ignore_class = int(ignore_class)
+    out = _row_loss(where, y_pred, p, labels.reshape(-1), where, bool(from_logits), ignore_class)
+    if ignore_class is not None:
+        out._keras_mask = labels != ignore_class
+    return out
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):

@@ -1,20 +1,20 @@
-"""Differentiable array math with Keras' names: arithmetic with broadcasting, matmul over
-lamina's GEMM kernel, reductions, shape manipulation.
+"""Differentiable array math with Keras' names: arithmetic with broadcasting, reductions,
+shape manipulation (matmul is in ops/gemm.py, beside the kernel it runs on).
 
-Elementwise arithmetic runs on the array module of the inputs (numpy or cupy); matmul and the
-single-axis reductions run on lamina's kernels. Every function accepts Tensors or array-likes
+Elementwise arithmetic runs on the array module of the inputs (numpy or cupy); the single-axis
+reductions run on lamina's kernels. Every function accepts Tensors or array-likes
 and returns a Tensor that records a backward node when gradients are being recorded.
 """
-import builtins
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, convert_to_tensor, make_output
+from .dtypes import kernel_input, result_type
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "negative", "power", "square", "sqrt", "exp", "log",
-    "abs", "absolute", "sign", "maximum", "minimum", "clip", "where", "matmul", "dot", "sum",
+    "abs", "absolute", "sign", "maximum", "minimum", "clip", "where", "sum",
     "mean", "max", "min", "var", "std", "argmax", "argmin", "reshape", "transpose",
     "expand_dims", "squeeze", "concatenate", "stack", "getitem", "cast", "stop_gradient",
     "convert_to_numpy", "zeros", "ones", "zeros_like", "ones_like", "one_hot", "flatten",
@@ -25,15 +25,43 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _arrays(a, b):
-    """Both operands as arrays of a common float dtype (Python scalars adopt the tensor's)."""
-    ad, bd = _data(a), _data(b)
-    if not hasattr(ad, "dtype"):
-        ad = np.asarray(ad, dtype=bd.dtype if hasattr(bd, "dtype") and bd.dtype.kind == "f"
-                        else None)
-    if not hasattr(bd, "dtype"):
-        bd = np.asarray(bd, dtype=ad.dtype if ad.dtype.kind == "f" else None)
-    return ad, bd
+def _operand(x):
+    """An array-like as an array (a Python list of floats becomes floatx, as
+    convert_to_tensor does); arrays and Python scalars pass through."""
+    if hasattr(x, "dtype") or type(x) in (bool, int, float):
+        return x
+    a = np.asarray(x)
+    return a.astype(backend.floatx()) if a.dtype == np.float64 else a
+
+
+def _arrays(x1, x2):
+    """Both operands as arrays of Keras' result dtype (ops.dtypes.result_type: int64 with
+    float32 is float32, Python scalars take the array's type)."""
+    a = x1.data if isinstance(x1, Tensor) else x1
+    b = x2.data if isinstance(x2, Tensor) else x2
+    if hasattr(a, "dtype"):
+        if hasattr(b, "dtype"):
+            if a.dtype == b.dtype:
+                return a, b  # the common case: two arrays of one dtype
+        elif type(b) in (int, float) and a.dtype.kind == "f":  # a weak number: a's dtype
+            return a, backend.array_module(a).asarray(b, dtype=a.dtype)
+    elif type(a) in (int, float) and hasattr(b, "dtype") and b.dtype.kind == "f":
+        return backend.array_module(b).asarray(a, dtype=b.dtype), b
+    a, b = _operand(a), _operand(b)
+    a_array, b_array = hasattr(a, "dtype"), hasattr(b, "dtype")
+    dtype = result_type(a, b)
+    xp = backend.array_module(a if a_array else b)
+    if not a_array or a.dtype != dtype:
+        a = xp.asarray(a, dtype=dtype)
+    if not b_array or b.dtype != dtype:
+        b = xp.asarray(b, dtype=dtype)
+    return a, b
+
+
+def _shape_error(where, a, b):
+    """numpy's broadcasting error, said the lamina way (raise it from None)."""
+    return ValueError(f"[{where}] incompatible shapes: x1 {tuple(a.shape)} and x2 "
+                      f"{tuple(b.shape)} cannot be broadcast together")
 
 
 def _unbroadcast(g, shape):
@@ -49,35 +77,62 @@ def _unbroadcast(g, shape):
     return g.reshape(shape)
 
 
+def _grad(g, x, shape):
+    """The gradient of operand `x` (of the given shape as computed): unbroadcast, and in x's own
+    dtype when the op promoted it (a float16 operand next to a float32 one)."""
+    g = _unbroadcast(g, shape)
+    if isinstance(x, Tensor) and x.data.dtype != g.dtype:
+        g = g.astype(x.data.dtype)
+    return g
+
+
 # -- elementwise arithmetic ---------------------------------------------------------------------
 
 def add(x1, x2):
     a, b = _arrays(x1, x2)
     sa, sb = a.shape, b.shape
-    return make_output(a + b, (x1, x2),
-                       lambda g: (_unbroadcast(g, sa), _unbroadcast(g, sb)), "add")
+    try:
+        out = a + b
+    except ValueError:
+        raise _shape_error("add", a, b) from None
+    return make_output(out, (x1, x2), lambda g: (_grad(g, x1, sa), _grad(g, x2, sb)), "add")
 
 
 def subtract(x1, x2):
     a, b = _arrays(x1, x2)
     sa, sb = a.shape, b.shape
-    return make_output(a - b, (x1, x2),
-                       lambda g: (_unbroadcast(g, sa), _unbroadcast(-g, sb)), "subtract")
+    try:
+        out = a - b
+    except ValueError:
+        raise _shape_error("subtract", a, b) from None
+    return make_output(out, (x1, x2), lambda g: (_grad(g, x1, sa), _grad(-g, x2, sb)),
+                       "subtract")
 
 
 def multiply(x1, x2):
     a, b = _arrays(x1, x2)
-    return make_output(a * b, (x1, x2),
-                       lambda g: (_unbroadcast(g * b, a.shape), _unbroadcast(g * a, b.shape)),
+    try:
+        out = a * b
+    except ValueError:
+        raise _shape_error("multiply", a, b) from None
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(g * b, x1, a.shape), _grad(g * a, x2, b.shape)),
                        "multiply")
 
 
 def divide(x1, x2):
+    """x1 / x2 in Keras' result_type(x1, x2, float): integers divide to floatx."""
     a, b = _arrays(x1, x2)
-    out = a / b
+    if a.dtype.kind != "f":
+        dtype = result_type(a, b, 1.0)
+        a, b = a.astype(dtype), b.astype(dtype)
+    try:
+        out = a / b
+    except ValueError:
+        raise _shape_error("divide", a, b) from None
     return make_output(out, (x1, x2),
-                       lambda g: (_unbroadcast(g / b, a.shape),
-                                  _unbroadcast(-g * out / b, b.shape)), "divide")
+                       lambda g: (_grad(g / b, x1, a.shape),
+                                  _grad(-g * out / b, x2, b.shape)), "divide")
 
 
 def negative(x):
@@ -88,14 +143,17 @@ def negative(x):
 def power(x1, x2):
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
-    out = a ** b
+    try:
+        out = a ** b
+    except ValueError:
+        raise _shape_error("power", a, b) from None
 
     def backward(g):
         ga = g * b * a ** (b - 1)
         gb = None
         if isinstance(x2, Tensor) and x2.requires_grad:
-            gb = _unbroadcast(g * out * xp.log(xp.where(a > 0, a, 1)), b.shape)
-        return _unbroadcast(ga, a.shape), gb
+            gb = _grad(g * out * xp.log(xp.where(a > 0, a, 1)), x2, b.shape)
+        return _grad(ga, x1, a.shape), gb
 
     return make_output(out, (x1, x2), backward, "power")
 
@@ -139,19 +197,27 @@ def sign(x):
 def maximum(x1, x2):
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
+    try:
+        out = xp.maximum(a, b)
+    except ValueError:
+        raise _shape_error("maximum", a, b) from None
     pick_a = a >= b
-    return make_output(xp.maximum(a, b), (x1, x2),
-                       lambda g: (_unbroadcast(g * pick_a, a.shape),
-                                  _unbroadcast(g * ~pick_a, b.shape)), "maximum")
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(g * pick_a, x1, a.shape),
+                                  _grad(g * ~pick_a, x2, b.shape)), "maximum")
 
 
 def minimum(x1, x2):
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
+    try:
+        out = xp.minimum(a, b)
+    except ValueError:
+        raise _shape_error("minimum", a, b) from None
     pick_a = a <= b
-    return make_output(xp.minimum(a, b), (x1, x2),
-                       lambda g: (_unbroadcast(g * pick_a, a.shape),
-                                  _unbroadcast(g * ~pick_a, b.shape)), "minimum")
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(g * pick_a, x1, a.shape),
+                                  _grad(g * ~pick_a, x2, b.shape)), "minimum")
 
 
 def clip(x, x_min, x_max):
@@ -165,105 +231,15 @@ def where(condition, x1, x2):
     c = _data(condition)
     a, b = _arrays(x1, x2)
     xp = backend.array_module(a)
-    return make_output(xp.where(c, a, b), (x1, x2),
-                       lambda g: (_unbroadcast(xp.where(c, g, 0), a.shape),
-                                  _unbroadcast(xp.where(c, 0, g), b.shape)), "where")
-
-
-# -- matrix products ----------------------------------------------------------------------------
-
-def _gemm_operand(a):
-    """A 2-D or 3-D operand as lamina's GEMM wants it: C-contiguous rows."""
-    if a.flags.c_contiguous:
-        return a
-    return backend.array_module(a).ascontiguousarray(a)
-
-
-def _gemm(a, b, trans_a=False, trans_b=False):
-    """op(a) @ op(b) through lamina's GEMM kernel, for 2-D operands or equal/1-batched 3-D."""
-    xp = backend.array_module(a)
-    K = backend.kernels(a)
-    if a.ndim == 2:
-        m = a.shape[1] if trans_a else a.shape[0]
-        n = b.shape[0] if trans_b else b.shape[1]
-        out = xp.empty((m, n), dtype=a.dtype)
-        K.gemm(_gemm_operand(a), _gemm_operand(b), out, trans_a, trans_b)
-        return out
-    batch = builtins.max(a.shape[0], b.shape[0])
-    m = a.shape[2] if trans_a else a.shape[1]
-    n = b.shape[1] if trans_b else b.shape[2]
-    out = xp.empty((batch, m, n), dtype=a.dtype)
-    K.gemm_batched(_gemm_operand(a), _gemm_operand(b), out, trans_a, trans_b)
-    return out
-
-
-def matmul(x1, x2):
-    """Matrix product with numpy's broadcasting rules; float products of 2-D operands, of
-    (..., K) by (K, N), and of equal-batch 3-D operands run on lamina's GEMM kernel."""
-    a, b = _data(x1), _data(x2)
-    if not hasattr(a, "dtype"):
-        a = np.asarray(a)
-    if not hasattr(b, "dtype"):
-        b = np.asarray(b)
-    native = (a.dtype == b.dtype and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8)
-              and a.ndim >= 2 and b.ndim >= 2)
-    if native and b.ndim == 2:
-        lead = a.shape[:-1]
-        a2 = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a
-        if a2.shape[1] != b.shape[0]:
-            raise ValueError(f"[matmul] incompatible shapes: x1 {a.shape} and x2 {b.shape} "
-                             f"(last axis of x1 must equal first axis of x2)")
-        out = _gemm(a2, b).reshape(lead + (b.shape[1],))
-
-        def backward(g):
-            g2 = g.reshape(-1, b.shape[1])
-            ga = _gemm(g2, b, trans_b=True).reshape(a.shape) if _needs(x1) else None
-            gb = _gemm(a2, g2, trans_a=True) if _needs(x2) else None
-            return ga, gb
-
-        return make_output(out, (x1, x2), backward, "matmul")
-    if native and a.ndim == 3 and b.ndim == 3 and (a.shape[0] == b.shape[0]
-                                                   or 1 in (a.shape[0], b.shape[0])):
-        if a.shape[2] != b.shape[1]:
-            raise ValueError(f"[matmul] incompatible shapes: x1 {a.shape} and x2 {b.shape}")
-        out = _gemm(a, b)
-
-        def backward(g):
-            ga = gb = None
-            if _needs(x1):
-                ga = _unbroadcast(_gemm(g, b, trans_b=True), a.shape)
-            if _needs(x2):
-                gb = _unbroadcast(_gemm(a, g, trans_a=True), b.shape)
-            return ga, gb
-
-        return make_output(out, (x1, x2), backward, "matmul")
-    # General case (1-D operands, ranks > 3, integers): the array module's matmul.
-    xp = backend.array_module(a)
     try:
-        out = xp.matmul(a, b)
-    except ValueError as e:
-        raise ValueError(f"[matmul] incompatible shapes: x1 {a.shape} and x2 {b.shape}") from e
-
-    def backward(g):
-        a2 = a if a.ndim > 1 else a[None, :]
-        b2 = b if b.ndim > 1 else b[:, None]
-        g2 = g
-        if a.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
-        ga = _unbroadcast(xp.matmul(g2, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
-        gb = _unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
-        return ga, gb
-
-    return make_output(out, (x1, x2), backward, "matmul")
-
-
-dot = matmul
-
-
-def _needs(x):
-    return isinstance(x, Tensor) and x.requires_grad
+        out = xp.where(c, a, b)
+    except ValueError:
+        raise ValueError(f"[where] incompatible shapes: condition {tuple(np.shape(c))}, x1 "
+                         f"{tuple(a.shape)} and x2 {tuple(b.shape)} cannot be broadcast "
+                         f"together") from None
+    return make_output(out, (x1, x2),
+                       lambda g: (_grad(xp.where(c, g, 0), x1, a.shape),
+                                  _grad(xp.where(c, 0, g), x2, b.shape)), "where")
 
 
 # -- reductions ---------------------------------------------------------------------------------
@@ -291,15 +267,21 @@ def _expand_to(g, shape, axes):
 
 
 def _reduce_sum(a, axes, mean):
-    """Sum (or mean) over `axes`: lamina's reduction kernel for one axis of a float array."""
+    """Sum (or mean) over `axes`: lamina's reduction kernel for one axis of a float array.
+    float16 is summed in float32 and returned as float16; the mean of integers is floatx (the
+    sum of integers stays an integer, numpy's)."""
+    out_dtype = a.dtype
+    if a.dtype.kind == "f" or mean:
+        a, out_dtype = kernel_input(a, "mean" if mean else "sum")
     if (len(axes) == 1 and a.dtype.kind == "f" and a.flags.c_contiguous and a.ndim > 0
             and hasattr(backend.kernels(a), "reduce_sum")):
         ax = axes[0]
         xp = backend.array_module(a)
         out = xp.empty(a.shape[:ax] + a.shape[ax + 1:], dtype=a.dtype)
         backend.kernels(a).reduce_sum(a, out, ax, mean)
-        return out
-    return a.mean(axis=axes) if mean else a.sum(axis=axes)
+    else:
+        out = a.mean(axis=axes) if mean else a.sum(axis=axes)
+    return out if out.dtype == out_dtype else out.astype(out_dtype)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
@@ -325,7 +307,7 @@ def mean(x, axis=None, keepdims=False):
     xp = backend.array_module(a)
     return make_output(
         out, (x,),
-        lambda g: (xp.multiply(_expand_to(g, shape, axes), 1.0 / count, dtype=a.dtype),),
+        lambda g: (xp.multiply(_expand_to(g, shape, axes), 1.0 / count, dtype=out.dtype),),
         "mean")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend, random
 from ..autograd import Tensor, is_recording, make_output
+from .dtypes import kernel_input
 
 __all__ = ["ACTIVATIONS", "activation_code", "dense", "activation", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "gelu", "elu", "selu", "softplus", "silu", "swish",
@@ -107,9 +108,7 @@ def activation(x, name, alpha=None):
     code, param = activation_code(name, alpha)
     if code == 0:
         return x if isinstance(x, Tensor) else Tensor(_data(x))
-    xd = _data(x)
-    if xd.dtype.kind != "f":
-        xd = xd.astype(backend.floatx())
+    xd, out_dtype = kernel_input(_data(x), name)
     if not xd.flags.c_contiguous:
         xd = backend.array_module(xd).ascontiguousarray(xd)
     xp = backend.array_module(xd)
@@ -119,13 +118,16 @@ def activation(x, name, alpha=None):
     keep_x = xd if code in _NEEDS_INPUT else None
 
     def backward(g):
+        if g.dtype != xd.dtype:  # a float16 input: its gradient is computed in float32
+            g = g.astype(xd.dtype)
         if not g.flags.c_contiguous:
             g = xp.ascontiguousarray(g)
         dx = xp.empty_like(xd)
         K.activation_backward(keep_x, y, g, dx, code, param)
-        return (dx,)
+        return (dx if dx.dtype == out_dtype else dx.astype(out_dtype),)
 
-    return make_output(y, (x,), backward, name or "linear")
+    out = y if y.dtype == out_dtype else y.astype(out_dtype)
+    return make_output(out, (x,), backward, name or "linear")
 
 
 def linear(x):
@@ -184,16 +186,19 @@ def softmax(x, axis=-1):
 
 
 def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along `axis`, computed stably."""
-    xd = _data(x)
+    """x - logsumexp(x) along `axis`, computed stably (float16 in float32, integers in
+    floatx, as the other activations)."""
+    xd, out_dtype = kernel_input(_data(x), "log_softmax")
     xp = backend.array_module(xd)
     shifted = xd - xd.max(axis=axis, keepdims=True)
     out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(g):
-        return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
+        g = g.astype(out.dtype, copy=False)
+        dx = g - xp.exp(out) * g.sum(axis=axis, keepdims=True)
+        return (dx.astype(out_dtype, copy=False),)
 
-    return make_output(out, (x,), backward, "log_softmax")
+    return make_output(out.astype(out_dtype, copy=False), (x,), backward, "log_softmax")
 
 
 def dropout(x, rate, noise_shape=None, seed=None):
