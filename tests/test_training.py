@@ -167,3 +167,19 @@ def test_progress_output_is_keras_like_and_single_line_per_epoch_off_terminal(ca
     assert line.startswith("2/2 - ") and "step - accuracy:" in line
     model.fit(x[:64], y[:64], epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_weighted_accuracy_on_one_dimensional_binary_targets():
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 3)).astype("float32")
+    y = (x[:, 0] > 0.5).astype("float32")  # (40,) against outputs (40, 1)
+    model = L.Sequential([L.Input((3,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=L.optimizers.SGD(0.0), loss="binary_crossentropy",
+                  metrics=["accuracy"], weighted_metrics=["accuracy"])
+    w = np.where(y > 0, 3.0, 1.0)
+    hist = model.fit(x, y, sample_weight=w, batch_size=16, verbose=0)
+    hit = ((model.predict(x, verbose=0)[:, 0] > 0.5) == y).astype("float64")
+    # over all samples, whatever the batches (16, 16, 8)
+    assert hist.history["accuracy"][0] == pytest.approx(hit.mean(), rel=1e-6)
+    assert hist.history["weighted_accuracy"][0] == pytest.approx(
+        (hit * w).sum() / w.sum(), rel=1e-6)
