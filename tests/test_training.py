@@ -183,3 +183,64 @@ def test_weighted_accuracy_on_one_dimensional_binary_targets():
     assert hist.history["accuracy"][0] == pytest.approx(hit.mean(), rel=1e-6)
     assert hist.history["weighted_accuracy"][0] == pytest.approx(
         (hit * w).sum() / w.sum(), rel=1e-6)
+
+
+class Probe(layers.Layer):
+    """Records the training flag it is called with."""
+
+    def __init__(self, seen, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = seen
+
+    def call(self, x, training=None):
+        self.seen.append(training)
+        return x
+
+
+class Wrapper(layers.Layer):
+    """A custom layer that calls its sublayer without `training=`: the flag must come from
+    the call context."""
+
+    def __init__(self, seen, **kwargs):
+        super().__init__(**kwargs)
+        self.probe = Probe(seen)
+        self.dense = layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(self.probe(x))
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_training_flag_reaches_nested_layers_on_every_batch(kind):
+    seen = []
+    if kind == "sequential":
+        model = L.Sequential([L.Input((3,)), Wrapper(seen)])
+    else:
+        inp = L.Input((3,))
+        model = L.Model(inp, Wrapper(seen)(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((12, 3), "float32"), np.ones((12, 2), "float32")
+    model.fit(x, y, batch_size=3, epochs=2, verbose=0)
+    assert seen[-8:] == [True] * 8  # the 8 steps (before them: build and shape probes)
+    seen.clear()
+    model.evaluate(x, y, batch_size=3, verbose=0)
+    assert seen == [False] * 4
+
+
+def test_batch_normalization_inside_a_custom_layer_updates_on_every_batch():
+    class Block(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.bn = layers.BatchNormalization(momentum=0.5)
+
+        def call(self, x):
+            return self.bn(x)
+
+    block = Block()
+    model = L.Sequential([L.Input((2,)), block, layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.full((8, 2), 4.0, "float32")
+    model.fit(x, np.zeros((8, 1), "float32"), batch_size=2, epochs=1, shuffle=False,
+              verbose=0)
+    # four batches of mean 4 with momentum 0.5: 4 * (1 - 0.5 ** 4)
+    np.testing.assert_allclose(block.bn.moving_mean.numpy(), [3.75, 3.75], rtol=1e-6)
