@@ -363,6 +363,10 @@ class Functional(Model):
     def build(self, input_shape=None):
         self.built = True
 
+    def _input_signature(self):
+        return (list(self.input_names), [t.dtype for t in self.inputs],
+                [t.shape for t in self.inputs])
+
     # -- the training fast path --------------------------------------------------------------
     def _fast_forward(self):
         """A function(x, training) -> outputs calling each layer's ``call`` directly (no

@@ -98,6 +98,18 @@ class Sequential(Model):
         return forward
 
     @property
+    def output_names(self):
+        layers = self.layers
+        return [layers[-1].name] if layers else []
+
+    def _input_signature(self):
+        first = self._stack[0] if self._stack else None
+        if isinstance(first, InputLayer):
+            return [first.name], [np.dtype(first.dtype)], [first.batch_shape]
+        shape = getattr(self, "_build_input_shape", None) if self.built else None
+        return ["input_layer"], None, [shape]
+
+    @property
     def input_shape(self):
         if self._stack and isinstance(self._stack[0], InputLayer):
             return self._stack[0].batch_shape
