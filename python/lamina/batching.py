@@ -22,6 +22,8 @@ __all__ = ["Arrays", "to_array", "apply_class_weight", "pythonify_logs", "map_da
 def to_array(x, label, where="fit"):
     """x as a numpy array of numbers (Tensors unwrapped, cupy copied to the host), or a clear
     error naming the argument (`label`, e.g. "x" or "y['priority']") and what it holds."""
+    if type(x) is np.ndarray and x.dtype.kind in "biuf":  # the common case, checked at once
+        return x
     if isinstance(x, Tensor):
         x = x.data
     if hasattr(x, "__cuda_array_interface__"):
@@ -201,6 +203,8 @@ class Arrays:
             if i is None or shape is None:
                 continue
             a = self.columns[i]
+            if a.shape[1:] == shape[1:] and a.ndim == len(shape):
+                continue
             if a.ndim != len(shape) or any(
                     d is not None and d != s for d, s in zip(shape[1:], a.shape[1:])):
                 which = f" '{names[k]}'" if names and len(names) > 1 else ""

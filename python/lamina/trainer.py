@@ -22,8 +22,8 @@ from . import losses as losses_module, metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import random as lamina_random
 from .autograd import backward, no_grad, recording
-from .batching import (apply_class_weight, build, concatenate_batches, map_data, pythonify_logs,
-                       unpack)
+from .batching import (Arrays, apply_class_weight, build, concatenate_batches, map_data,
+                       pythonify_logs, unpack)
 from .callbacks import CallbackList
 from .compiled import CompiledOutputs, CompileMetrics
 from .layers.layer import _accepts
@@ -372,7 +372,6 @@ class Trainer:
     # -- data --------------------------------------------------------------------------------
     def _arrays(self, where, x, y=None, sample_weight=None):
         """x, y, sample_weight matched to the model's inputs and outputs (batching.Arrays)."""
-        from .batching import Arrays
         arrays = Arrays(where)
         signature = self._input_signature()
         in_names, dtypes, shapes = signature if signature is not None else (None, None, None)
