@@ -64,6 +64,20 @@ def test_watch_constant_and_single_source():
     np.testing.assert_allclose(tape.gradient(y, c).data, [2.0, 4.0])
 
 
+def test_gradient_comes_in_the_structure_of_sources():
+    a, b = L.Variable(np.ones(3)), L.Variable(np.ones(2))
+    c = L.Variable(np.ones(1))  # not used: its gradient is None wherever it sits
+    with L.GradientTape() as tape:
+        y = ops.sum(a * 2.0) + ops.sum(b * 3.0)
+    grads = tape.gradient(y, {"a": a, "rest": [b, (a, c)]})
+    assert isinstance(grads, dict) and list(grads) == ["a", "rest"]
+    assert isinstance(grads["rest"], list) and isinstance(grads["rest"][1], tuple)
+    np.testing.assert_allclose(grads["a"].data, [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(grads["rest"][0].data, [3.0, 3.0])
+    np.testing.assert_allclose(grads["rest"][1][0].data, [2.0, 2.0, 2.0])
+    assert grads["rest"][1][1] is None
+
+
 def test_non_persistent_tape_refuses_second_gradient():
     x = L.Variable(np.ones(2))
     with L.GradientTape() as tape:

@@ -280,3 +280,45 @@ def test_model_to_dot_and_plot_model(tmp_path):
         pytest.skip("Graphviz (dot) is not installed: rendering not tested")
     png = L.utils.plot_model(model, to_file=tmp_path / "model.png", show_shapes=True)
     assert pathlib.Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("build", [
+    lambda: (lambda x: L.Model(x, [layers.Dense(1, name="head")(x),
+                                   layers.Dense(1, name="head")(x)]))(L.Input((3,))),
+    lambda: (lambda a, b: L.Model([a, b], layers.add([a, b])))(L.Input((3,), name="x"),
+                                                              L.Input((3,), name="x")),
+    lambda: (lambda x: L.Model(x, layers.Dense(2, name="x")(x)))(L.Input((3,), name="x")),
+], ids=["two_outputs", "two_inputs", "input_and_layer"])
+def test_duplicate_layer_names_are_refused_at_construction(build):
+    with pytest.raises(ValueError, match=r'Model: the name "x|head" is used 2 times in the '
+                                         r"model .*All layer names should be unique"):
+        build()
+
+
+def test_batch_axis_of_an_input_is_not_checked():
+    inp = L.Input((3,), batch_size=4)
+    model = L.Model(inp, layers.Dense(2)(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((6, 3), "float32"), np.ones((6, 2), "float32")
+    assert model.predict(x, batch_size=4, verbose=0).shape == (6, 2)  # last batch of 2
+    assert np.isfinite(model.evaluate(x, y, batch_size=4, verbose=0))
+    model.fit(x, y, batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match=r"expected shape \(4, 3\), got \(6, 2\)"):
+        model(np.ones((6, 2), "float32"))  # the other axes still are
+
+
+def test_summary_expand_nested_lists_the_layers_of_a_nested_model(capsys):
+    inner = L.Sequential([L.Input((4,)), layers.Dense(3, name="d1"),
+                          layers.Dense(2, name="d2")], name="inner")
+    inp = L.Input((4,), name="x")
+    model = L.Model(inp, layers.Dense(1, name="head")(inner(inp)))
+    model.summary()
+    flat = capsys.readouterr().out
+    assert "inner (Sequential)" in flat and "d1" not in flat
+    model.summary(expand_nested=True)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    names = [row.split("│")[1].strip() for row in rows]
+    assert names == ["x (InputLayer)", "inner (Sequential)", "└ d1 (Dense)", "└ d2 (Dense)",
+                     "head (Dense)"]
+    assert rows[2].startswith("│    └ d1 (Dense)") and "(None, 3)" in rows[2]
+    assert "15" in rows[2] and "inner[0][0]" in rows[4]

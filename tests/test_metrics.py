@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import lamina as L
 from lamina import metrics as M
 
 
@@ -76,3 +77,64 @@ def test_get_names():
     assert isinstance(M.get("mae"), M.MeanAbsoluteError)
     with pytest.raises(ValueError, match="Could not interpret metric identifier: 'nope'"):
         M.get("nope")
+
+
+@pytest.mark.parametrize("metric,fn", [
+    (M.BinaryAccuracy, lambda t, p: (t == (p > 0.5)).astype(float)),
+    (M.Accuracy, lambda t, p: (t == p).astype(float)),
+    (M.MeanSquaredError, lambda t, p: (t - p) ** 2),
+    (M.MeanAbsoluteError, lambda t, p: np.abs(t - p)),
+])
+def test_one_dimensional_targets_against_n_by_1_outputs_average_over_samples(metric, fn):
+    # Keras 3 expands y_true (N,) to (N, 1): one value per sample, so batches of different
+    # sizes give the mean over all samples, not the mean of batch means.
+    y1, p1 = np.ones(4), np.full((4, 1), 0.9)
+    y2, p2 = np.zeros(1), np.full((1, 1), 0.9)
+    if metric is M.Accuracy:
+        p1, p2 = np.array([[1.0], [1.0], [0.0], [1.0]]), np.array([[1.0]])
+    m = metric()
+    m.update_state(y1, p1)
+    m.update_state(y2, p2)
+    expected = np.concatenate([fn(y1, p1[:, 0]), fn(y2, p2[:, 0])]).mean()
+    assert float(m.result()) == pytest.approx(expected, rel=1e-6)
+    w = np.array([1.0, 2.0, 0.0, 1.0])
+    m.reset_state()
+    m.update_state(y1, p1, sample_weight=w)  # (N,) weights against (N,) labels, (N, 1) outputs
+    m.update_state(y2, p2, sample_weight=[3.0])
+    values = np.concatenate([fn(y1, p1[:, 0]), fn(y2, p2[:, 0])])
+    weights = np.concatenate([w, [3.0]])
+    assert float(m.result()) == pytest.approx((values * weights).sum() / weights.sum(),
+                                              rel=1e-6)
+
+
+def test_binary_accuracy_of_the_audit():
+    m = M.BinaryAccuracy()
+    m.update_state(np.ones(4), np.full((4, 1), 0.9))
+    m.update_state(np.zeros(1), np.full((1, 1), 0.9))
+    assert float(m.result()) == pytest.approx(0.8)
+
+
+def test_squeeze_or_expand_to_same_rank_is_keras_rule():
+    f = M.squeeze_or_expand_to_same_rank
+    shapes = lambda a, b: (a.shape, b.shape)  # noqa: E731
+    assert shapes(*f(np.zeros(3), np.zeros((3, 1)))) == ((3, 1), (3, 1))
+    assert shapes(*f(np.zeros((3, 1)), np.zeros(3))) == ((3, 1), (3, 1))
+    assert shapes(*f(np.zeros((3, 4, 1)), np.zeros((3, 4)))) == ((3, 4), (3, 4))
+    assert shapes(*f(np.zeros((3, 4)), np.zeros((3, 4, 1)))) == ((3, 4), (3, 4))
+    assert shapes(*f(np.zeros((3, 2)), np.zeros(3))) == ((3, 2), (3,))
+
+
+def test_mean_metric_reads_the_mask_of_a_tensor_output():
+    from lamina.layers.embedding import set_mask
+    y_true = np.zeros((2, 3, 1))
+    y_pred = L.Tensor(np.array([[[1.0], [2.0], [9.0]], [[3.0], [9.0], [9.0]]]))
+    set_mask(y_pred, np.array([[True, True, False], [True, False, False]]))
+    m = M.MeanAbsoluteError()
+    m.update_state(y_true, y_pred)
+    assert float(m.result()) == pytest.approx((1 + 2 + 3) / 3)
+    m.reset_state()
+    m.update_state(y_true, y_pred, sample_weight=np.array([1.0, 3.0]))
+    assert float(m.result()) == pytest.approx((1 + 2 + 3 * 3) / (2 + 3))
+    m.reset_state()
+    m.update_state(y_true, y_pred.data)  # a plain array has no mask
+    assert float(m.result()) == pytest.approx(33 / 6)

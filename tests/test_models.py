@@ -87,3 +87,19 @@ def test_subclassed_model_trains():
 def test_functional_model_rejects_a_non_tensor_output():
     with pytest.raises(ValueError, match="`outputs` must be a symbolic tensor"):
         L.Model(L.Input((3,)), None)
+
+
+def test_sequential_refuses_two_layers_of_one_name():
+    model = L.Sequential([L.Input((3,)), layers.Dense(2, name="hidden")])
+    with pytest.raises(ValueError, match="should have unique names. Name 'hidden' is already "
+                                         "the name of a layer in model"):
+        model.add(layers.Dense(2, name="hidden"))
+    assert [layer.name for layer in model.layers] == ["hidden"]
+
+
+def test_sequential_summary_expand_nested(capsys):
+    inner = L.Sequential([L.Input((4,)), layers.Dense(3, name="a1")], name="block")
+    model = L.Sequential([L.Input((4,)), inner, layers.Dense(1, name="out")])
+    model.summary(expand_nested=True)
+    out = capsys.readouterr().out
+    assert "│ block (Sequential)" in out and "│    └ a1 (Dense)" in out

@@ -108,10 +108,10 @@ def test_list_and_single_value_compile_forms_and_list_data():
                   metrics=[["accuracy"], ["mae"]])
     hist = model.fit([text, tags], [department, priority], epochs=1, verbose=0)
     assert {"department_accuracy", "priority_mae", "priority_loss"} <= set(hist.history)
-    # One loss for every output; one metric list applied to every output.
+    # One loss for every output; a flat metrics list goes by position (Keras 3).
     inp = L.Input((3,))
     two = L.Model(inp, [layers.Dense(2, name="a")(inp), layers.Dense(2, name="b")(inp)])
-    two.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    two.compile(optimizer="sgd", loss="mse", metrics=["mae", "mae"])
     y = np.ones((5, 2), "float32")
     logs = two.evaluate(np.ones((5, 3), "float32"), [y, y], verbose=0, return_dict=True)
     assert sorted(logs) == ["a_loss", "a_mae", "b_loss", "b_mae", "loss"]
@@ -187,6 +187,15 @@ def test_sample_weight_matches_keras_formula_on_single_output_functional():
      r"`loss_weights` has key\(s\) \['x'\]"),
     (lambda m, d: m.compile(optimizer="sgd", loss="mse", metrics={"nope": ["mae"]}),
      r"`metrics` has key\(s\) \['nope'\]"),
+    # Keras 3's CompileMetrics: a flat list on several outputs goes by position, so it must
+    # have one entry per output
+    (lambda m, d: m.compile(optimizer="sgd", loss="mse", metrics=["accuracy"]),
+     r"`metrics` is a list of 1 entries but the model has 2 outputs \['department', "
+     r"'priority'\]: for several outputs give one entry per output"),
+    (lambda m, d: m.compile(optimizer="sgd", loss="mse", weighted_metrics=["mae"] * 3),
+     r"`weighted_metrics` is a list of 3 entries but the model has 2 outputs"),
+    (lambda m, d: m.compile(optimizer="sgd", loss="mse", metrics=[["mae"], [["mae"]]]),
+     r"every entry of `metrics` for output 'priority' must be a metric"),
 ])
 def test_bad_structures_are_clear_errors_and_model_stays_usable(call, message):
     model = _compile(_model())
@@ -196,6 +205,22 @@ def test_bad_structures_are_clear_errors_and_model_stays_usable(call, message):
     _compile(model)
     hist = model.fit([data[0], data[1]], [data[3], data[2]], epochs=1, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
+
+
+def test_flat_metrics_list_goes_to_the_outputs_by_position():
+    text, tags, priority, department = _data()
+    model = _compile(_model(), metrics=["accuracy", ["mae", "accuracy"]])
+    logs = model.evaluate([text, tags], [department, priority], verbose=0, return_dict=True)
+    assert sorted(logs) == ["department_accuracy", "department_loss", "loss",
+                            "priority_accuracy", "priority_loss", "priority_mae"]
+    (cm,) = [m for m in model.metrics if m.name == "compile_metrics"]
+    assert [type(m).__name__ for m in cm.metrics] == [
+        "SparseCategoricalAccuracy", "MeanAbsoluteError", "BinaryAccuracy"]
+    # evaluate's list: loss, the per-output losses, then the metrics by name (Keras 3)
+    values = model.evaluate([text, tags], [department, priority], verbose=0)
+    assert values == pytest.approx([logs[k] for k in (
+        "loss", "department_loss", "priority_loss", "department_accuracy",
+        "priority_accuracy", "priority_mae")])
 
 
 def test_train_and_test_on_batch_with_dicts():

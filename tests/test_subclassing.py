@@ -134,3 +134,162 @@ def test_overridden_train_step_sees_the_users_structures():
     hist = model.fit({"features": X}, {"reg": Y_REG, "cls": Y_CLS}, epochs=2, verbose=0)
     assert seen == {"x": "dict", "y": ["cls", "reg"]}
     assert {"loss", "cls_loss", "reg_loss", "reg_mae"} == set(hist.history)
+
+
+# The examples of Keras 3's guide "Customizing what happens in fit()", unchanged but for the
+# import: `self.metrics` holds the loss tracker and the compiled metrics.
+class GuideModel(L.Model):
+    def train_step(self, data):
+        x, y = data
+        with L.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        trainable_vars = self.trainable_variables
+        gradients = tape.gradient(loss, trainable_vars)
+        self.optimizer.apply(gradients, trainable_vars)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class GuideWeightedModel(L.Model):
+    def train_step(self, data):
+        if len(data) == 3:
+            x, y, sample_weight = data
+        else:
+            sample_weight = None
+            x, y = data
+        with L.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+        trainable_vars = self.trainable_variables
+        gradients = tape.gradient(loss, trainable_vars)
+        self.optimizer.apply(gradients, trainable_vars)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred, sample_weight=sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class GuideTestStepModel(L.Model):
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class ComputeMetricsModel(L.Model):
+    """compute_loss, optimizer.apply, compute_metrics: the loss reaches the logs too."""
+
+    def train_step(self, data):
+        x, y = data
+        with L.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self.compute_metrics(x, y, y_pred)
+
+
+def _guide_model(cls):
+    L.utils.set_random_seed(0)
+    inputs = L.Input(shape=(5,))
+    model = cls(inputs, layers.Dense(1)(inputs))
+    model.compile(optimizer=L.optimizers.SGD(0.0), loss="mse", metrics=["mae"])
+    return model
+
+
+@pytest.mark.parametrize("cls", [GuideModel, GuideWeightedModel, ComputeMetricsModel])
+def test_custom_train_step_of_the_keras_guide(cls):
+    model = _guide_model(cls)
+    assert model.metrics_names == ["loss", "compile_metrics"]  # as in Keras 3
+    hist = model.fit(X, Y_REG, batch_size=8, epochs=2, verbose=0)
+    assert sorted(hist.history) == ["loss", "mae"]
+    # learning rate 0: every epoch sees the same weights, so the logs are exact means
+    pred = model.predict(X, verbose=0)
+    mse = float(np.mean((pred - Y_REG) ** 2))
+    mae = float(np.mean(np.abs(pred - Y_REG)))
+    np.testing.assert_allclose(hist.history["loss"], [mse, mse], rtol=1e-5)
+    np.testing.assert_allclose(hist.history["mae"], [mae, mae], rtol=1e-5)
+    (compile_metrics,) = [m for m in model.metrics if m.name == "compile_metrics"]
+    assert [m.name for m in compile_metrics.metrics] == ["mae"]
+    assert set(compile_metrics.result()) == {"mae"}
+
+
+def test_custom_train_step_of_the_keras_guide_with_sample_weight():
+    model = _guide_model(GuideWeightedModel)
+    w = np.linspace(0.1, 1.0, len(X)).astype("float32")
+    hist = model.fit(X, Y_REG, sample_weight=w, batch_size=32, epochs=1, verbose=0)
+    pred = model.predict(X, verbose=0)
+    # compute_loss weighs the loss; `metrics` (not weighted_metrics) ignore the weights
+    err = (pred - Y_REG)[:, 0]
+    assert hist.history["loss"][0] == pytest.approx(float(np.mean(err ** 2 * w)), rel=1e-5)
+    assert hist.history["mae"][0] == pytest.approx(float(np.mean(np.abs(err))), rel=1e-5)
+
+
+def test_custom_test_step_of_the_keras_guide():
+    model = _guide_model(GuideTestStepModel)
+    loss, mae = model.evaluate(X, Y_REG, batch_size=32, verbose=0)
+    pred = model.predict(X, verbose=0)
+    assert loss == pytest.approx(float(np.mean((pred - Y_REG) ** 2)), rel=1e-5)
+    assert mae == pytest.approx(float(np.mean(np.abs(pred - Y_REG))), rel=1e-5)
+
+
+@pytest.mark.parametrize("wrap", [lambda t: [t], lambda t: {"out": t}],
+                         ids=["list", "dict"])
+def test_call_returning_one_output_in_a_list_or_dict_trains(wrap):
+    class One(L.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, x):
+            return wrap(self.dense(x))
+
+    model = One()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    hist = model.fit(X, Y_REG, epochs=2, verbose=0)
+    assert sorted(hist.history) == ["loss", "mae"]
+    loss, mae = model.evaluate(X, Y_REG, verbose=0)
+    assert np.isfinite([loss, mae]).all()
+    assert np.isfinite(model.train_on_batch(X, Y_REG)).all()
+    out = model.predict(X, verbose=0)  # predict keeps the structure, as in Keras
+    assert type(out) is type(wrap(None)) and len(out) == 1
+
+
+def test_overridden_compute_loss_and_compute_metrics_are_used_by_fit_and_evaluate():
+    class Doubled(L.Model):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                         training=True):
+            return super().compute_loss(x, y, y_pred, sample_weight, training) * 2.0
+
+    class Extra(L.Model):
+        seen = []
+
+        def compute_metrics(self, x, y, y_pred, sample_weight=None):
+            logs = super().compute_metrics(x, y, y_pred, sample_weight)
+            Extra.seen.append(type(y_pred).__name__)
+            logs["extra"] = 1.0
+            return logs
+
+    for cls in (Doubled, Extra):
+        model = _guide_model(cls)
+        hist = model.fit(X, Y_REG, batch_size=8, epochs=1, verbose=0)
+        pred = model.predict(X, verbose=0)
+        mse = float(np.mean((pred - Y_REG) ** 2))
+        factor = 2.0 if cls is Doubled else 1.0
+        assert hist.history["loss"][0] == pytest.approx(factor * mse, rel=1e-5)
+        logs = model.evaluate(X, Y_REG, batch_size=32, verbose=0, return_dict=True)
+        assert logs["loss"] == pytest.approx(factor * mse, rel=1e-5)
+    assert "extra" in hist.history and Extra.seen[0] == "Tensor"

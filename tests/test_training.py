@@ -139,6 +139,212 @@ def test_fit_argument_errors(kwargs, message):
         model.fit(verbose=0, **kwargs)
 
 
+def _sequential4():
+    model = L.Sequential([L.Input((4,), name="features"), layers.Dense(3)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("x,error,message", [
+    (np.zeros((10, 5)), ValueError,
+     r"fit: `x` has shape \(10, 5\), but model '.*' expects input of shape \(None, 4\)"),
+    (np.zeros(10), ValueError,
+     r"fit: `x` has shape \(10,\), but model '.*' expects input of shape \(None, 4\)"),
+    (np.full((10, 4), "a"), TypeError, r"fit: `x` holds strings \(dtype <U1"),
+    (np.array([[1, 2, 3, 4]] * 9 + [[1, 2]], dtype=object), TypeError,
+     r"fit: `x` has dtype object \(shape \(10,\)\); expected numbers"),
+    (np.ones((10, 4)) + 1j, TypeError, r"fit: `x` is complex \(dtype complex128\)"),
+    ({"pixels": np.zeros((10, 4))}, ValueError,
+     r"fit: `x` has key\(s\) \['pixels'\] that name no model input; expected keys "
+     r"\['features'\]"),
+    ((np.zeros((2, 4)) for _ in range(5)), TypeError,
+     "fit: `x` is a generator: Python generators, iterators and datasets are not supported"),
+    (object(), TypeError, r"fit: `x` is a object, not an array"),
+])
+def test_fit_data_errors_name_the_argument_and_the_whole_array(x, error, message):
+    with pytest.raises(error, match=message):
+        _sequential4().fit(x, np.zeros((10, 3)), verbose=0)
+
+
+def test_fit_data_errors_of_other_arguments_and_the_model_probe():
+    model = _sequential4()
+    with pytest.raises(TypeError, match=r"fit: `y` holds strings"):
+        model.fit(np.zeros((10, 4)), np.full((10, 3), "b"), verbose=0)
+    with pytest.raises(ValueError, match="fit: `verbose` must be 'auto', 0, 1 or 2, got 'foo'"):
+        model.fit(np.zeros((10, 4)), np.zeros((10, 3)), verbose="foo")
+    with pytest.raises(ValueError, match="evaluate: `verbose` must be"):
+        model.evaluate(np.zeros((10, 4)), np.zeros((10, 3)), verbose=3)
+    with pytest.raises(ValueError, match=r"predict: `x` has shape \(10, 5\)"):
+        model.predict(np.zeros((10, 5)), verbose=0)
+    # A model without known input shapes is probed on one sample: the message says so and
+    # gives the whole array's shape.
+    free = L.Sequential([layers.Dense(3), layers.LSTM(2)])
+    free.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"fit: model '.*' cannot run on `x` \(shape "
+                                         r"\(10, 4\)\); on its first sample: .*lstm"):
+        free.fit(np.zeros((10, 4)), np.zeros((10, 2)), verbose=0)
+
+
+def test_sequential_takes_its_input_by_name_in_a_dict():
+    model = _sequential4()
+    hist = model.fit({"features": np.zeros((10, 4))}, np.zeros((10, 3)), verbose=0)
+    assert np.isfinite(hist.history["loss"]).all()
+
+
+@pytest.mark.parametrize("outputs", ["list", "dict"])
+def test_single_output_in_a_list_or_dict_trains_and_predicts_its_structure(outputs):
+    a, b = L.Input((3,)), L.Input((3,))
+    o = layers.Dense(1, name="o")(layers.concatenate([a, b]))
+    model = L.Model([a, b], [o] if outputs == "list" else {"o": o})
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    x = np.random.default_rng(0).random((20, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    hist = model.fit([x, x], y, batch_size=8, epochs=2, verbose=0)
+    assert sorted(hist.history) == ["loss", "mae"]
+    loss, mae = model.evaluate([x, x], y, verbose=0)
+    assert np.isfinite([loss, mae]).all()
+    assert len(model.train_on_batch([x, x], y)) == 2
+    assert len(model.test_on_batch([x, x], y)) == 2
+    out = model.predict([x, x], verbose=0)
+    if outputs == "list":
+        assert isinstance(out, list) and out[0].shape == (20, 1)
+    else:
+        assert list(out) == ["o"] and out["o"].shape == (20, 1)
+
+
+def test_class_weight_weighs_the_training_part_only():
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 4)).astype("float32")
+    y = (rng.random(40) > 0.5).astype("int64")
+    model = L.Sequential([L.Input((4,)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=L.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    hist = model.fit(x, y, validation_split=0.25, class_weight={0: 10.0, 1: 1.0},
+                     batch_size=40, verbose=0)
+    unweighted = model.evaluate(x[30:], y[30:], verbose=0)
+    weighted = model.evaluate(x[:30], y[:30], sample_weight=np.where(y[:30] == 0, 10.0, 1.0),
+                              verbose=0)
+    assert hist.history["val_loss"][0] == pytest.approx(unweighted, rel=1e-6)
+    assert hist.history["loss"][0] == pytest.approx(weighted, rel=1e-6)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(loss="mse", loss_weights=[1, 2, 3]),
+    dict(loss="msee"),
+    dict(loss="mse", metrics="mae"),
+])
+def test_a_failed_compile_leaves_the_model_as_it_was(bad):
+    model = _sequential4()
+    optimizer = model.optimizer
+    inp = L.Input((4,))
+    functional = L.Model(inp, layers.Dense(3)(inp))
+    functional.compile(optimizer="sgd", loss="mse")
+    for m in (model, functional):
+        before = m.optimizer
+        with pytest.raises(ValueError):
+            m.compile(optimizer="adam", **bad)
+        assert m.optimizer is before
+        hist = m.fit(np.zeros((10, 4)), np.zeros((10, 3)), verbose=0)
+        assert np.isfinite(hist.history["loss"]).all()
+    assert model.optimizer is optimizer
+    fresh = L.Sequential([L.Input((4,)), layers.Dense(3)])
+    with pytest.raises(ValueError):
+        fresh.compile(optimizer="adam", **bad)
+    with pytest.raises(ValueError, match="You must call `compile\\(\\)`"):
+        fresh.fit(np.zeros((10, 4)), np.zeros((10, 3)), verbose=0)
+
+
+def test_on_batch_lists_follow_evaluate_order_not_sorted_names():
+    (x, y), _ = _digits()
+    model = L.Sequential([L.Input((64,)), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_top_k_categorical_accuracy", "accuracy"])
+    loss, top_k, acc = model.train_on_batch(x[:32], y[:32])
+    logs = model.test_on_batch(x[:32], y[:32], return_dict=True)
+    values = model.test_on_batch(x[:32], y[:32])
+    assert values == [logs["loss"], logs["sparse_top_k_categorical_accuracy"],
+                      logs["accuracy"]]
+    assert model.evaluate(x[:32], y[:32], batch_size=32, verbose=0) == \
+        pytest.approx(values)
+    assert top_k >= acc
+
+
+class Probe(layers.Layer):
+    """Records the training flag it is called with."""
+
+    def __init__(self, seen, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = seen
+
+    def call(self, x, training=None):
+        self.seen.append(training)
+        return x
+
+
+class Wrapper(layers.Layer):
+    """A custom layer that calls its sublayer without `training=`: the flag must come from
+    the call context."""
+
+    def __init__(self, seen, **kwargs):
+        super().__init__(**kwargs)
+        self.probe = Probe(seen)
+        self.dense = layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(self.probe(x))
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_training_flag_reaches_nested_layers_on_every_batch(kind):
+    seen = []
+    if kind == "sequential":
+        model = L.Sequential([L.Input((3,)), Wrapper(seen)])
+    else:
+        inp = L.Input((3,))
+        model = L.Model(inp, Wrapper(seen)(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((12, 3), "float32"), np.ones((12, 2), "float32")
+    model.fit(x, y, batch_size=3, epochs=2, verbose=0)
+    assert seen[-8:] == [True] * 8  # the 8 steps (before them: build and shape probes)
+    seen.clear()
+    model.evaluate(x, y, batch_size=3, verbose=0)
+    assert seen == [False] * 4
+
+
+def test_batch_normalization_inside_a_custom_layer_updates_on_every_batch():
+    class Block(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.bn = layers.BatchNormalization(momentum=0.5)
+
+        def call(self, x):
+            return self.bn(x)
+
+    block = Block()
+    model = L.Sequential([L.Input((2,)), block, layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.full((8, 2), 4.0, "float32")
+    model.fit(x, np.zeros((8, 1), "float32"), batch_size=2, epochs=1, shuffle=False,
+              verbose=0)
+    # four batches of mean 4 with momentum 0.5: 4 * (1 - 0.5 ** 4)
+    np.testing.assert_allclose(block.bn.moving_mean.numpy(), [3.75, 3.75], rtol=1e-6)
+
+
+def test_weighted_accuracy_on_one_dimensional_binary_targets():
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 3)).astype("float32")
+    y = (x[:, 0] > 0.5).astype("float32")  # (40,) against outputs (40, 1)
+    model = L.Sequential([L.Input((3,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=L.optimizers.SGD(0.0), loss="binary_crossentropy",
+                  metrics=["accuracy"], weighted_metrics=["accuracy"])
+    w = np.where(y > 0, 3.0, 1.0)
+    hist = model.fit(x, y, sample_weight=w, batch_size=16, verbose=0)
+    hit = ((model.predict(x, verbose=0)[:, 0] > 0.5) == y).astype("float64")
+    # over all samples, whatever the batches (16, 16, 8)
+    assert hist.history["accuracy"][0] == pytest.approx(hit.mean(), rel=1e-6)
+    assert hist.history["weighted_accuracy"][0] == pytest.approx(
+        (hit * w).sum() / w.sum(), rel=1e-6)
+
+
 def test_fit_before_compile_and_bad_labels():
     model = L.Sequential([L.Input((4,)), layers.Dense(3, activation="softmax")])
     with pytest.raises(ValueError, match="You must call `compile\\(\\)` before using the model"):
@@ -146,8 +352,8 @@ def test_fit_before_compile_and_bad_labels():
     model.compile(loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="sparse_categorical_crossentropy|label|range"):
         model.fit(np.zeros((4, 4)), np.array([0, 1, 2, 7]), verbose=0)
-    with pytest.raises(ValueError, match="Input 0 of layer '.*' is incompatible: expected last "
-                                         r"axis 4, got shape \(4, 5\)"):
+    with pytest.raises(ValueError, match=r"fit: `x` has shape \(4, 5\), but model '.*' expects "
+                                         r"input of shape \(None, 4\)"):
         model.fit(np.zeros((4, 5)), np.zeros(4), verbose=0)
 
 

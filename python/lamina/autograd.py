@@ -426,7 +426,9 @@ class GradientTape:
             loss = loss_fn(y, model(x, training=True))
         grads = tape.gradient(loss, model.trainable_weights)
 
-    Records ops while active; ``gradient`` returns Tensors (None for unconnected sources).
+    Records ops while active; ``gradient`` returns Tensors (None for unconnected sources) in
+    the structure of `sources`: one Tensor, a list, a tuple or a dict (nested too), as in
+    TensorFlow.
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
@@ -455,8 +457,27 @@ class GradientTape:
             raise RuntimeError("GradientTape.gradient can only be called once on a "
                                "non-persistent tape (create it with persistent=True)")
         self._used = True
-        single = isinstance(sources, Tensor)
-        srcs = [sources] if single else list(sources)
-        grads = backward(target, srcs, output_gradients)
-        out = [None if g is None else Tensor(g) for g in grads]
-        return out[0] if single else out
+        srcs = _flatten_sources(sources)
+        grads = iter(backward(target, srcs, output_gradients))
+        return _pack_like(sources, lambda: next(grads))
+
+
+def _flatten_sources(struct):
+    """The tensors of a Tensor, list, tuple or dict (values in key order) of them, nested."""
+    if isinstance(struct, dict):
+        return [t for v in struct.values() for t in _flatten_sources(v)]
+    if isinstance(struct, (list, tuple)):
+        return [t for v in struct for t in _flatten_sources(v)]
+    return [struct]
+
+
+def _pack_like(struct, next_grad):
+    """`struct` with each tensor replaced by the next gradient (a Tensor, or None)."""
+    if isinstance(struct, dict):
+        return {k: _pack_like(v, next_grad) for k, v in struct.items()}
+    if isinstance(struct, list):
+        return [_pack_like(v, next_grad) for v in struct]
+    if isinstance(struct, tuple):
+        return tuple(_pack_like(v, next_grad) for v in struct)
+    g = next_grad()
+    return None if g is None else Tensor(g)

@@ -7,6 +7,7 @@ loop then slices the flat list with one ``take`` per array and rebuilds two form
 the model's form (inputs in ``model.inputs`` order, targets aligned with the outputs) for the
 built-in step, and the user's own structure for an overridden ``train_step``.
 """
+import collections.abc
 import operator
 
 import numpy as np
@@ -14,16 +15,44 @@ import numpy as np
 from . import backend
 from .autograd import Tensor
 
-__all__ = ["Arrays", "to_array"]
+__all__ = ["Arrays", "to_array", "apply_class_weight", "pythonify_logs", "map_data",
+           "concatenate_batches", "unpack", "build"]
 
 
-def to_array(x, name):
-    """x as a numpy array (Tensors unwrapped, cupy copied to the host)."""
+def to_array(x, label, where="fit"):
+    """x as a numpy array of numbers (Tensors unwrapped, cupy copied to the host), or a clear
+    error naming the argument (`label`, e.g. "x" or "y['priority']") and what it holds."""
+    if type(x) is np.ndarray and x.dtype.kind in "biuf":  # the common case, checked at once
+        return x
     if isinstance(x, Tensor):
         x = x.data
     if hasattr(x, "__cuda_array_interface__"):
         x = x.get()
-    return np.asarray(x)
+    if isinstance(x, (collections.abc.Iterator, collections.abc.Generator)):
+        raise TypeError(f"{where}: `{label}` is a {type(x).__name__}: Python generators, "
+                        f"iterators and datasets are not supported yet; pass numpy arrays "
+                        f"(or a list or dict of them)")
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # rows of different lengths
+        raise ValueError(f"{where}: `{label}` cannot be made into one array ({e}); give every "
+                         f"sample the same shape (pad sequences to one length)") from None
+    kind = a.dtype.kind
+    if kind in "biuf":
+        return a
+    if kind in "US":
+        raise TypeError(f"{where}: `{label}` holds strings (dtype {a.dtype}, shape {a.shape}); "
+                        f"expected numbers: encode text as integer ids or numeric features "
+                        f"first")
+    if kind == "c":
+        raise TypeError(f"{where}: `{label}` is complex (dtype {a.dtype}); lamina computes in "
+                        f"real numbers: pass the real and imaginary parts as separate features")
+    if kind == "O" and a.ndim == 0:
+        raise TypeError(f"{where}: `{label}` is a {type(x).__name__}, not an array; expected a "
+                        f"numpy array (or a list or dict of them)")
+    raise TypeError(f"{where}: `{label}` has dtype {a.dtype} (shape {a.shape}); expected "
+                    f"numbers. Mixed types or rows of different lengths make an object array: "
+                    f"give every sample the same shape and a numeric type")
 
 
 def _is_array_list(x):
@@ -100,17 +129,17 @@ class Arrays:
                 idx = []
                 for k in names:
                     v = value.get(k)
+                    label = f"{role}['{k}']"
                     idx.append(None if v is None else self._add(
-                        self._convert(v, role, float_dtypes, names.index(k)),
-                        f"{role}['{k}']"))
+                        self._convert(v, role, float_dtypes, names.index(k), label), label))
                 model = _Spec("one", None, idx) if len(names) == 1 and idx[0] is not None \
                     else _Spec("list", None, idx)
                 user_idx = [idx[names.index(k)] for k in keys]
                 user = _Spec("dict", keys, user_idx)
             else:
                 keys = sorted(keys)
-                idx = [self._add(self._convert(value[k], role, None, 0), f"{role}['{k}']")
-                       for k in keys]
+                idx = [self._add(self._convert(value[k], role, None, 0, f"{role}['{k}']"),
+                                 f"{role}['{k}']") for k in keys]
                 model = user = _Spec("dict", keys, idx)
             self.specs[role] = (model, user)
             return
@@ -123,7 +152,7 @@ class Arrays:
                     f"{len(names)} {'inputs' if role == 'x' else 'outputs'} "
                     f"{_describe(names)}")
             idx = [None if v is None else self._add(
-                self._convert(v, role, float_dtypes, i), f"{role}[{i}]")
+                self._convert(v, role, float_dtypes, i, f"{role}[{i}]"), f"{role}[{i}]")
                 for i, v in enumerate(value)]
             if names is not None and len(names) == 1:
                 model = _Spec("one", None, idx)
@@ -136,7 +165,7 @@ class Arrays:
                 f"{where}: the model has {len(names)} {'inputs' if role == 'x' else 'outputs'} "
                 f"{_describe(names)}; pass `{role}` as a list or a dict of arrays keyed by "
                 f"these names, not one {type(value).__name__}")
-        i = self._add(self._convert(value, role, float_dtypes, 0), role)
+        i = self._add(self._convert(value, role, float_dtypes, 0, role), role)
         if names is not None and len(names) > 1:  # one sample_weight for every output
             spec = _Spec("one", None, [i])
             self.specs[role] = (spec, spec)
@@ -144,9 +173,8 @@ class Arrays:
         spec = _Spec("one", None, [i])
         self.specs[role] = (spec, spec)
 
-    @staticmethod
-    def _convert(v, role, float_dtypes, position):
-        a = to_array(v, role)
+    def _convert(self, v, role, float_dtypes, position, label):
+        a = to_array(v, label, self.where)
         if role == "x":
             want = np.dtype(backend.floatx())
             if float_dtypes is not None and position < len(float_dtypes):
@@ -157,6 +185,34 @@ class Arrays:
         return a
 
     # -- checks ------------------------------------------------------------------------------
+    def describe(self, role):
+        """"shape (10, 5)" or "x[0] shape (10, 5), x[1] shape (10, 3)" for messages."""
+        spec = self.model_form(role)
+        idx = [] if spec is None else [i for i in spec.index if i is not None]
+        if len(idx) == 1:
+            return f"shape {self.columns[idx[0]].shape}"
+        return ", ".join(f"{self.labels[i]} shape {self.columns[i].shape}" for i in idx)
+
+    def check_shapes(self, role, shapes, model_name, names):
+        """Each array of `role` against the model's shape for it (batch axis not checked, as
+        in Keras), so that a mismatch names the user's argument and its whole shape."""
+        spec = self.model_form(role)
+        if spec is None:
+            return
+        for k, (i, shape) in enumerate(zip(spec.index, shapes)):
+            if i is None or shape is None:
+                continue
+            a = self.columns[i]
+            if a.shape[1:] == shape[1:] and a.ndim == len(shape):
+                continue
+            if a.ndim != len(shape) or any(
+                    d is not None and d != s for d, s in zip(shape[1:], a.shape[1:])):
+                which = f" '{names[k]}'" if names and len(names) > 1 else ""
+                raise ValueError(
+                    f"{self.where}: `{self.labels[i]}` has shape {a.shape}, but model "
+                    f"'{model_name}' expects input{which} of shape {tuple(shape)} (the first "
+                    f"axis is the batch)")
+
     def check(self, what):
         """Every column has the same (non-zero) number of samples; returns it."""
         if self.specs.get("x", (None,))[0] is None:
@@ -190,10 +246,11 @@ class Arrays:
         return [a[start:stop] for a in self.columns]
 
     def split(self, at):
-        """(first `at` samples, the rest) as two Arrays with the same structure."""
+        """(first `at` samples, the rest) as two Arrays with the same structure (each with its
+        own labels and specs, so that class weights can be added to one of them)."""
         head, tail = Arrays(self.where), Arrays(self.where)
         for part, cols in ((head, self.slice(0, at)), (tail, self.slice(at, self.n))):
-            part.columns, part.labels, part.specs = cols, self.labels, self.specs
+            part.columns, part.labels, part.specs = cols, list(self.labels), dict(self.specs)
         head.n, tail.n = at, self.n - at
         return head, tail
 
@@ -212,3 +269,113 @@ class Arrays:
 
 def build(spec, cols):
     return None if spec is None else spec.build(cols)
+
+
+# ------------------------------------------------------------------ class weights
+
+def class_weights(y, class_weight, where="fit"):
+    """Per-sample weights from a {class: weight} dict and targets (labels, or one-hot rows)."""
+    if y.ndim > 2:
+        raise ValueError(f"{where}: `class_weight` is only supported for targets of rank <= 2, "
+                         f"got y of shape {y.shape}")
+    labels = y.argmax(axis=-1) if (y.ndim == 2 and y.shape[1] > 1) else y.reshape(-1)
+    labels = np.rint(labels).astype(np.int64)
+    table = np.ones(int(max(labels.max(initial=0), max(class_weight, default=0))) + 1,
+                    dtype=np.float32)
+    for k, w in class_weight.items():
+        table[int(k)] = w
+    return table[labels]
+
+
+def apply_class_weight(arrays, outputs, class_weight, where="fit"):
+    """Folds `class_weight` into the sample weights of `arrays` (compiled.CompiledOutputs
+    `outputs` gives the output names): one {class: weight} dict for a single output, a dict by
+    output name of them for several."""
+    cols = arrays.columns
+    if arrays.model_form("y") is None:
+        raise ValueError(f"{where}: `class_weight` needs `y`")
+    if outputs.single:
+        y = build(arrays.model_form("y"), cols)
+        if isinstance(y, list):
+            y = y[0]
+        cw = class_weights(y, class_weight, where)
+        sw = build(arrays.model_form("sample_weight"), cols)
+        arrays.replace("sample_weight", cw if sw is None else sw * cw, "class_weight")
+        return
+    names = outputs.names
+    if not all(isinstance(v, dict) for v in class_weight.values()):
+        raise ValueError(f"{where}: the model has {len(names)} outputs {names}: pass "
+                         "`class_weight` as a dict keyed by output name, each a dict "
+                         "{class: weight}")
+    unknown = [k for k in class_weight if k not in names]
+    if unknown:
+        raise ValueError(f"{where}: `class_weight` has key(s) {unknown} that name no model "
+                         f"output; the outputs are {names}")
+    ys = build(arrays.model_form("y"), cols)
+    sw = build(arrays.model_form("sample_weight"), cols)
+    per_output = sw if isinstance(sw, list) else [sw] * len(names)
+    new = []
+    for i, name in enumerate(names):
+        w = per_output[i]
+        if name in class_weight:
+            cw = class_weights(ys[i], class_weight[name], where)
+            w = cw if w is None else w * cw
+        new.append(w)
+    idx = [None if w is None else arrays._add(w, f"class_weight['{n}']")
+           for w, n in zip(new, names)]
+    spec = _Spec("list", None, idx)
+    arrays.specs["sample_weight"] = (spec, spec)
+
+
+# ------------------------------------------------------------------ steps' data and logs
+
+def unpack(data):
+    """(x,), (x, y) or (x, y, sample_weight) -> (x, y, sample_weight)."""
+    if isinstance(data, (tuple, list)):
+        if len(data) == 1:
+            return data[0], None, None
+        if len(data) == 2:
+            return data[0], data[1], None
+        if len(data) == 3:
+            return data[0], data[1], data[2]
+    return data, None, None
+
+
+def map_data(out):
+    """Tensors -> arrays inside one output, a list or a dict of outputs."""
+    if isinstance(out, Tensor):
+        return out.data
+    if isinstance(out, (list, tuple)):
+        return [map_data(o) for o in out]
+    if isinstance(out, dict):
+        return {k: map_data(v) for k, v in out.items()}
+    return out
+
+
+def concatenate_batches(batches):
+    first = batches[0]
+    if isinstance(first, list):
+        return [np.concatenate([b[i] for b in batches], axis=0) for i in range(len(first))]
+    if isinstance(first, dict):
+        return {k: np.concatenate([b[k] for b in batches], axis=0) for k in first}
+    return np.concatenate(batches, axis=0)
+
+
+def pythonify_logs(logs):
+    """Keras 3's pythonify_logs: a nested dict (a metric container's results) is merged into
+    the top level and values become Python floats where they can; keys come sorted."""
+    result = {}
+
+    def merge(d):
+        for key, value in d.items():
+            if isinstance(value, dict):
+                merge(value)
+                continue
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                pass
+            result[key] = value
+
+    merge(logs or {})
+    return dict(sorted(result.items()))

@@ -6,9 +6,15 @@ numpy calls per batch (no Python loop over samples): a small model's training st
 so a metric must stay within a few microseconds.
 
 The per-sample functions (``accuracy``, ``categorical_accuracy``, ...) return one value per
-sample, as Keras' do; the classes average them, weighted by ``sample_weight`` when given.
+sample, as Keras' do; the classes average them, weighted by ``sample_weight`` when given, so
+a result is the (weighted) mean over every sample seen, whatever the batch sizes. Labels (N,)
+against outputs (N, 1) compare sample by sample (Keras' squeeze_or_expand_to_same_rank). A
+mask that a masking layer attached to a ``y_pred`` Tensor weighs the masked entries 0.
 """
 import numpy as np
+
+from .autograd import Tensor
+from .layers.embedding import get_mask as _tensor_mask
 
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
@@ -31,27 +37,85 @@ def _to_numpy(x):
     return np.asarray(x)
 
 
-def _same_rank(y_true, y_pred):
-    """Keras' squeeze_or_expand_to_same_rank: drop or add one trailing axis of size 1."""
-    dt, dp = y_true.ndim, y_pred.ndim
-    if dt == dp:
-        return y_true, y_pred
-    if dt == dp + 1 and y_true.shape[-1] == 1:
-        return y_true.reshape(y_true.shape[:-1]), y_pred
-    if dp == dt + 1 and y_pred.shape[-1] == 1:
-        return y_true, y_pred.reshape(y_pred.shape[:-1])
-    return y_true, y_pred
+def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
+    """Keras 3's rule when two ranks differ by one and the longer ends in an axis of size 1:
+    a rank-1 partner gains a trailing axis (with ``expand_rank_1``), else the axis of size 1 is
+    dropped. So labels (N,) against outputs (N, 1) compare sample by sample."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2:
+        return x1, x2
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = x2.reshape(x2.shape + (1,))
+        else:
+            x1 = x1.reshape(x1.shape[:-1])
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = x1.reshape(x1.shape + (1,))
+        else:
+            x2 = x2.reshape(x2.shape[:-1])
+    return x1, x2
+
+
+def get_mask(y_pred):
+    """The Keras mask attached to `y_pred` (a Tensor that a masking layer produced), else
+    None: plain arrays carry no mask."""
+    return _tensor_mask(y_pred) if isinstance(y_pred, Tensor) else None
+
+
+def apply_mask(sample_weight, mask, reduction="sum"):
+    """Keras 3's losses.loss.apply_mask on numpy arrays: the mask becomes (part of) the sample
+    weights. For the mean reductions valid entries weigh total/valid, so that a mean over all
+    entries equals the mean over the valid ones."""
+    if mask is None:
+        return sample_weight
+    mask = np.asarray(mask, dtype=np.float64)
+    if reduction in ("mean", "sum_over_batch_size"):
+        valid = mask.sum()
+        mask = mask * (mask.size / valid if valid else 0.0)
+    if sample_weight is None:
+        return mask
+    sample_weight = _to_numpy(sample_weight).astype(np.float64, copy=False)
+    mask, sample_weight = squeeze_or_expand_to_same_rank(mask, sample_weight)
+    if sample_weight.ndim < mask.ndim:  # per-sample weights against a per-timestep mask
+        sample_weight = sample_weight.reshape(
+            sample_weight.shape + (1,) * (mask.ndim - sample_weight.ndim))
+    return sample_weight * mask
+
+
+def reduce_to_samplewise_values(values, sample_weight):
+    """Keras 3's reduction of metric values to one per sample (reduction_metrics.py): the
+    weights are matched in rank to the values, the values averaged down to the weights' rank
+    and multiplied by them, then both averaged over every axis but the first. Returns
+    (per-sample values, per-sample weights or None)."""
+    if sample_weight is not None:
+        sample_weight = _to_numpy(sample_weight).astype(np.float64, copy=False)
+        values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
+        w_ndim, v_ndim = sample_weight.ndim, values.ndim
+        if v_ndim > w_ndim:
+            values = values.mean(axis=tuple(range(w_ndim, v_ndim)))
+        try:
+            sample_weight = np.broadcast_to(sample_weight, values.shape)
+        except ValueError:
+            raise ValueError(f"sample_weight of shape {sample_weight.shape} cannot be matched "
+                             f"to metric values of shape {values.shape}") from None
+        values = values * sample_weight
+        if w_ndim > 1:
+            sample_weight = sample_weight.mean(axis=tuple(range(1, w_ndim)))
+    if values.ndim > 1:
+        values = values.mean(axis=tuple(range(1, values.ndim)))
+    return values, sample_weight
 
 
 # ---------------------------------------------------------------- per-sample metric functions
 
 def accuracy(y_true, y_pred):
-    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(_to_numpy(y_true), _to_numpy(y_pred))
     return np.mean(y_true == y_pred, axis=-1, dtype=np.float32)
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(_to_numpy(y_true), _to_numpy(y_pred))
     return np.mean(y_true == (y_pred > threshold), axis=-1, dtype=np.float32)
 
 
@@ -93,13 +157,13 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
 
 
 def mean_squared_error(y_true, y_pred):
-    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(_to_numpy(y_true), _to_numpy(y_pred))
     d = y_pred - y_true
     return np.mean(d * d, axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+    y_true, y_pred = squeeze_or_expand_to_same_rank(_to_numpy(y_true), _to_numpy(y_pred))
     return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
@@ -160,18 +224,13 @@ class _Reduce(Metric):
             self.total += values.sum(dtype=np.float64)
             self.count += values.shape[0] if values.ndim else 1
             return
-        # Weighted: reduce the values to the rank of the weights, then broadcast the weights.
-        sample_weight = _to_numpy(sample_weight).astype(np.float64, copy=False)
-        values, sample_weight = _same_rank(values, sample_weight)
-        if values.ndim > sample_weight.ndim:
-            values = values.mean(axis=tuple(range(sample_weight.ndim, values.ndim)))
-        sample_weight = np.broadcast_to(sample_weight, values.shape)
-        weighted = values * sample_weight
-        if values.ndim > 1:
-            axes = tuple(range(1, values.ndim))
-            weighted = weighted.mean(axis=axes)
-            sample_weight = sample_weight.mean(axis=axes)
-        self.total += weighted.sum(dtype=np.float64)
+        if np.ndim(sample_weight) == 0 and values.ndim == 0:
+            w = float(_to_numpy(sample_weight))
+            self.total += float(values) * w
+            self.count += w
+            return
+        values, sample_weight = reduce_to_samplewise_values(values, sample_weight)
+        self.total += values.sum(dtype=np.float64)
         self.count += sample_weight.sum(dtype=np.float64)
 
 
@@ -202,7 +261,10 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = get_mask(y_pred)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None:
+            sample_weight = apply_mask(sample_weight, mask, reduction="sum")
         super().update_state(values, sample_weight)
 
     def get_config(self):
@@ -283,8 +345,11 @@ class RootMeanSquaredError(Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _same_rank(_to_numpy(y_true), _to_numpy(y_pred))
+        mask = get_mask(y_pred)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(_to_numpy(y_true), _to_numpy(y_pred))
         d = y_pred - y_true
+        if mask is not None:
+            sample_weight = apply_mask(sample_weight, mask, reduction="sum")
         super().update_state(d * d, sample_weight)
 
     def result(self):

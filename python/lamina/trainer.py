@@ -1,9 +1,11 @@
 """compile / fit / evaluate / predict, the training loop that Model carries.
 
-Keras semantics: validation_split takes the LAST fraction of the samples before shuffling; the
-samples are reshuffled every epoch with lamina.random's generator; the last partial batch is
-kept; logs hold "loss", the metrics by name and their "val_" twins, sorted by name like Keras 3;
-the loss in the logs is the running mean over the epoch, weighted by batch size.
+Keras semantics: validation_split takes the LAST fraction of the samples before shuffling (and
+class_weight weighs only the training part); the samples are reshuffled every epoch with
+lamina.random's generator; the last partial batch is kept; logs hold "loss", the metrics by
+name and their "val_" twins, sorted by name like Keras 3; the loss in the logs is the running
+mean over the epoch, weighted by batch size. ``model.metrics`` is Keras 3's list: the loss
+tracker, the CompileMetrics container (compiled.py) and the per-output loss trackers.
 
 A training step of a small model costs ~100 us, so the loop does the minimum per step: a batch
 is one ``take`` on a pre-shuffled index array, the forward pass calls each layer's ``call``
@@ -19,32 +21,22 @@ import numpy as np
 from . import losses as losses_module, metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import random as lamina_random
-from .autograd import Tensor, backward, no_grad, recording
+from .autograd import backward, no_grad, recording
+from .batching import (Arrays, apply_class_weight, build, concatenate_batches, map_data,
+                       pythonify_logs, unpack)
 from .callbacks import CallbackList
+from .compiled import CompiledOutputs, CompileMetrics
+from .layers.layer import _accepts
 
 __all__ = ["Trainer"]
 
 
-def _class_weights(y, class_weight):
-    if y is None:
-        raise ValueError("fit: `class_weight` needs `y`")
-    if y.ndim > 2:
-        raise ValueError(f"fit: `class_weight` is only supported for targets of rank <= 2, "
-                         f"got y of shape {y.shape}")
-    labels = y.argmax(axis=-1) if (y.ndim == 2 and y.shape[1] > 1) else y.reshape(-1)
-    labels = np.rint(labels).astype(np.int64)
-    table = np.ones(int(max(labels.max(initial=0), max(class_weight, default=0))) + 1,
-                    dtype=np.float32)
-    for k, w in class_weight.items():
-        table[int(k)] = w
-    return table[labels]
-
-
-def _verbose(verbose):
+def _verbose(verbose, where):
     if verbose == "auto":
         return 1
-    return int(verbose)
-
+    if isinstance(verbose, (bool, int, np.integer)) and 0 <= verbose <= 2:
+        return int(verbose)
+    raise ValueError(f"{where}: `verbose` must be 'auto', 0, 1 or 2, got {verbose!r}")
 
 
 def _is_structure(v):
@@ -66,6 +58,7 @@ class Trainer:
         self._train_vars = None
         self._plan = None
         self._has_layer_losses = False
+        self._pending_loss = None
 
     # -- compile -----------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -75,8 +68,9 @@ class Trainer:
         and `weighted_metrics` one value, a list (by output position) or a dict (by output
         name). The total loss is the SUM of weight x loss over the outputs (Keras 3).
         run_eagerly, jit_compile, steps_per_execution and auto_scale_loss are accepted and
-        ignored: lamina always runs eagerly on its own kernels."""
-        self.optimizer = optimizers_module.get(optimizer)
+        ignored: lamina always runs eagerly on its own kernels. Everything is checked before
+        anything changes: a compile that raises leaves the model as it was."""
+        new_optimizer = optimizers_module.get(optimizer)
         for identifier in (loss.values() if isinstance(loss, dict) else
                            loss if isinstance(loss, (list, tuple)) else [loss]):
             losses_module.get(identifier)  # an unknown name fails here, not at fit
@@ -84,25 +78,29 @@ class Trainer:
             if m is not None and not _is_structure(m):
                 raise ValueError(f"compile: expected `{name}` to be a list, e.g. "
                                  f"{name}=[{m!r}]; got {type(m).__name__}")
-        self.loss = loss
-        self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
-        self._outputs = None
+        args = (loss, loss_weights, metrics, weighted_metrics)
         names = self._known_output_names()
-        if names is not None:
-            self._match_outputs(names)
+        outputs = None if names is None else CompiledOutputs(names, *args)
+        self.optimizer = new_optimizer
+        self.loss = loss
+        self._compile_args = args
+        self._outputs = outputs
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._train_vars = None
+        self._plan = None
+        self._pending_loss = None
         self.compiled = True
         self.stop_training = False
 
     def _known_output_names(self):
-        """The output names when known before any data (functional, Sequential)."""
+        """The output names when known before any data (functional)."""
         names = getattr(self, "output_names", None)
         return list(names) if names else None
 
-    def _match_outputs(self, names):
-        from .compiled import CompiledOutputs
-        self._outputs = CompiledOutputs(names, *self._compile_args)
+    def _input_signature(self):
+        """(names, dtypes, shapes) of the model's inputs when it knows them before any data,
+        else None (a subclassed model takes `x` in whatever structure its `call` wants)."""
+        return None
 
     def _resolve_outputs(self, y_pred):
         """For a model whose outputs are only known from a call (subclassed): names from the
@@ -115,61 +113,47 @@ class Trainer:
             names = [f"output_{i + 1}" for i in range(len(y_pred))]
         else:
             names = ["output_1"]
-        self._output_struct_names = names
-        self._match_outputs(names)
+        self._outputs = CompiledOutputs(names, *self._compile_args)
 
-    @property
-    def _single_output(self):
-        return self._outputs is None or self._outputs.single
+    def _model_outputs(self, out):
+        """What the model returned, in the training loop's form: one Tensor for a single output
+        (also when the model returns it in a list or dict of one), a list in output order
+        otherwise."""
+        if self._outputs is None:
+            self._resolve_outputs(out)
+        if self._outputs.single:
+            if isinstance(out, (list, tuple)) and len(out) == 1:
+                return out[0]
+            if isinstance(out, dict) and len(out) == 1:
+                return next(iter(out.values()))
+            return out
+        return self._outputs.flat_outputs(out)
 
-    def _flat_outputs(self, y_pred):
-        """The model's outputs as a list in output order (from a list or a dict)."""
-        if isinstance(y_pred, dict):
-            names = self._outputs.names
-            if set(y_pred) != set(names):
-                raise ValueError(f"Model '{self.name}' returned outputs {sorted(y_pred)} but "
-                                 f"was compiled for outputs {names}")
-            return [y_pred[k] for k in names]
-        if isinstance(y_pred, (list, tuple)):
-            return list(y_pred)
-        return [y_pred]
-
-    def _flat_targets(self, y, role="y"):
-        """Targets (or sample weights) as a list aligned with the outputs."""
-        names = self._outputs.names
+    def _model_targets(self, y, role="y"):
+        """Targets (or sample weights) in the user's structure -> the loop's form."""
         if y is None:
-            return [None] * len(names)
-        if isinstance(y, dict):
-            unknown = [k for k in y if k not in names]
-            if unknown:
-                raise ValueError(f"`{role}` has key(s) {unknown} that name no model output; "
-                                 f"the outputs are {names}")
-            return [y.get(k) for k in names]
-        if isinstance(y, (list, tuple)) and len(names) > 1:
-            if len(y) != len(names):
-                raise ValueError(f"`{role}` is a list of {len(y)} but the model has "
-                                 f"{len(names)} outputs {names}")
-            return list(y)
-        if role == "sample_weight":
-            return [y] * len(names)
-        if len(names) > 1:
-            raise ValueError(f"The model has {len(names)} outputs {names}: pass `{role}` as a "
-                             f"list or a dict keyed by these names")
-        return [y]
+            return None
+        flat = self._outputs.flat_targets(y, role)
+        return flat[0] if self._outputs.single else flat
 
     def _assert_compiled(self, method):
         if not getattr(self, "compiled", False) or self.optimizer is None:
             raise ValueError(f"You must call `compile()` before using the model "
                              f"(model.{method} was called on '{self.name}').")
 
+    # -- metrics -----------------------------------------------------------------------------
     @property
     def metrics(self):
-        """The loss tracker, the per-output loss trackers and the compiled metrics (built at
-        the first batch)."""
+        """Keras 3's order: the loss tracker, the compiled metrics (one CompileMetrics
+        container, whose ``metrics`` lists them) and the per-output loss trackers."""
+        if not getattr(self, "compiled", False):
+            return []
         out = [self._loss_tracker]
-        if self._outputs is not None:
-            out.extend(self._outputs.loss_trackers)
-            out.extend(self._outputs.all_metrics())
+        outs = self._outputs
+        if outs is not None:
+            if outs.compile_metrics is not None:
+                out.append(outs.compile_metrics)
+            out.extend(outs.loss_trackers)
         return out
 
     @property
@@ -180,59 +164,72 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
-    def _update_metrics(self, y, y_pred, sample_weight):
-        """`y`, `y_pred` (arrays) and `sample_weight` in the model's form: one of each for a
-        single output, lists aligned with the outputs otherwise."""
-        outs = self._outputs
-        if outs.single:
-            if outs.metrics is None:
-                outs.build_metrics([y], [y_pred])
-            for _, plain, weighted in outs.metrics:
-                for m in plain:
-                    m.update_state(y, y_pred)
-                for m in weighted:
-                    m.update_state(y, y_pred, sample_weight)
-            return
-        if not isinstance(sample_weight, list):
-            sample_weight = [sample_weight] * len(outs.names)
-        if outs.metrics is None:
-            outs.build_metrics(y, y_pred)
-        for i, plain, weighted in outs.metrics:
-            yt, yp = y[i], y_pred[i]
-            for m in plain:
-                m.update_state(yt, yp)
-            for m in weighted:
-                m.update_state(yt, yp, sample_weight[i])
+    def get_metrics_result(self):
+        """The values of ``metrics`` as a dict; a container's dict of results is merged in."""
+        logs = {}
+        for m in self.metrics:
+            result = m.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[m.name] = result
+        return logs
 
     def _logs(self):
-        logs = {m.name: float(m.result()) for m in self.metrics}
-        return dict(sorted(logs.items()))
+        return pythonify_logs(self.get_metrics_result())
+
+    def _values_in_order(self, logs):
+        """Keras' _flatten_metrics_in_order: the values in ``metrics`` order (a container's
+        metrics by their own names), then the rest by sorted key; one value alone is returned
+        as is."""
+        names = []
+        for m in self.metrics:
+            for name in ([s.name for s in m.metrics] if isinstance(m, CompileMetrics)
+                         else [m.name]):
+                if name not in names:
+                    names.append(name)
+        values = [logs[k] for k in names if k in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
+
+    def _track(self, loss, y, y_pred, sample_weight):
+        """After a step: the loss tracker (weighted by batch size) and the compiled metrics."""
+        tracker = self._loss_tracker
+        outs = self._outputs
+        n = (y_pred if outs.single else y_pred[0]).shape[0]
+        tracker.total += float(loss.data) * n
+        tracker.count += n
+        cm = outs.compile_metrics
+        if cm is None:
+            return
+        if outs.single:
+            cm.update_single(y, y_pred, sample_weight)
+        else:
+            if not isinstance(sample_weight, list):
+                sample_weight = [sample_weight] * len(outs.names)
+            cm.update_flat(y, y_pred, sample_weight)
 
     # -- one step ----------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss: the SUM over outputs of weight x loss(y, y_pred), plus the
         layers' losses (regularization). `y`, `y_pred` and `sample_weight` as the model
         returns and fit receives them (one array, a list or a dict). Differentiable: call it
-        under a GradientTape in a train_step."""
+        under a GradientTape in a train_step.
+
+        Beyond Keras: when a custom step then calls ``compute_metrics`` without having updated
+        the ``loss`` tracker itself, compute_metrics records this loss, so "loss" in the logs
+        is the real one (Keras would report 0)."""
         if self._outputs is None:
             self._resolve_outputs(y_pred)
-        if self._outputs.single:
-            if isinstance(y_pred, (list, tuple)) and len(y_pred) == 1:
-                y_pred = y_pred[0]
-            elif isinstance(y_pred, dict) and len(y_pred) == 1:
-                y_pred = next(iter(y_pred.values()))
-            if isinstance(y, (list, tuple)) and len(y) == 1 and _is_structure(y) and \
-                    not np.isscalar(y[0]):
-                y = y[0]
-            elif isinstance(y, dict) and len(y) == 1:
-                y = next(iter(y.values()))
-            return self._total_loss(y, y_pred, sample_weight)
-        preds = self._flat_outputs(y_pred)
-        return self._total_loss(self._flat_targets(y), preds,
-                                self._flat_targets(sample_weight, "sample_weight"))
+        y_pred = self._model_outputs(y_pred)
+        total = self._total_loss(self._model_targets(y), y_pred,
+                                 self._model_targets(sample_weight, "sample_weight"))
+        n = (y_pred if self._outputs.single else y_pred[0]).shape[0]
+        self._pending_loss = (float(total.data), n, self._loss_tracker.count)
+        return total
 
     def _total_loss(self, y, y_pred, sample_weight):
-        """compute_loss on the model's form (lists aligned with the outputs when there are
+        """compute_loss on the loop's form (lists aligned with the outputs when there are
         several)."""
         total = None
         outs = self._outputs
@@ -242,7 +239,7 @@ class Trainer:
                 if y is None:
                     raise ValueError("compute_loss: the model was compiled with a loss but `y` "
                                      "is None")
-                total = fn(y, y_pred, sample_weight)
+                total = outs.output_loss(fn, y, y_pred, sample_weight)
                 if weight is not None:
                     total = total * weight
         else:
@@ -252,7 +249,8 @@ class Trainer:
                 if yt is None:
                     raise ValueError(f"compute_loss: output '{outs.names[i]}' has a loss but no "
                                      f"target in `y`")
-                value = fn(yt, y_pred[i], sample_weight if several else sample_weight[i])
+                value = outs.output_loss(fn, yt, y_pred[i],
+                                         sample_weight if several else sample_weight[i])
                 if tracker is not None:
                     n = y_pred[i].shape[0]
                     tracker.total += float(value.data) * n
@@ -277,27 +275,54 @@ class Trainer:
             for layer in self._flat_sublayers())
 
     def _forward(self, x, training):
-        """The model's outputs: one Tensor, or a list in output order when there are
-        several."""
+        """The model's outputs in the loop's form (see _model_outputs)."""
         plan = self._plan
         if plan is not None:
             return plan(x, training)
-        out = self(x, training=training)
-        if self._outputs is None:
-            self._resolve_outputs(out)
-        return out if self._outputs.single else self._flat_outputs(out)
+        return self._model_outputs(self(x, training=training))
 
     def train_step(self, data):
         """One optimisation step on a batch ``(x, y[, sample_weight])``; returns the logs.
         Override it for a custom step (use ``self.compute_loss``, ``self.optimizer.apply`` and
-        ``self.compute_metrics``)."""
-        x, y, sample_weight = _unpack(data)
-        if self._outputs is not None and not self._outputs.single:
-            y = self._flat_targets(y)
-            if sample_weight is not None:
-                sample_weight = self._flat_targets(sample_weight, "sample_weight")
-        self._fast_train_step(x, y, sample_weight)
-        return self._logs()
+        ``self.compute_metrics``, or update each of ``self.metrics``). Where only
+        ``compute_loss`` or ``compute_metrics`` is overridden, the step calls them as Keras'
+        does, with x, y and sample_weight in the structure given to fit."""
+        x, y, sample_weight = unpack(data)
+        if not self._keras_step_hooks():
+            self._fast_train_step(x, self._model_targets(y),
+                                  self._model_targets(sample_weight, "sample_weight"))
+            return self._logs()
+        tv = self._train_vars if self._train_vars is not None else self.trainable_weights
+        with recording():
+            y_pred = self(x, training=True)
+            loss = self._call_compute_loss(x, y, y_pred, sample_weight, True)
+        self.optimizer.apply(backward(loss, tv), tv)
+        return self._track_and_compute_metrics(loss, x, y, y_pred, sample_weight)
+
+    def _keras_step_hooks(self):
+        """Whether a subclass overrides compute_loss or compute_metrics (then the default
+        steps call them, the Keras way, instead of the fused fast step)."""
+        cls = type(self)
+        return cls.compute_loss is not Trainer.compute_loss or \
+            cls.compute_metrics is not Trainer.compute_metrics
+
+    def _custom(self, step):
+        """Whether fit / evaluate run `step` ("train_step", "test_step") with the user's
+        structures rather than the fast step on the loop's form."""
+        return getattr(type(self), step) is not getattr(Trainer, step) or \
+            self._keras_step_hooks()
+
+    def _call_compute_loss(self, x, y, y_pred, sample_weight, training):
+        if _accepts(self.compute_loss, "training"):
+            return self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self.compute_loss(x, y, y_pred, sample_weight)  # Keras < 3.3 signature
+
+    def _track_and_compute_metrics(self, loss, x, y, y_pred, sample_weight):
+        self._pending_loss = None
+        n = self._model_outputs(y_pred)
+        n = (n if self._outputs.single else n[0]).shape[0]
+        self._loss_tracker.update_state(float(loss.data), sample_weight=n)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def _fast_train_step(self, x, y, sample_weight):
         tv = self._train_vars
@@ -306,67 +331,53 @@ class Trainer:
             loss = self._total_loss(y, y_pred, sample_weight)
         grads = backward(loss, tv)
         self.optimizer.apply(grads, tv)
-        tracker = self._loss_tracker
-        n = _batch_len(y_pred)
-        tracker.total += float(loss.data) * n
-        tracker.count += n
-        if self._outputs.single:
-            self._update_metrics(y, y_pred.data, sample_weight)
-        else:
-            self._update_metrics(y, [p.data for p in y_pred], sample_weight)
+        self._track(loss, y, y_pred, sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Updates the compiled metrics and returns the logs (Keras' compute_metrics)."""
+        """Updates the compiled metrics and returns the values of ``metrics`` (Keras'
+        compute_metrics)."""
         if self._outputs is None:
             self._resolve_outputs(y_pred)
-        if self._outputs.single:
-            if _is_structure(y_pred):
-                y_pred = self._flat_outputs(y_pred)[0]
-            self._update_metrics(y, _data(y_pred), sample_weight)
-        else:
-            preds = [_data(p) for p in self._flat_outputs(y_pred)]
-            sw = None if sample_weight is None else \
-                self._flat_targets(sample_weight, "sample_weight")
-            self._update_metrics(self._flat_targets(y), preds, sw)
-        return self._logs()
+        pending, self._pending_loss = self._pending_loss, None
+        if pending is not None and pending[2] == self._loss_tracker.count:
+            self._loss_tracker.update_state(pending[0], sample_weight=pending[1])
+        cm = self._outputs.compile_metrics
+        if cm is not None:
+            cm.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
 
     def test_step(self, data):
-        x, y, sample_weight = _unpack(data)
-        if self._outputs is not None and not self._outputs.single:
-            y = self._flat_targets(y)
-            if sample_weight is not None:
-                sample_weight = self._flat_targets(sample_weight, "sample_weight")
-        self._fast_test_step(x, y, sample_weight)
-        return self._logs()
+        x, y, sample_weight = unpack(data)
+        if not self._keras_step_hooks():
+            self._fast_test_step(x, self._model_targets(y),
+                                 self._model_targets(sample_weight, "sample_weight"))
+            return self._logs()
+        with no_grad():
+            y_pred = self(x, training=False)
+            loss = self._call_compute_loss(x, y, y_pred, sample_weight, False)
+        return self._track_and_compute_metrics(loss, x, y, y_pred, sample_weight)
 
     def _fast_test_step(self, x, y, sample_weight):
         with no_grad():
             y_pred = self._forward(x, False)
             loss = self._total_loss(y, y_pred, sample_weight)
-        tracker = self._loss_tracker
-        n = _batch_len(y_pred)
-        tracker.total += float(loss.data) * n
-        tracker.count += n
-        if self._outputs.single:
-            self._update_metrics(y, y_pred.data, sample_weight)
-        else:
-            self._update_metrics(y, [p.data for p in y_pred], sample_weight)
+        self._track(loss, y, y_pred, sample_weight)
 
     def predict_step(self, data):
-        x, _, _ = _unpack(data)
+        x, _, _ = unpack(data)
         with no_grad():
             out = self(x, training=False)
-        return _map_data(out)
+        return map_data(out)
 
     # -- data --------------------------------------------------------------------------------
     def _arrays(self, where, x, y=None, sample_weight=None):
         """x, y, sample_weight matched to the model's inputs and outputs (batching.Arrays)."""
-        from .batching import Arrays
         arrays = Arrays(where)
-        inputs = getattr(self, "inputs", None) if hasattr(self, "input_names") else None
-        in_names = list(self.input_names) if inputs is not None else None
-        dtypes = [t.dtype for t in inputs] if inputs is not None else None
+        signature = self._input_signature()
+        in_names, dtypes, shapes = signature if signature is not None else (None, None, None)
         arrays.add("x", x, in_names, dtypes)
+        if shapes is not None:
+            arrays.check_shapes("x", shapes, self.name, in_names)
         if y is not None and (self._outputs is None or not self.built):
             arrays.check("train on" if where == "fit" else "run")
             self._ensure_outputs(arrays)
@@ -383,7 +394,6 @@ class Trainer:
     def _batch(self, arrays, cols, custom):
         """(x, y, sample_weight) of a batch: the user's structure for a custom step, the
         model's form otherwise."""
-        from .batching import build
         form = arrays.user_form if custom else arrays.model_form
         return build(form("x"), cols), build(form("y"), cols), \
             build(form("sample_weight"), cols)
@@ -392,10 +402,13 @@ class Trainer:
         """Builds a model that is not built yet and learns its outputs from one sample."""
         if self._outputs is not None and self.built:
             return
-        from .batching import build
         x = build(arrays.model_form("x"), arrays.slice(0, 1))
-        with no_grad():
-            out = self(x, training=False)
+        try:
+            with no_grad():
+                out = self(x, training=False)
+        except ValueError as e:
+            raise ValueError(f"{arrays.where}: model '{self.name}' cannot run on `x` "
+                             f"({arrays.describe('x')}); on its first sample: {e}") from e
         self._resolve_outputs(out)
 
     def _check_targets(self, arrays, where):
@@ -412,42 +425,6 @@ class Trainer:
                 raise ValueError(f"{where}: output '{outs.names[i]}' has a loss but `y` has no "
                                  f"target for it; the outputs are {outs.names}")
 
-    def _apply_class_weight(self, arrays, class_weight):
-        from .batching import build
-        cols = arrays.columns
-        outs = self._outputs
-        if outs.single:
-            y = build(arrays.model_form("y"), cols)
-            if isinstance(y, list):
-                y = y[0]
-            cw = _class_weights(y, class_weight)
-            sw = build(arrays.model_form("sample_weight"), cols)
-            arrays.replace("sample_weight", cw if sw is None else sw * cw, "class_weight")
-            return
-        if not all(isinstance(v, dict) for v in class_weight.values()):
-            raise ValueError(f"fit: the model has {len(outs.names)} outputs {outs.names}: pass "
-                             "`class_weight` as a dict keyed by output name, each a dict "
-                             "{class: weight}")
-        unknown = [k for k in class_weight if k not in outs.names]
-        if unknown:
-            raise ValueError(f"fit: `class_weight` has key(s) {unknown} that name no model "
-                             f"output; the outputs are {outs.names}")
-        ys = build(arrays.model_form("y"), cols)
-        sw = build(arrays.model_form("sample_weight"), cols)
-        per_output = sw if isinstance(sw, list) else [sw] * len(outs.names)
-        new = []
-        for i, name in enumerate(outs.names):
-            w = per_output[i]
-            if name in class_weight:
-                cw = _class_weights(ys[i], class_weight[name])
-                w = cw if w is None else w * cw
-            new.append(w)
-        from .batching import _Spec
-        idx = [None if w is None else arrays._add(w, f"class_weight['{n}']")
-               for w, n in zip(new, outs.names)]
-        spec = _Spec("list", None, idx)
-        arrays.specs["sample_weight"] = (spec, spec)
-
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
@@ -456,6 +433,7 @@ class Trainer:
         """Trains for `epochs` epochs; returns the History (Keras 3 arguments). x, y and
         sample_weight may be lists or dicts (by input / output name) of arrays."""
         self._assert_compiled("fit")
+        verbose = _verbose(verbose, "fit")
         data = self._arrays("fit", x, y, sample_weight)
         n = data.n
         batch_size = self._batch_size(batch_size, "fit")
@@ -469,10 +447,8 @@ class Trainer:
         self._plan = None
         self._ensure_outputs(data)
         self._check_targets(data, "fit")
-        if class_weight:
-            if data.model_form("y") is None:
-                raise ValueError("fit: `class_weight` needs `y`")
-            self._apply_class_weight(data, class_weight)
+        if class_weight and data.model_form("y") is None:
+            raise ValueError("fit: `class_weight` needs `y`")
         val = None
         if validation_split:
             split_at = int(math.floor(n * (1.0 - validation_split)))
@@ -486,13 +462,14 @@ class Trainer:
             n = split_at
         elif validation_data is not None:
             val = self._validation_arrays(validation_data)
+        if class_weight:  # the training part only: validation losses stay unweighted (Keras)
+            apply_class_weight(data, self._outputs, class_weight)
         steps = steps_per_epoch or -(-n // batch_size)
-        verbose = _verbose(verbose)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         self._prepare_step()
-        custom_step = type(self).train_step is not Trainer.train_step
+        custom_step = self._custom("train_step")
         progbar = cbs.progbar if verbose else None
         want_begin = cbs.wants["on_train_batch_begin"]
         want_end = cbs.wants["on_train_batch_end"]
@@ -530,15 +507,15 @@ class Trainer:
                     self._make_plan()
                     planned = True
                 if want_end:
-                    cbs.on_train_batch_end(step, batch_logs if batch_logs is not None
-                                           else self._logs())
+                    cbs.on_train_batch_end(step, self._logs() if batch_logs is None
+                                           else pythonify_logs(batch_logs))
                 elif progbar is not None:
                     progbar.progress(step + 1, self._logs if batch_logs is None
-                                     else (lambda bl=batch_logs: bl))
+                                     else (lambda bl=batch_logs: pythonify_logs(bl)))
                 if self.stop_training:
                     break
             logs = self._logs() if not custom_step or batch_logs is None else \
-                dict(sorted(_pythonify(batch_logs).items()))
+                pythonify_logs(batch_logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size,
                                                  validation_steps)
@@ -581,7 +558,7 @@ class Trainer:
         total = -(-n // batch_size)
         if steps is not None:
             total = min(total, int(steps))
-        custom = type(self).test_step is not Trainer.test_step
+        custom = self._custom("test_step")
         progbar = cbs.progbar if cbs is not None else None
         want_begin = cbs is not None and cbs.wants["on_test_batch_begin"]
         want_end = cbs is not None and cbs.wants["on_test_batch_end"]
@@ -596,11 +573,12 @@ class Trainer:
             else:
                 self._fast_test_step(xb, yb, wb)
             if want_end:
-                cbs.on_test_batch_end(step, batch_logs or self._logs())
+                cbs.on_test_batch_end(step, pythonify_logs(batch_logs) if batch_logs
+                                      else self._logs())
             elif progbar is not None:
                 progbar.progress(step + 1, self._logs)
         if custom and batch_logs is not None:
-            return dict(sorted(_pythonify(batch_logs).items()))
+            return pythonify_logs(batch_logs)
         return self._logs()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -608,10 +586,10 @@ class Trainer:
         """Loss and metrics on (x, y): a scalar when there are no metrics, else
         [loss, metric...] in metrics_names order; a dict with return_dict=True."""
         self._assert_compiled("evaluate")
+        verbose = _verbose(verbose, "evaluate")
         data = self._arrays("evaluate", x, y, sample_weight)
         n = data.n
         batch_size = self._batch_size(batch_size, "evaluate")
-        verbose = _verbose(verbose)
         nsteps = -(-n // batch_size) if steps is None else min(int(steps), -(-n // batch_size))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=nsteps)
@@ -624,16 +602,15 @@ class Trainer:
         cbs.on_test_end(logs)
         if return_dict:
             return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self.metrics[1:] if m.name in logs]
-        return values[0] if len(values) == 1 else values
+        return self._values_in_order(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs on x, batch by batch: one numpy array, or a list / dict of
-        them for a model with several outputs."""
+        them in the structure the model returns."""
+        verbose = _verbose(verbose, "predict")
         data = self._arrays("predict", x)
         n = data.n
         batch_size = self._batch_size(batch_size, "predict")
-        verbose = _verbose(verbose)
         total = -(-n // batch_size) if steps is None else min(int(steps), -(-n // batch_size))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=total)
@@ -647,34 +624,35 @@ class Trainer:
                 cbs.on_predict_batch_begin(step)
             s = step * batch_size
             xb, _, _ = self._batch(data, data.slice(s, s + batch_size), custom)
-            out = _map_data(self.predict_step((xb,)))
+            out = map_data(self.predict_step((xb,)))
             outputs.append(out)
             if want_end:
                 cbs.on_predict_batch_end(step, {"outputs": out})
             elif progbar is not None:
                 progbar.progress(step + 1, dict)
         cbs.on_predict_end()
-        return _concatenate(outputs)
+        return concatenate_batches(outputs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
-        """One training step on one batch; returns the loss (and metrics) so far."""
+        """One training step on one batch; returns the loss (and metrics) so far, in the
+        order of evaluate."""
         self._assert_compiled("train_on_batch")
         data = self._arrays("train_on_batch", x, y, sample_weight)
         self._ensure_outputs(data)
         self._check_targets(data, "train_on_batch")
         if class_weight:
-            self._apply_class_weight(data, class_weight)
+            apply_class_weight(data, self._outputs, class_weight, "train_on_batch")
         if self._train_vars is None:  # compile() resets it; as in Keras, a change of
             self._prepare_step()      # `trainable` takes effect at the next compile or fit
-        custom = type(self).train_step is not Trainer.train_step
+        custom = self._custom("train_step")
         xb, yb, wb = self._batch(data, data.columns, custom)
         if custom:
-            logs = self.train_step((xb, yb) if wb is None else (xb, yb, wb))
+            logs = pythonify_logs(self.train_step((xb, yb) if wb is None else (xb, yb, wb)))
         else:
             self._fast_train_step(xb, yb, wb)
             logs = self._logs()
-        return self._return_logs(_pythonify(logs), return_dict)
+        return logs if return_dict else self._values_in_order(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
@@ -684,68 +662,17 @@ class Trainer:
         if self._train_vars is None:
             self._prepare_step()
         self.reset_metrics()
-        custom = type(self).test_step is not Trainer.test_step
+        custom = self._custom("test_step")
         xb, yb, wb = self._batch(data, data.columns, custom)
         if custom:
-            logs = self.test_step((xb, yb) if wb is None else (xb, yb, wb))
+            logs = pythonify_logs(self.test_step((xb, yb) if wb is None else (xb, yb, wb)))
         else:
             self._fast_test_step(xb, yb, wb)
             logs = self._logs()
-        return self._return_logs(_pythonify(logs), return_dict)
+        return logs if return_dict else self._values_in_order(logs)
 
     def predict_on_batch(self, x):
         data = self._arrays("predict_on_batch", x)
         custom = type(self).predict_step is not Trainer.predict_step
         xb, _, _ = self._batch(data, data.columns, custom)
-        return _map_data(self.predict_step((xb,)))
-
-    def _return_logs(self, logs, return_dict):
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
-        return values[0] if len(values) == 1 else values
-
-
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
-
-
-def _batch_len(y_pred):
-    return (y_pred[0] if isinstance(y_pred, list) else y_pred).shape[0]
-
-
-def _map_data(out):
-    """Tensors -> arrays inside one output, a list or a dict of outputs."""
-    if isinstance(out, Tensor):
-        return out.data
-    if isinstance(out, (list, tuple)):
-        return [_map_data(o) for o in out]
-    if isinstance(out, dict):
-        return {k: _map_data(v) for k, v in out.items()}
-    return out
-
-
-def _concatenate(batches):
-    first = batches[0]
-    if isinstance(first, list):
-        return [np.concatenate([b[i] for b in batches], axis=0) for i in range(len(first))]
-    if isinstance(first, dict):
-        return {k: np.concatenate([b[k] for b in batches], axis=0) for k in first}
-    return np.concatenate(batches, axis=0)
-
-
-def _pythonify(logs):
-    return {k: float(v) if np.ndim(v) == 0 and not isinstance(v, str) else v
-            for k, v in (logs or {}).items()}
-
-
-def _unpack(data):
-    """(x,), (x, y) or (x, y, sample_weight) -> (x, y, sample_weight)."""
-    if isinstance(data, (tuple, list)):
-        if len(data) == 1:
-            return data[0], None, None
-        if len(data) == 2:
-            return data[0], data[1], None
-        if len(data) == 3:
-            return data[0], data[1], data[2]
-    return data, None, None
+        return map_data(self.predict_step((xb,)))

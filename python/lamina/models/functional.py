@@ -13,7 +13,7 @@ the first batch went through the checked path, calls each layer's ``call`` direc
 import numpy as np
 
 from ..autograd import Tensor
-from ..layers.layer import _ACCEPTS_TRAINING, _accepts
+from ..layers.layer import _ACCEPTS_TRAINING, _accepts, _context
 from ..layers.symbolic import SymbolicTensor, flatten
 from .model import Model
 
@@ -55,6 +55,20 @@ def _check_struct(struct, what):
                 struct, (list, tuple)) else f"{what}[{i}]"
             raise ValueError(f"Model: `{where}` must be a symbolic tensor (from Input or a "
                              f"layer called on one), got {type(t).__name__}: {t!r}")
+
+
+def _check_unique_names(layers):
+    """Keras 3 refuses two layers (Inputs included) of one name in a model: names address
+    layers in get_layer, the logs and saved configs."""
+    counts = {}
+    for layer in layers:
+        counts[layer.name] = counts.get(layer.name, 0) + 1
+    for name, count in counts.items():
+        if count > 1:
+            kinds = [type(layer).__name__ for layer in layers if layer.name == name]
+            raise ValueError(f'Model: the name "{name}" is used {count} times in the model '
+                             f'({", ".join(kinds)}). All layer names should be unique: give '
+                             f'each layer its own `name=`.')
 
 
 def map_graph(inputs, outputs):
@@ -151,6 +165,7 @@ class Functional(Model):
         self.input_names = _structure_names(inputs, self.inputs, "input")
         self.output_names = _structure_names(outputs, self.outputs, "output")
         self._nodes, self._graph_layers = map_graph(self.inputs, self.outputs)
+        _check_unique_names(self._graph_layers)
         self._compile_steps()
         self.built = True
         self._fast_steps = None
@@ -291,9 +306,9 @@ class Functional(Model):
             elif x.dtype.kind == "f" and t.dtype.kind == "f" and x.dtype != t.dtype:
                 from .. import ops
                 x = ops.cast(x, t.dtype)
-            shape = x.shape
+            shape = x.shape  # the batch axis is not checked, as in Keras
             if len(shape) != len(t.shape) or any(
-                    d is not None and d != s for d, s in zip(t.shape, shape)):
+                    d is not None and d != s for d, s in zip(t.shape[1:], shape[1:])):
                 raise ValueError(f"Input '{t.name}' of model '{self.name}' is incompatible: "
                                  f"expected shape {t.shape}, got {tuple(shape)}")
             out.append(x)
@@ -348,27 +363,36 @@ class Functional(Model):
     def build(self, input_shape=None):
         self.built = True
 
+    def _input_signature(self):
+        return (list(self.input_names), [t.dtype for t in self.inputs],
+                [t.shape for t in self.inputs])
+
     # -- the training fast path --------------------------------------------------------------
     def _fast_forward(self):
         """A function(x, training) -> outputs calling each layer's ``call`` directly (no
-        checks), or None where a layer needs the checked path (activity regularizers)."""
+        checks), or None where a layer needs the checked path (activity regularizers). The
+        training flag is set once in the call context for the whole pass, so that sublayers a
+        layer calls without ``training=`` see it, as under the checked path."""
         for layer in self._graph_layers:
             if getattr(layer, "activity_regularizer", None) is not None or not layer.built:
                 return None
         steps = [self._step(node, ins, outs, checked=isinstance(node.layer, Model))
                  for node, ins, outs in self._steps]
         index = self._output_index
+        single = len(index) == 1
+        out = index[0]
         run = self._run
-        n = len(self.inputs)
-        if len(index) == 1:
-            out = index[0]
-            if n == 1:
-                return lambda x, training: run(steps, [x], training)[out]
-            return lambda x, training: run(steps, x, training)[out]
+        one_input = len(self.inputs) == 1
+        context = _context
 
         def forward(x, training):
-            values = run(steps, [x] if n == 1 else x, training)
-            return [values[i] for i in index]
+            outer = context.training
+            context.training = training
+            try:
+                values = run(steps, [x] if one_input else x, training)
+            finally:
+                context.training = outer
+            return values[out] if single else [values[i] for i in index]
         return forward
 
     # -- inspection --------------------------------------------------------------------------
@@ -386,8 +410,8 @@ class Functional(Model):
                     producer = t.layer
                     connected.append(f"{producer.name}[{producer._inbound_nodes.index(t.node)}]"
                                      f"[{t.index}]")
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape,
-                         layer.count_params(), connected or ["-"]))
+            rows.append((layer, [f"{layer.name} ({type(layer).__name__})", shape,
+                                 layer.count_params(), connected or ["-"]]))
         return rows
 
     def get_config(self):

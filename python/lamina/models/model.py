@@ -91,27 +91,35 @@ class Model(Trainer, Layer):
 
     # -- inspection --------------------------------------------------------------------------
     def _summary_rows(self):
-        rows = []
-        for layer in self.layers:
-            shape = getattr(layer, "_output_shape", None)
-            rows.append((f"{layer.name} ({type(layer).__name__})",
-                         "?" if shape is None else str(tuple(shape)), layer.count_params()))
-        return rows
+        """(layer, [name cell, shape, params]) per layer, in ``layers`` order."""
+        return [(layer, [f"{layer.name} ({type(layer).__name__})", _shape_text(layer),
+                         layer.count_params()]) for layer in self.layers]
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Prints Keras 3's table of layers, output shapes and parameter counts (and, for a
-        functional model, what each layer is connected to)."""
+        functional model, what each layer is connected to). With ``expand_nested=True`` the
+        layers of a nested model follow its row, indented and marked with "└ " as in Keras."""
         print_fn = print_fn or print
         body = self._summary_rows()
-        graph = bool(body) and len(body[0]) == 4
+        graph = bool(body) and len(body[0][1]) == 4
         header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if graph else ())
         rows = [[[c] for c in header]]
-        for r in body:
+
+        def add(layer, r, level):
             cells = [[r[0]], [r[1]], [f"{r[2]:,}"]]
             if graph:
-                cells.append(list(r[3]))
+                cells.append(list(r[3]) if len(r) > 3 else ["-"])
             rows.append(cells)
+            nested = getattr(layer, "layers", None) if expand_nested else None
+            if isinstance(layer, Model) and nested:
+                prefix = "   " * (level + 1) + "└ "
+                for sub in nested:
+                    add(sub, [f"{prefix}{sub.name} ({type(sub).__name__})", _shape_text(sub),
+                              sub.count_params()], level + 1)
+
+        for layer, r in body:
+            add(layer, r, 0)
         ncol = len(header)
         minimum = (33, 24, 15, 22)
         w = [max(minimum[i], max(len(line) for r in rows for line in r[i]) + 2)
@@ -173,6 +181,18 @@ class Model(Trainer, Layer):
             raise ValueError(f"load_weights: {filepath} holds {len(arrays)} arrays but model "
                              f"'{self.name}' has {len(params)} weights")
         self.set_weights(arrays)
+
+
+def _shape_text(layer):
+    """A layer's output shape for the summary: from its build, else from its graph node."""
+    shape = getattr(layer, "_output_shape", None)
+    if shape is not None:
+        return str(tuple(shape))
+    nodes = layer.__dict__.get("_inbound_nodes") or []
+    shapes = [t.shape for t in nodes[0].outputs] if nodes else []
+    if len(shapes) == 1:
+        return str(shapes[0])
+    return "[" + ", ".join(str(s) for s in shapes) + "]" if shapes else "?"
 
 
 def _fmt_bytes(n):

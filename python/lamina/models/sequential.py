@@ -3,7 +3,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..layers.core import InputLayer
-from ..layers.layer import _ACCEPTS_TRAINING, Layer, SymbolicTensor, _accepts
+from ..layers.layer import _ACCEPTS_TRAINING, Layer, SymbolicTensor, _accepts, _context
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -40,6 +40,11 @@ class Sequential(Model):
         if any(layer is other for other in self._stack):
             raise ValueError(f"Layer '{layer.name}' is already in Sequential model "
                              f"'{self.name}'")
+        if any(layer.name == other.name for other in self._stack):
+            raise ValueError(f"All layers added to a Sequential model should have unique "
+                             f"names. Name '{layer.name}' is already the name of a layer in "
+                             f"model '{self.name}'. Update the `name` argument to pass a "
+                             f"unique name.")
         self._stack.append(layer)
         self.built = False
         self._plan = None
@@ -67,7 +72,8 @@ class Sequential(Model):
 
     def _fast_forward(self):
         """A function(x, training) calling each layer's ``call`` directly (no checks), for
-        fit's steps after the first; None where a layer needs the checked path."""
+        fit's steps after the first; None where a layer needs the checked path. The training
+        flag is set once in the call context, for sublayers called without ``training=``."""
         plan = []
         for layer in self.layers:
             if layer.activity_regularizer is not None or not layer.built:
@@ -78,11 +84,30 @@ class Sequential(Model):
                 takes = _ACCEPTS_TRAINING[cls] = _accepts(layer.call, "training")
             plan.append((layer.call, takes))
 
+        context = _context
+
         def forward(x, training):
-            for call, takes_training in plan:
-                x = call(x, training=training) if takes_training else call(x)
+            outer = context.training
+            context.training = training
+            try:
+                for call, takes_training in plan:
+                    x = call(x, training=training) if takes_training else call(x)
+            finally:
+                context.training = outer
             return x
         return forward
+
+    @property
+    def output_names(self):
+        layers = self.layers
+        return [layers[-1].name] if layers else []
+
+    def _input_signature(self):
+        first = self._stack[0] if self._stack else None
+        if isinstance(first, InputLayer):
+            return [first.name], [np.dtype(first.dtype)], [first.batch_shape]
+        shape = getattr(self, "_build_input_shape", None) if self.built else None
+        return ["input_layer"], None, [shape]
 
     @property
     def input_shape(self):
