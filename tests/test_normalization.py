@@ -1,7 +1,5 @@
 """Batch normalization: the kernels against the numpy oracle (training and inference, float32
 and float64, every ISA), the fused backward against finite differences, axis handling, errors."""
-import importlib
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,6 @@ import reference as ref
 from conftest import tolerance
 from gradcheck import check_gradients
 
-conv_ops = importlib.import_module("lamina.ops.conv")
 rng = np.random.default_rng(5)
 
 

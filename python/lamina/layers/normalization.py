@@ -5,12 +5,9 @@ Training (``training=True`` and the layer trainable) normalizes with the batch's
 one fused kernel call and updates ``moving = moving * momentum + batch * (1 - momentum)`` with
 the biased batch variance, as Keras does; inference normalizes with the moving statistics.
 """
-import importlib
-
 from .. import constraints, initializers, regularizers
+from ..ops import normalization as norm_ops
 from .layer import InputSpec, Layer
-
-conv_ops = importlib.import_module("lamina.ops.conv")
 
 __all__ = ["BatchNormalization"]
 
@@ -70,7 +67,7 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=False, mask=None):
         if training and self.trainable:
-            y, mean, var = conv_ops.batch_norm_train(inputs, self.gamma, self.beta, self.axis,
+            y, mean, var = norm_ops.batch_norm_train(inputs, self.gamma, self.beta, self.axis,
                                                      self.epsilon)
             m = self.momentum
             mm, mv = self.moving_mean.data, self.moving_variance.data
@@ -79,7 +76,7 @@ class BatchNormalization(Layer):
             mv *= m
             mv += (1.0 - m) * var.astype(mv.dtype, copy=False)
             return y
-        return conv_ops.batch_normalization(inputs, self.moving_mean.data,
+        return norm_ops.batch_normalization(inputs, self.moving_mean.data,
                                             self.moving_variance.data, self.axis, self.beta,
                                             self.gamma, self.epsilon)
 

@@ -1,6 +1,6 @@
 """Pooling layers with Keras 3's names and defaults: MaxPooling1D/2D, AveragePooling1D/2D,
 GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D. One pooling kernel call forward and one
-backward each (lamina.ops.conv)."""
+backward each (lamina.ops.pooling)."""
 import importlib
 
 import numpy as np

@@ -1,10 +1,10 @@
-"""Differentiable convolution, pooling and batch-normalization ops (channels last), with Keras'
-names where keras.ops has them: ``conv``, ``depthwise_conv``, ``separable_conv``,
-``conv_transpose``, ``max_pool``, ``average_pool``, ``batch_normalization``.
+"""Differentiable convolution ops (channels last), with Keras' names where keras.ops has them:
+``conv``, ``depthwise_conv``, ``separable_conv``, ``conv_transpose``; and the geometry the
+convolution and pooling families share (``conv_pads``, ``conv_output_length``).
 
-Every op is one kernel call forward and one backward (csrc/cpu/conv2d.h, pool2d.h,
-batchnorm.h). 1-D ops run the 2-D kernels on (N, 1, L, C) views. Keras' "same" padding is
-resolved here into explicit before/after pads:
+Every op is one kernel call forward and one backward (csrc/cpu/conv2d.h). 1-D ops run the 2-D
+kernels on (N, 1, L, C) views. Keras' "same" padding is resolved here into explicit
+before/after pads:
 
     pad_total = max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0)
     pad_before = pad_total // 2
@@ -18,12 +18,11 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor, is_recording, make_output
+from ..autograd import Tensor, make_output
 from .nn import _float_input, activation as _activation, activation_code
 
-__all__ = ["conv", "conv2d", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool",
-           "average_pool", "global_average_pool", "global_max_pool", "batch_normalization",
-           "batch_norm_train", "conv_output_length", "conv_pads"]
+__all__ = ["conv", "conv2d", "depthwise_conv", "separable_conv", "conv_transpose",
+           "conv_output_length", "conv_pads"]
 
 
 def _tuple(value, n, name):
@@ -322,190 +321,3 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
     out = make_output(y, (inputs, kernel), backward, "conv_transpose")
     return _channels_first(out) if first else out
-
-
-# -- pooling -------------------------------------------------------------------------------------
-
-def _pool(kind, inputs, pool_size, strides, padding, data_format):
-    from .math import reshape
-    where = "max_pool" if kind == "max" else "average_pool"
-    inputs, first = _channels_last(inputs, data_format)
-    xd = _data(inputs)
-    if xd.dtype.kind != "f":
-        inputs, xd = _float_input(inputs, np.dtype(backend.floatx()))
-    if xd.ndim == 3:
-        pool = (1,) + _tuple(pool_size, 1, "pool_size")
-        s = pool if strides is None else (1,) + _tuple(strides, 1, "strides")
-        x4 = reshape(inputs, (xd.shape[0], 1) + xd.shape[1:])
-        y = _pool(kind, x4, pool, s, padding, None)
-        y = reshape(y, (y.shape[0],) + y.shape[2:])
-        return _channels_first(y) if first else y
-    if xd.ndim != 4:
-        raise ValueError(f"[{where}] expected a 3-D or 4-D input, got shape {xd.shape}")
-    if not xd.flags.c_contiguous:
-        xd = backend.array_module(xd).ascontiguousarray(xd)
-    pool = _tuple(pool_size, 2, "pool_size")
-    strides = pool if strides is None else _tuple(strides, 2, "strides")
-    padding = _padding_name(padding)
-    if any(p < 1 for p in pool) or any(s < 1 for s in strides):
-        raise ValueError(f"[{where}] pool_size and strides must be positive, got {pool} and "
-                         f"{strides}")
-    pads = []
-    for axis, (n, k, s) in enumerate(zip(xd.shape[1:3], pool, strides)):
-        if padding == "valid" and k > n:
-            raise ValueError(f"[{where}] pool_size {pool} is larger than the input's spatial "
-                             f"size {xd.shape[1:3]} with 'valid' padding")
-        pads.extend(conv_pads(n, k, s, 1, padding))
-    N, H, W, C = xd.shape
-    OH = (H + pads[0] + pads[1] - pool[0]) // strides[0] + 1
-    OW = (W + pads[2] + pads[3] - pool[1]) // strides[1] + 1
-    xp = backend.array_module(xd)
-    K = backend.kernels(xd)
-    y = xp.empty((N, OH, OW, C), dtype=xd.dtype)
-    geometry = (pool[0], pool[1], strides[0], strides[1], *pads)
-    if kind == "max":
-        argmax = xp.empty(y.shape, dtype=np.int32) if is_recording() else None
-        K.max_pool2d_forward(xd, y, argmax, *geometry)
-
-        def backward(g):
-            g = g if g.flags.c_contiguous else xp.ascontiguousarray(g)
-            dx = xp.empty_like(xd)
-            K.max_pool2d_backward(g, argmax, dx, *geometry)
-            return (dx,)
-    else:
-        K.avg_pool2d_forward(xd, y, *geometry)
-
-        def backward(g):
-            g = g if g.flags.c_contiguous else xp.ascontiguousarray(g)
-            dx = xp.empty_like(xd)
-            K.avg_pool2d_backward(g, dx, *geometry)
-            return (dx,)
-
-    out = make_output(y, (inputs,), backward, where)
-    return _channels_first(out) if first else out
-
-
-def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """keras.ops.max_pool for (N, L, C) or (N, H, W, C); strides default to pool_size."""
-    return _pool("max", inputs, pool_size, strides, padding, data_format)
-
-
-def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """keras.ops.average_pool; with "same" padding the padding cells are not counted."""
-    return _pool("avg", inputs, pool_size, strides, padding, data_format)
-
-
-def _global_pool(kind, x, keepdims, data_format):
-    from .math import reshape
-    x, first = _channels_last(x, data_format)
-    xd = _data(x)
-    if xd.ndim not in (3, 4):
-        raise ValueError(f"[global_{kind}_pool] expected a 3-D or 4-D input, got shape "
-                         f"{xd.shape}")
-    spatial = xd.shape[1:-1]
-    y = _pool(kind, x, spatial, spatial, "valid", None)
-    shape = (xd.shape[0],) + ((1,) * len(spatial) if keepdims else ()) + (xd.shape[-1],)
-    y = reshape(y, shape)
-    if first and keepdims:
-        y = _channels_first(y)
-    return y
-
-
-def global_average_pool(x, keepdims=False, data_format=None):
-    """Mean over the spatial axes of (N, L, C) or (N, H, W, C)."""
-    return _global_pool("avg", x, keepdims, data_format)
-
-
-def global_max_pool(x, keepdims=False, data_format=None):
-    """Max over the spatial axes of (N, L, C) or (N, H, W, C)."""
-    return _global_pool("max", x, keepdims, data_format)
-
-
-# -- batch normalization -------------------------------------------------------------------------
-
-def _rows(x, axis):
-    """x as a C-contiguous (rows, C) array with `axis` last, and how to undo it."""
-    xd = _data(x)
-    axis = axis % xd.ndim
-    xp = backend.array_module(xd)
-    if axis == xd.ndim - 1:
-        a = xd if xd.flags.c_contiguous else xp.ascontiguousarray(xd)
-        return a.reshape(-1, xd.shape[-1]), lambda r: r.reshape(xd.shape)
-    perm = tuple(i for i in range(xd.ndim) if i != axis) + (axis,)
-    inv = tuple(np.argsort(perm))
-    moved = xp.ascontiguousarray(xd.transpose(perm))
-    return moved.reshape(-1, xd.shape[axis]), \
-        lambda r: xp.ascontiguousarray(r.reshape(moved.shape).transpose(inv))
-
-
-def _vector(v, C, dtype, name):
-    if v is None:
-        return None
-    a = v.data if isinstance(v, Tensor) else np.asarray(v, dtype=dtype)
-    if a.shape != (C,):
-        raise ValueError(f"[batch_normalization] {name} must have shape ({C},), got {a.shape}")
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    return a
-
-
-def batch_norm_train(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
-    """Batch normalization with the batch's statistics (training): returns (y, mean, variance),
-    mean/variance as arrays (biased variance, what Keras feeds its moving averages). y records
-    one node whose backward differentiates through the statistics."""
-    xd = _data(x)
-    if xd.dtype.kind != "f":
-        x, xd = _float_input(x, np.dtype(backend.floatx()))
-    rows, restore = _rows(x, axis)
-    C = rows.shape[1]
-    g = _vector(gamma, C, rows.dtype, "gamma")
-    b = _vector(beta, C, rows.dtype, "beta")
-    xp = backend.array_module(rows)
-    K = backend.kernels(rows)
-    y = xp.empty_like(rows)
-    mean = xp.empty(C, dtype=rows.dtype)
-    var = xp.empty(C, dtype=rows.dtype)
-    K.batchnorm_forward_training(rows, g, b, float(epsilon), y, mean, var)
-
-    def backward(grad):
-        need_x, need_g, need_b = out._node.needs
-        grows, _ = _rows(grad, axis)
-        dx = xp.empty_like(rows) if need_x else None
-        dg = xp.empty_like(mean) if need_g else None
-        db = xp.empty_like(mean) if need_b else None
-        K.batchnorm_backward(rows, g, mean, var, float(epsilon), grows, True, dx, dg, db)
-        return (None if dx is None else restore(dx), dg, db)
-
-    out = make_output(restore(y), (x, gamma, beta), backward, "batch_norm_train")
-    return out, mean, var
-
-
-def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
-    """keras.ops.batch_normalization: (x - mean) / sqrt(variance + epsilon) * scale + offset
-    with given statistics along `axis`; gradients for x, offset, scale (mean and variance are
-    treated as constants, as in inference)."""
-    xd = _data(x)
-    if xd.dtype.kind != "f":
-        x, xd = _float_input(x, np.dtype(backend.floatx()))
-    rows, restore = _rows(x, axis)
-    C = rows.shape[1]
-    m = _vector(mean, C, rows.dtype, "mean")
-    v = _vector(variance, C, rows.dtype, "variance")
-    g = _vector(scale, C, rows.dtype, "scale")
-    b = _vector(offset, C, rows.dtype, "offset")
-    xp = backend.array_module(rows)
-    K = backend.kernels(rows)
-    y = xp.empty_like(rows)
-    K.batchnorm_forward_inference(rows, g, b, m, v, float(epsilon), y)
-
-    def backward(grad):
-        need_x, need_b, need_g = out._node.needs[:3]
-        grows, _ = _rows(grad, axis)
-        dx = xp.empty_like(rows) if need_x else None
-        dg = xp.empty_like(m) if need_g else None
-        db = xp.empty_like(m) if need_b else None
-        K.batchnorm_backward(rows, g, m, v, float(epsilon), grows, False, dx, dg, db)
-        return (None if dx is None else restore(dx), db, dg)
-
-    out = make_output(restore(y), (x, offset, scale), backward, "batch_normalization")
-    return out
