@@ -165,6 +165,51 @@ def test_conv2d_op_gradients(case):
         check_gradients(lambda x, w, b: ops.conv2d(x, w, b, s, padding, d, G, act), x, w, b)
 
 
+# Each op with a bias, asked for the bias gradient alone: the kernel entry still needs x and the
+# kernel for its shapes. (fn(x, kernel, bias), x shape, kernel shape)
+BIAS_ONLY = {
+    "conv2d": (lambda x, k, b: ops.conv2d(x, k, b, 1, "same"), (2, 5, 5, 1), (3, 3, 1, 2)),
+    "conv1d": (lambda x, k, b: conv_ops.conv1d(x, k, b, 2, "causal"), (2, 7, 3), (3, 3, 2)),
+    "depthwise": (lambda x, k, b: conv_ops._depthwise(x, k, b, 1, "valid", None, 1, None),
+                  (1, 6, 5, 3), (3, 3, 3, 2)),
+    "pointwise": (lambda x, k, b: ops.conv2d(x, k, b), (2, 4, 4, 3), (1, 1, 3, 5)),
+}
+
+
+@pytest.mark.parametrize("name", list(BIAS_ONLY))
+def test_gradient_of_the_bias_alone(name):
+    fn, x_shape, k_shape = BIAS_ONLY[name]
+    x, k = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = L.Variable(np.zeros(k_shape[-1] * (k_shape[-2] if name == "depthwise" else 1)))
+    with L.GradientTape() as tape:
+        y = fn(x, k, b)
+        loss = ops.sum(y)
+    (db,) = tape.gradient(loss, [b])
+    # d sum(y) / d b = the number of output pixels per channel
+    np.testing.assert_array_equal(db.data, np.full(b.shape, np.prod(y.shape[:-1]), np.float64))
+
+
+def test_ops_accept_non_contiguous_kernels():
+    """Keras' ops take any layout: a transposed view of a kernel is copied, not refused."""
+    x = rng.standard_normal((2, 6, 5, 3))
+    kv = L.Variable(rng.standard_normal((3, 3, 4, 3)))  # (kh, kw, out, in): transpose to conv
+    k = ops.transpose(kv, (0, 1, 3, 2))
+    assert not k.data.flags.c_contiguous
+    dense_k = np.ascontiguousarray(k.data)
+    np.testing.assert_allclose(ops.conv(x, k).data, ops.conv(x, dense_k).data, rtol=1e-14)
+    kt = rng.standard_normal((3, 3, 3, 4)).transpose(0, 1, 3, 2)  # (kh, kw, filters, in)
+    np.testing.assert_allclose(ops.conv_transpose(x, kt, 2, "same").data,
+                               ops.conv_transpose(x, kt.copy(), 2, "same").data, rtol=1e-14)
+    kd = rng.standard_normal((3, 3, 2, 3)).transpose(0, 1, 3, 2)  # (kh, kw, C, multiplier)
+    np.testing.assert_allclose(ops.depthwise_conv(x, kd).data,
+                               ops.depthwise_conv(x, kd.copy()).data, rtol=1e-14)
+    b = rng.standard_normal(8)[::2]  # a strided bias
+    np.testing.assert_allclose(ops.conv2d(x, dense_k, b).data,
+                               ops.conv2d(x, dense_k, b.copy()).data, rtol=1e-14)
+    check_gradients(lambda kv: ops.conv(x[:1, :4, :4], ops.transpose(kv, (0, 1, 3, 2))),
+                    kv.numpy())
+
+
 def test_conv1d_and_keras_conv_op():
     x = rng.standard_normal((2, 9, 3))
     w = rng.standard_normal((3, 3, 4))

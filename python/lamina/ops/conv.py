@@ -66,6 +66,12 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
+def _contiguous(a):
+    """`a` as the C-contiguous array the kernels take (a copy only when it is not): Keras' ops
+    accept any layout, e.g. a kernel that is a transposed view."""
+    return a if a.flags.c_contiguous else backend.array_module(a).ascontiguousarray(a)
+
+
 def _check_input(where, xd, rank):
     if xd.ndim != rank + 2:
         raise ValueError(f"[{where}] expected a {rank + 2}-D input (batch, "
@@ -119,7 +125,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
     """activation(conv(x, kernel) + bias), NHWC x (N, H, W, C), kernel (KH, KW, C/groups, K):
     one kernel call forward (bias and relu fused) and one backward. ``groups`` defaults to
     C // kernel.shape[2]."""
-    W = kernel.data if isinstance(kernel, Tensor) else np.asarray(kernel)
+    W = _contiguous(_data(kernel))
     x, xd = _float_input(x, W.dtype)
     _check_input("conv2d", xd, 2)
     if W.ndim != 4:
@@ -141,7 +147,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
     pads = _geometry("conv2d", xd.shape[1:3], W.shape[:2], strides, padding, dilation)
     code, _ = activation_code(activation)
     fused = code if code in (0, 1) else 0
-    b = None if bias is None else (bias.data if isinstance(bias, Tensor) else np.asarray(bias))
+    b = None if bias is None else _contiguous(_data(bias))
     if b is not None and (b.shape != (W.shape[3],) or b.dtype != W.dtype):
         raise ValueError(f"[conv2d] bias must have shape ({W.shape[3]},) and dtype {W.dtype}, "
                          f"got {b.shape} {b.dtype}")
@@ -161,8 +167,9 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
         dx = xp.empty_like(xd) if need_x else None
         dW = xp.empty_like(W) if need_w else None
         db = xp.empty_like(b) if need_b else None
-        K.conv2d_backward(xd if need_w else None, W if need_x else None,
-                          y if fused else None, g, dx, dW, db, *geometry, fused)
+        # x and the kernel go in whatever is asked: the entry takes the shapes from them even
+        # when only the bias gradient is computed.
+        K.conv2d_backward(xd, W, y if fused else None, g, dx, dW, db, *geometry, fused)
         return dx, dW, db
 
     out = make_output(y, (x, kernel, bias), backward, "conv2d")
@@ -263,7 +270,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     the convolution's kernel gradient: the same kernels, roles swapped."""
     from .math import reshape
     inputs, first = _channels_last(inputs, data_format)
-    kd = _data(kernel)
+    kd = _contiguous(_data(kernel))
     inputs, xd = _float_input(inputs, kd.dtype)
     one_d = xd.ndim == 3
     if one_d:
