@@ -250,39 +250,107 @@ def test_separable_conv_gradients():
     check_gradients(lambda x, dk, pk: ops.separable_conv(x, dk, pk, 1, "valid"), x, dk, pk)
 
 
-def _conv_transpose_oracle(x, k, strides, out_hw, pads, dilation=(1, 1)):
-    """The transposed convolution as the adjoint of conv2d: scatter x through the kernel."""
-    N = x.shape[0]
-    fake_in = np.zeros((N,) + tuple(out_hw) + (k.shape[2],))
-    dx, _, _ = ref.conv2d_backward(fake_in, k, x, strides, pads, dilation)
-    return dx
+def _keras_transpose_pads(k, s, d, padding, output_padding):
+    """Keras' _convert_conv_transpose_padding_args_from_keras_to_jax (backend_utils.py): the
+    (left, right) padding of the stride-dilated input before the flipped-kernel correlation."""
+    k = (k - 1) * d + 1
+    if padding == "valid":
+        output_padding = max(k, s) - k if output_padding is None else output_padding
+        return k - 1, k - 1 + output_padding
+    pad_len = s + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+    left = min(pad_len // 2 + pad_len % 2, k - 1)
+    return left, pad_len - left
 
 
-@pytest.mark.parametrize("padding,strides,kernel,output_padding", [
-    ("valid", (2, 2), (3, 3), None), ("same", (2, 2), (3, 3), None),
-    ("valid", (1, 2), (2, 3), None), ("same", (2, 1), (4, 3), None),
-    ("valid", (3, 3), (2, 2), None), ("valid", (2, 2), (3, 3), (1, 0)),
-])
-def test_conv_transpose_matches_keras_shapes_and_adjoint(padding, strides, kernel,
-                                                         output_padding):
-    x = rng.standard_normal((2, 4, 3, 3))
-    k = rng.standard_normal(kernel + (5, 3))  # (kh, kw, filters, in_channels)
-    y = ops.conv_transpose(x, k, strides, padding, output_padding)
-    # Keras' deconv_output_length
-    for axis in range(2):
-        n, kk, s = x.shape[1 + axis], kernel[axis], strides[axis]
-        if output_padding is None:
-            expect_len = n * s + max(kk - s, 0) if padding == "valid" else n * s
-        else:
-            pad = kk // 2 if padding == "same" else 0
-            expect_len = (n - 1) * s + kk - 2 * pad + output_padding[axis]
-        assert y.shape[1 + axis] == expect_len
-    pads = (conv_ops.conv_pads(y.shape[1], kernel[0], strides[0], 1, padding)
-            + conv_ops.conv_pads(y.shape[2], kernel[1], strides[1], 1, padding))
-    expect = _conv_transpose_oracle(x, k, strides, y.shape[1:3], pads)
+def _conv_transpose_scatter(x, k, strides, padding, output_padding, dilation):
+    """The transposed convolution by its definition: input pixel (i, j) adds k[a, b] @ x[i, j]
+    at (i * s + a * d, j * s + b * d) of the full output, which Keras' padding then crops (or
+    extends with zeros): output o is full cell o + (dilated k - 1 - left)."""
+    N, H, W, C = x.shape
+    KH, KW, F, _ = k.shape
+    ek = [(KH - 1) * dilation[0] + 1, (KW - 1) * dilation[1] + 1]
+    full = np.zeros((N, (H - 1) * strides[0] + ek[0], (W - 1) * strides[1] + ek[1], F))
+    for i in range(H):
+        for j in range(W):
+            for a in range(KH):
+                for b in range(KW):
+                    full[:, i * strides[0] + a * dilation[0], j * strides[1] + b * dilation[1]] \
+                        += x[:, i, j] @ k[a, b].T
+    out = full
+    for axis, (n, kk, s, d) in enumerate(zip((H, W), (KH, KW), strides, dilation)):
+        op = None if output_padding is None else output_padding[axis]
+        left, right = _keras_transpose_pads(kk, s, d, padding, op)
+        length = (n - 1) * s + 2 - ek[axis] + left + right
+        offset = ek[axis] - 1 - left
+        shifted = np.zeros(out.shape[:1 + axis] + (offset + length,) + out.shape[2 + axis:])
+        keep = min(out.shape[1 + axis], offset + length)
+        index = [slice(None)] * 4
+        index[1 + axis] = slice(0, keep)
+        shifted[tuple(index)] = out[tuple(index)]
+        index[1 + axis] = slice(offset, offset + length)
+        out = shifted[tuple(index)]
+    return out
+
+
+def _transpose_grid():
+    """(input hw, kernel, strides, dilation, padding, output_padding): even and odd kernels,
+    dilated ones, every output_padding the layer accepts (< strides), and None."""
+    grid = [((6, 6), (2, 2), (1, 1), (1, 1), "same", (0, 0)),   # the reported case
+            ((3, 4), (4, 2), (2, 2), (1, 1), "same", (1, 0)),
+            ((1, 2), (2, 2), (1, 1), (1, 1), "same", (0, 0)),   # an empty output row
+            ((3, 3), (2, 2), (1, 1), (3, 1), "same", (0, 0)),   # dilated even kernel
+            ((4, 3), (3, 3), (3, 2), (1, 1), "valid", (2, 1))]
+    r = np.random.default_rng(11)
+    while len(grid) < 40:
+        s = tuple(int(v) for v in r.integers(1, 4, 2))
+        d = (1, 1) if max(s) > 1 else tuple(int(v) for v in r.integers(1, 3, 2))
+        op = None if r.random() < 0.3 else tuple(int(r.integers(0, v)) for v in s)
+        grid.append((tuple(int(v) for v in r.integers(1, 5, 2)),
+                     tuple(int(v) for v in r.integers(1, 5, 2)), s, d,
+                     str(r.choice(["valid", "same"])), op))
+    return grid
+
+
+@pytest.mark.parametrize("hw,kernel,strides,dilation,padding,output_padding", _transpose_grid())
+def test_conv_transpose_matches_keras(hw, kernel, strides, dilation, padding, output_padding):
+    x = rng.standard_normal((2,) + hw + (3,))
+    k = rng.standard_normal(kernel + (2, 3))  # (kh, kw, filters, in_channels)
+    expect = _conv_transpose_scatter(x, k, strides, padding, output_padding, dilation)
+    y = ops.conv_transpose(x, k, strides, padding, output_padding, dilation_rate=dilation)
+    assert y.shape == expect.shape
     np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
-    check_gradients(lambda x, k: ops.conv_transpose(x, k, strides, padding, output_padding),
-                    x[:1], k)
+    layer = L.layers.Conv2DTranspose(2, kernel, strides, padding, output_padding,
+                                     dilation_rate=dilation, dtype="float64")
+    assert layer.compute_output_shape(x.shape) == expect.shape
+    layer.build(x.shape)
+    bias = rng.standard_normal(2)
+    layer.set_weights([k, bias])
+    np.testing.assert_allclose(layer(x).data, expect + bias, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [0, 1, 3, 4, 7])
+def test_conv_transpose_gradients(case):
+    hw, kernel, strides, dilation, padding, output_padding = _transpose_grid()[case]
+    x = rng.standard_normal((1,) + hw + (2,))
+    k = rng.standard_normal(kernel + (3, 2))
+    check_gradients(lambda x, k: ops.conv_transpose(x, k, strides, padding, output_padding,
+                                                    dilation_rate=dilation), x, k)
+
+
+def test_conv_transpose_errors():
+    x, k = np.ones((1, 4, 4, 2)), np.ones((3, 3, 5, 2))
+    with pytest.raises(ValueError, match=r"\[conv_transpose\] output_padding must be >= 0, got "
+                                         r"-1"):
+        ops.conv_transpose(x, k, 2, "same", -1)
+    with pytest.raises(ValueError, match=r"\[conv_transpose\] input channels 2 .* do not match "
+                                         r"the kernel shape \(3, 3, 2, 5\)"):
+        ops.conv_transpose(x, np.ones((3, 3, 2, 5)))
+    with pytest.raises(ValueError, match=r"Conv2DTranspose '.*': the `output_padding` argument "
+                                         r"must be a tuple of 2 integers >= 0, received "
+                                         r"output_padding=-1"):
+        L.layers.Conv2DTranspose(4, 3, strides=2, output_padding=-1)
+    with pytest.raises(ValueError, match=r"`output_padding` must be < `strides`"):
+        L.layers.Conv2DTranspose(4, 3, strides=2, output_padding=(1, 2))
 
 
 def test_conv_transpose_1d():

@@ -5,7 +5,9 @@
 // with y[n, oh, ow, k] = act(b[k] + sum over kh, kw, c of
 //   x[n, oh*SH - PT + kh*DH, ow*SW - PL + kw*DW, (k / (K/G)) * (C/G) + c] * w[kh, kw, c, k])
 // (cells outside the image read zero). act is 0 (linear) or 1 (relu); other activations are
-// separate ops.
+// separate ops. The bottom/right pads enter only through OH/OW and may be negative: trailing
+// input cells no window reads (their dx is zero), as a transposed convolution's output_padding
+// past the kernel's reach needs.
 //
 // Algorithm, chosen by shape:
 //   - C / G == 1 with G > 1 (depthwise): direct loops vectorised over channels

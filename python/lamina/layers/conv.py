@@ -312,7 +312,8 @@ class SeparableConv2D(_Conv):
 
 class Conv2DTranspose(_Conv):
     """Transposed 2-D convolution: kernel (kh, kw, filters, in_channels), bias (filters,);
-    output size as Keras' deconv_output_length (``output_padding`` adds to one side)."""
+    output sizes and values as Keras (lamina.ops.conv.conv_transpose_geometry), with
+    ``output_padding`` (each < its stride) added at the end of each axis."""
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
@@ -324,11 +325,14 @@ class Conv2DTranspose(_Conv):
             tuple(int(p) for p in ((output_padding,) * 2 if np.isscalar(output_padding)
                                    else output_padding))
         if self.output_padding is not None:
-            for p, s in zip(self.output_padding, self.strides):
-                if p >= s:
-                    raise ValueError(f"Conv2DTranspose '{self.name}': `output_padding` "
-                                     f"{self.output_padding} must be smaller than the strides "
-                                     f"{self.strides}")
+            if len(self.output_padding) != 2 or min(self.output_padding) < 0:
+                raise ValueError(f"Conv2DTranspose '{self.name}': the `output_padding` argument "
+                                 f"must be a tuple of 2 integers >= 0, received "
+                                 f"output_padding={output_padding!r}")
+            if any(p >= s for p, s in zip(self.output_padding, self.strides)):
+                raise ValueError(f"Conv2DTranspose '{self.name}': `output_padding` must be < "
+                                 f"`strides`. output_padding={self.output_padding}, "
+                                 f"strides={self.strides}")
 
     def build(self, input_shape):
         C = self._in_channels(input_shape)
@@ -353,10 +357,10 @@ class Conv2DTranspose(_Conv):
         return self._from_last(self._activate(y))
 
     def compute_output_shape(self, input_shape):
-        ops_ = self.output_padding or (None, None)
-        spatial = tuple(None if n is None else conv_ops._transpose_length(
-            n, k, s, d, self.padding, p) for n, k, s, d, p in zip(
-            self._spatial(input_shape), self.kernel_size, self.strides, self.dilation_rate, ops_))
+        paddings = self.output_padding or (None, None)
+        spatial = tuple(conv_ops.conv_transpose_geometry(n, k, s, d, self.padding, p)[0]
+                        for n, k, s, d, p in zip(self._spatial(input_shape), self.kernel_size,
+                                                 self.strides, self.dilation_rate, paddings))
         return self._assemble(input_shape[0], spatial, self.filters)
 
     def get_config(self):

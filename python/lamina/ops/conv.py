@@ -252,31 +252,41 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
     return _channels_first(y) if first else y
 
 
-def _transpose_length(n, k, s, d, padding, output_padding):
-    """Keras' deconv_output_length."""
-    k = (k - 1) * d + 1
-    if output_padding is None:
-        if padding == "valid":
-            return n * s + max(k - s, 0)
-        return n * s
-    pad = k // 2 if padding == "same" else 0
-    return (n - 1) * s + k - 2 * pad + output_padding
+def conv_transpose_geometry(length, kernel, stride, dilation, padding, output_padding=None):
+    """One axis of Keras' transposed convolution: (output length, (before, after) pads).
+
+    The padding is Keras' own conversion for its JAX backend (backend_utils.py,
+    _convert_conv_transpose_padding_args_from_keras_to_jax): the input, dilated by the stride,
+    is padded by (left, right) and correlated with the flipped kernel. That is the input
+    gradient of a convolution with pads (k - 1 - left, k - 1 - right), k the dilated kernel;
+    the second may be negative: trailing output cells no window reaches (zeros). A length of
+    None (an unknown dimension) gives None."""
+    k = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(k, stride) - k if output_padding is None else output_padding
+        left, right = k - 1, k - 1 + extra
+    else:
+        total = stride + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+        left = min(total // 2 + total % 2, k - 1)
+        right = total - left
+    out = None if length is None else (length - 1) * stride + 2 - k + left + right
+    return out, (k - 1 - left, k - 1 - right)
 
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
                    data_format=None, dilation_rate=1):
-    """keras.ops.conv_transpose (1-D and 2-D): kernel (*spatial, filters, in_channels). The
-    forward pass is the convolution's input gradient, its backward the convolution itself and
-    the convolution's kernel gradient: the same kernels, roles swapped."""
+    """keras.ops.conv_transpose (1-D and 2-D): kernel (*spatial, filters, in_channels), output
+    sizes and values as Keras (conv_transpose_geometry). The forward pass is the convolution's
+    input gradient, its backward the convolution itself and the convolution's kernel gradient:
+    the same kernels, roles swapped."""
     from .math import reshape
     inputs, first = _channels_last(inputs, data_format)
     kd = _contiguous(_data(kernel))
     inputs, xd = _float_input(inputs, kd.dtype)
-    one_d = xd.ndim == 3
-    if one_d:
+    if xd.ndim == 3:
         if kd.ndim != 3:
-            raise ValueError(f"[conv_transpose] expected a 3-D kernel for a 1-D input, got "
-                             f"{kd.shape}")
+            raise ValueError(f"[conv_transpose] expected a 3-D kernel (kernel_size, filters, "
+                             f"in_channels) for a 1-D input, got shape {kd.shape}")
         x4 = reshape(inputs, (xd.shape[0], 1) + xd.shape[1:])
         k4 = reshape(kernel, (1,) + kd.shape) if isinstance(kernel, Tensor) \
             else kd.reshape((1,) + kd.shape)
@@ -294,29 +304,40 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
                          f"(kh, kw, filters, {xd.shape[3]})")
     padding = _padding_name(padding)
     strides, dilation = _tuple(strides, 2, "strides"), _tuple(dilation_rate, 2, "dilation_rate")
-    ops_ = [None, None] if output_padding is None else list(_tuple(output_padding, 2,
-                                                                   "output_padding"))
-    out_hw = [_transpose_length(n, k, s, d, padding, p)
-              for n, k, s, d, p in zip(xd.shape[1:3], kd.shape[:2], strides, dilation, ops_)]
-    pads = []
-    for n, k, s, d in zip(out_hw, kd.shape[:2], strides, dilation):
-        pads.extend(conv_pads(n, k, s, d, padding))
+    if min(strides) < 1 or min(dilation) < 1 or min(kd.shape[:2]) < 1:
+        raise ValueError(f"[conv_transpose] strides, dilation_rate and kernel size must be "
+                         f"positive, got strides={strides}, dilation_rate={dilation}, kernel "
+                         f"shape {kd.shape}")
+    paddings = (None, None)
+    if output_padding is not None:
+        paddings = _tuple(output_padding, 2, "output_padding")
+        if min(paddings) < 0:
+            raise ValueError(f"[conv_transpose] output_padding must be >= 0, got "
+                             f"{output_padding!r}")
+    out_hw, pads = [], []
+    for n, k, s, d, p in zip(xd.shape[1:3], kd.shape[:2], strides, dilation, paddings):
+        length, axis_pads = conv_transpose_geometry(n, k, s, d, padding, p)
+        out_hw.append(length)
+        pads.extend(axis_pads)
     N = xd.shape[0]
     xp = backend.array_module(xd)
     K = backend.kernels(xd)
-    y = xp.empty((N, out_hw[0], out_hw[1], kd.shape[2]), dtype=kd.dtype)
+    y_shape = (N, out_hw[0], out_hw[1], kd.shape[2])
     geometry = (strides[0], strides[1], *pads, dilation[0], dilation[1], 1)
-    try:
+    empty = 0 in y_shape or 0 in xd.shape
+    if empty:  # nothing to scatter, or nowhere to put it (Keras returns the empty shape too)
+        y = xp.zeros(y_shape, dtype=kd.dtype)
+    else:
+        y = xp.empty(y_shape, dtype=kd.dtype)
         K.conv2d_backward(None, kd, None, xd, y, None, None, *geometry, 0)
-    except ValueError as e:
-        raise ValueError(f"[conv_transpose] output_padding={output_padding} is inconsistent "
-                         f"with input shape {xd.shape}, kernel {kd.shape}, strides {strides}: "
-                         f"{e}") from None
 
     def backward(g):
         need_x, need_w = out._node.needs
         if not g.flags.c_contiguous:
             g = xp.ascontiguousarray(g)
+        if empty:
+            return (xp.zeros_like(xd) if need_x else None,
+                    xp.zeros_like(kd) if need_w else None)
         dx = dW = None
         if need_x:
             dx = xp.empty_like(xd)
