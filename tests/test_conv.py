@@ -521,6 +521,107 @@ def test_conv_layer_errors():
         layer(np.ones((1, 5, 5, 2), np.float32))
 
 
+@pytest.mark.parametrize("make,match", [
+    (lambda: L.layers.SeparableConv2D(4, 3, depth_multiplier=0),
+     r"Invalid value for argument `depth_multiplier`. Expected a strictly positive integer. "
+     r"Received depth_multiplier=0"),
+    (lambda: L.layers.DepthwiseConv2D(3, depth_multiplier=-1), r"`depth_multiplier`"),
+    (lambda: L.layers.DepthwiseConv2D(3, depth_multiplier=1.5), r"`depth_multiplier`"),
+    (lambda: L.layers.Conv2D(0, 3), r"Conv2D '.*': Invalid value for argument `filters`"),
+    (lambda: L.layers.Conv2D(4.0, 3), r"Received filters=4.0"),
+    (lambda: L.layers.SeparableConv2D(0, 3), r"SeparableConv2D '.*': .*`filters`"),
+    (lambda: L.layers.Conv2DTranspose(-2, 3), r"Conv2DTranspose '.*': .*`filters`"),
+    (lambda: L.layers.Conv1D(4, 3, groups=0), r"Invalid value for argument `groups`"),
+    (lambda: L.layers.Conv2D(4, 3, groups=2.0), r"Received groups=2.0"),
+    (lambda: L.layers.Conv2D(5, 3, groups=2), r"number of filters must be evenly divisible"),
+    (lambda: L.layers.Conv2D(4, 0),
+     r"the `kernel_size` argument must be a tuple of 2 integers > 0, received kernel_size=0"),
+    (lambda: L.layers.Conv2D(4, (3, 3, 3)), r"`kernel_size` argument must be a tuple of 2"),
+    (lambda: L.layers.Conv1D(4, 3, strides=(1, 1)), r"`strides` argument must be a tuple of 1"),
+    (lambda: L.layers.DepthwiseConv2D(3, strides=(1, 0)), r"received strides=\(1, 0\)"),
+    (lambda: L.layers.SeparableConv2D(4, 3, dilation_rate=0), r"received dilation_rate=0"),
+    (lambda: L.layers.Conv2DTranspose(4, 2.5), r"received kernel_size=2.5"),
+])
+def test_conv_layer_arguments_are_checked_at_construction(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_depthwise_conv2d_weight_is_keras_kernel():
+    layer = L.layers.DepthwiseConv2D(3, depth_multiplier=2)
+    layer.build((None, 6, 6, 3))
+    assert layer.kernel.shape == (3, 3, 3, 2)
+    assert [w.path.split("/")[-1] for w in layer.weights] == ["kernel", "bias"]
+    assert layer.weights[0] is layer.kernel
+    assert layer.depthwise_kernel is layer.kernel  # the Keras 2 name still reads it
+    assert "depthwise_initializer" in layer.get_config()
+
+
+# Every conv layer with every regularizer and constraint it takes set.
+CONFIG_LAYERS = [
+    lambda: L.layers.Conv2D(4, 3, kernel_regularizer="l2", bias_regularizer=L.regularizers.L1(0.3),
+                            activity_regularizer="l1", kernel_constraint="non_neg",
+                            bias_constraint=L.constraints.MaxNorm(3.0, axis=0), groups=1,
+                            kernel_initializer="he_normal"),
+    lambda: L.layers.Conv1D(4, 3, padding="causal", kernel_regularizer=L.regularizers.L1L2(0.1, 0.2),
+                            kernel_constraint=L.constraints.UnitNorm(axis=1)),
+    lambda: L.layers.DepthwiseConv2D(3, depth_multiplier=2, depthwise_regularizer="l2",
+                                     depthwise_constraint=L.constraints.MinMaxNorm(0.5, 2.0),
+                                     bias_regularizer="l1", activity_regularizer="l2"),
+    lambda: L.layers.SeparableConv2D(5, 3, depthwise_regularizer="l1",
+                                     pointwise_regularizer="l2", pointwise_constraint="non_neg",
+                                     depthwise_constraint="max_norm", bias_constraint="non_neg",
+                                     pointwise_initializer="ones"),
+    lambda: L.layers.Conv2DTranspose(3, 3, strides=2, output_padding=1, kernel_regularizer="l2",
+                                     kernel_constraint="unit_norm", activity_regularizer="l1"),
+]
+
+
+@pytest.mark.parametrize("make", CONFIG_LAYERS)
+def test_conv_layer_config_round_trips_every_setting(make):
+    layer = make()
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    for key, value in config.items():
+        if key.endswith(("_regularizer", "_constraint")) and value is not None:
+            setting = getattr(clone, key)
+            assert type(setting) is type(getattr(layer, key)), key
+            assert setting.get_config() == getattr(layer, key).get_config(), key
+    assert config["activity_regularizer"] == (None if layer.activity_regularizer is None else
+                                              L.regularizers.serialize(layer.activity_regularizer))
+    rank = 1 if isinstance(layer, L.layers.Conv1D) else 2
+    x = rng.standard_normal((2,) + (7,) * rank + (4,)).astype(np.float32)
+    y = layer(x)
+    clone.build(x.shape)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(clone(x).data, y.data)
+
+
+def test_conv2d_from_config_keeps_its_kernel_regularizer():
+    config = L.layers.Conv2D(4, 3, kernel_regularizer="l2").get_config()
+    assert config["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+    layer = L.layers.Conv2D.from_config(config)
+    assert isinstance(layer.kernel_regularizer, L.regularizers.L2)
+    layer.build((None, 5, 5, 2))
+    assert layer.kernel.regularizer is layer.kernel_regularizer
+
+
+@pytest.mark.parametrize("layer_type", ["Conv2D", "DepthwiseConv2D"])
+def test_fit_with_a_frozen_first_kernel_trains_the_bias(layer_type):
+    """Only the first layer's bias needs a gradient: the conv backward still has its shapes."""
+    make = getattr(L.layers, layer_type)
+    first = make(3, padding="same") if layer_type == "DepthwiseConv2D" else make(2, 3)
+    model = L.Sequential([L.Input((6, 6, 2)), first, L.layers.Flatten(), L.layers.Dense(1)])
+    first.kernel.trainable = False
+    kernel = first.kernel.numpy().copy()
+    model.compile(optimizer="sgd", loss="mse")
+    x = rng.standard_normal((8, 6, 6, 2)).astype(np.float32)
+    model.fit(x, rng.standard_normal((8, 1)).astype(np.float32), epochs=1, verbose=0)
+    np.testing.assert_array_equal(first.kernel.numpy(), kernel)
+    assert np.any(first.bias.numpy() != 0)
+
+
 def test_conv_layer_trains_with_its_gradients():
     layer = L.layers.Conv2D(3, 3, padding="same", activation="tanh", dtype="float64")
     x = rng.standard_normal((2, 5, 5, 2))

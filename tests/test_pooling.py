@@ -159,5 +159,9 @@ def test_pooling_layers_keras_shapes():
                           (L.layers.GlobalMaxPooling1D(), (2, 3)),
                           (L.layers.GlobalAveragePooling1D(), (2, 3))]:
         assert layer(x1).shape == expect == layer.compute_output_shape(x1.shape), layer
-    with pytest.raises(ValueError, match=r"MaxPooling2D '.*': `pool_size` must be a positive"):
+    with pytest.raises(ValueError, match=r"MaxPooling2D '.*': the `pool_size` argument must be a "
+                                         r"tuple of 2 integers > 0, received pool_size=0"):
         L.layers.MaxPooling2D(0)
+    with pytest.raises(ValueError, match=r"the `strides` argument must be a tuple of 1 integers "
+                                         r"> 0, received strides=1.5"):
+        L.layers.AveragePooling1D(2, strides=1.5)
