@@ -35,6 +35,8 @@ def _vector(v, C, dtype, name):
         raise ValueError(f"[batch_normalization] {name} must have shape ({C},), got {a.shape}")
     if a.dtype != dtype:
         a = a.astype(dtype)
+    if not a.flags.c_contiguous:
+        a = backend.array_module(a).ascontiguousarray(a)
     return a
 
 
@@ -71,8 +73,9 @@ def batch_norm_train(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
 
 def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
     """keras.ops.batch_normalization: (x - mean) / sqrt(variance + epsilon) * scale + offset
-    with given statistics along `axis`; gradients for x, offset, scale (mean and variance are
-    treated as constants, as in inference)."""
+    with given statistics along `axis`. Differentiable in every tensor argument, as in Keras:
+    statistics computed by other ops (masked moments) pass their gradient on; arrays (the
+    moving statistics of inference) are constants."""
     xd = _data(x)
     if xd.dtype.kind != "f":
         x, xd = _float_input(x, np.dtype(backend.floatx()))
@@ -88,13 +91,20 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     K.batchnorm_forward_inference(rows, g, b, m, v, float(epsilon), y)
 
     def backward(grad):
-        need_x, need_b, need_g = out._node.needs[:3]
+        need_x, need_b, need_g, need_m, need_v = out._node.needs
         grows, _ = _rows(grad, axis)
         dx = xp.empty_like(rows) if need_x else None
-        dg = xp.empty_like(m) if need_g else None
-        db = xp.empty_like(m) if need_b else None
+        # dgamma = sum(dy * (x - mean)) / std and dbeta = sum(dy) also give the statistics':
+        # dmean = -gamma * dbeta / std, dvariance = -gamma * dgamma / (2 * (variance + eps)).
+        dg = xp.empty_like(m) if need_g or need_v else None
+        db = xp.empty_like(m) if need_b or need_m else None
         K.batchnorm_backward(rows, g, m, v, float(epsilon), grows, False, dx, dg, db)
-        return (None if dx is None else restore(dx), db, dg)
+        gamma = 1.0 if g is None else g
+        dm = -gamma * db / xp.sqrt(v + epsilon) if need_m else None
+        dv = -0.5 * gamma * dg / (v + epsilon) if need_v else None
+        return (None if dx is None else restore(dx), db if need_b else None,
+                dg if need_g else None, dm, dv)
 
-    out = make_output(restore(y), (x, offset, scale), backward, "batch_normalization")
+    out = make_output(restore(y), (x, offset, scale, mean, variance), backward,
+                      "batch_normalization")
     return out
