@@ -74,6 +74,47 @@ def test_max_pool_ties_go_to_the_first_maximum():
     np.testing.assert_array_equal(g.ravel(), [1, 0, 0, 0])
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_max_pool_propagates_nan_like_numpy(case, dtype, isa):
+    """A window holding a NaN gives NaN wherever the NaN sits (np.max), and its first NaN takes
+    the gradient (np.argmax), on every ISA, with and without the saved argmax."""
+    N, H, W, C, pool, s, padding = case
+    x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    x[0, -1, -1, 0] = np.nan  # the last cell of a window, after its numbers
+    x[0, 0, 0, -1] = np.nan   # the first cell, before them
+    geometry = (*pool, *s, *_pads(case))
+    ymax, max_back = ref.max_pool2d(x, pool, s, _pads(case))
+    assert np.isnan(ymax).any()
+    y, argmax = np.empty(ymax.shape, dtype), np.empty(ymax.shape, np.int32)
+    _cpu.max_pool2d_forward(x, y, argmax, *geometry)
+    np.testing.assert_array_equal(y, ymax.astype(dtype))
+    y2 = np.empty_like(y)
+    _cpu.max_pool2d_forward(x, y2, None, *geometry)
+    np.testing.assert_array_equal(y2, y)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = np.empty_like(x)
+    _cpu.max_pool2d_backward(dy, argmax, dx, *geometry)
+    rtol, atol = tolerance(dtype)
+    np.testing.assert_allclose(dx, max_back(dy), rtol=rtol, atol=atol)
+
+
+def test_max_pool_nan_does_not_depend_on_its_position():
+    import lamina as L
+    for cells in ([np.nan, 1, 1, 1], [1, 1, 1, np.nan], [1, np.nan, 2, np.nan]):
+        v = L.Variable(np.array(cells, np.float32).reshape(1, 2, 2, 1))
+        with L.GradientTape() as tape:
+            y = ops.max_pool(v, 2)
+            loss = ops.sum(y)
+        assert np.isnan(y.data).all()
+        grad = tape.gradient(loss, v).data.ravel()
+        first_nan = int(np.argmax(np.isnan(cells)))
+        np.testing.assert_array_equal(grad, np.eye(4)[first_nan])
+    x = np.array([[1.0, np.nan, 3.0], [np.inf, -np.inf, 2.0]]).reshape(1, 2, 3, 1)
+    np.testing.assert_array_equal(ops.global_max_pool(x).data, [[np.nan]])
+    np.testing.assert_array_equal(ops.max_pool(x[:, 1:], (1, 2), 1).data.ravel(), [np.inf, 2.0])
+
+
 def test_same_average_pool_counts_only_valid_cells():
     # Keras/TF: a 3x3 "same" window at a corner averages its 4 valid cells, not 9
     x = np.arange(16, dtype=np.float64).reshape(1, 4, 4, 1)
