@@ -410,6 +410,21 @@ def test_bad_strides_and_padding_messages():
         ops.conv(x, w, strides=(1, 1, 1))
 
 
+def test_causal_padding_is_for_1d_convolutions_only():
+    x2, k2 = np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1))
+    for call in (lambda: ops.conv(x2, k2, padding="causal"),
+                 lambda: ops.conv2d(x2, k2, padding="causal"),
+                 lambda: ops.depthwise_conv(x2, k2, padding="causal")):
+        with pytest.raises(ValueError, match=r"\[conv2d\] padding='causal' is only for 1-D "
+                                             r"convolutions .* input of shape \(1, 5, 5, 1\)"):
+            call()
+    # 1-D: output t sees inputs t-2..t
+    y = ops.conv(np.arange(1.0, 6.0).reshape(1, 5, 1), np.ones((3, 1, 1)), padding="causal")
+    np.testing.assert_array_equal(y.data.ravel(), [1, 3, 6, 9, 12])
+    y = ops.depthwise_conv(np.arange(1.0, 6.0).reshape(1, 5, 1), np.ones((2, 1, 1)), 1, "causal")
+    np.testing.assert_array_equal(y.data.ravel(), [1, 3, 5, 7, 9])
+
+
 def test_kernel_entry_checks_every_shape():
     x = np.ones((1, 5, 5, 2), np.float32)
     w = np.ones((3, 3, 2, 4), np.float32)

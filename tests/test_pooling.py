@@ -1,6 +1,7 @@
 """Pooling: the max/average kernels against the numpy oracle (valid and "same" windows, odd
 sizes, overlapping windows, batch 1) on every ISA; gradients; 1-D and global pooling; errors."""
 import importlib
+import re
 
 import numpy as np
 import pytest
@@ -176,6 +177,21 @@ def test_pool_errors():
                                          r"outside \[0, 9\)"):
         _cpu.max_pool2d_backward(np.ones((1, 1, 1, 2)), bad, np.empty_like(x), 2, 2, 2, 2, 0, 0,
                                  0, 0)
+
+
+def test_pools_say_when_a_spatial_axis_is_empty():
+    import lamina as L
+    cases = [(L.layers.GlobalAveragePooling2D(), (1, 0, 5, 3), "global_average_pool"),
+             (L.layers.GlobalMaxPooling1D(), (2, 0, 3), "global_max_pool"),
+             (L.layers.MaxPooling2D(padding="same"), (1, 4, 0, 3), "max_pool"),
+             (L.layers.AveragePooling1D(padding="same"), (1, 0, 3), "average_pool")]
+    for layer, shape, where in cases:
+        with pytest.raises(ValueError, match=rf"\[{where}\] the input has an empty spatial axis: "
+                                             rf"shape {re.escape(str(shape))}"):
+            layer(np.ones(shape, np.float32))
+    # an empty batch is fine
+    assert L.layers.GlobalAveragePooling2D()(np.ones((0, 5, 5, 3), np.float32)).shape == (0, 3)
+    assert ops.max_pool(np.ones((0, 4, 4, 3)), 2).shape == (0, 2, 2, 3)
 
 
 def test_pooling_layers_keras_shapes():

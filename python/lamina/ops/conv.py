@@ -124,7 +124,16 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
            activation=None):
     """activation(conv(x, kernel) + bias), NHWC x (N, H, W, C), kernel (KH, KW, C/groups, K):
     one kernel call forward (bias and relu fused) and one backward. ``groups`` defaults to
-    C // kernel.shape[2]."""
+    C // kernel.shape[2]; padding "valid" or "same" ("causal" is for 1-D convolutions)."""
+    if str(padding).lower() == "causal":
+        raise ValueError(f"[conv2d] padding='causal' is only for 1-D convolutions (inputs "
+                         f"(batch, steps, channels)), got a 2-D convolution of an input of shape "
+                         f"{tuple(_data(x).shape)}")
+    return _conv2d(x, kernel, bias, strides, padding, dilation_rate, groups, activation)
+
+
+def _conv2d(x, kernel, bias, strides, padding, dilation_rate, groups, activation):
+    """conv2d, "causal" included: what the 1-D ops run on their (N, 1, L, C) views."""
     W = _contiguous(_data(kernel))
     x, xd = _float_input(x, W.dtype)
     _check_input("conv2d", xd, 2)
@@ -182,7 +191,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     inputs, first = _channels_last(inputs, data_format)
     xd = _data(inputs)
     if xd.ndim == 3:
-        y = _conv1d_as_2d(conv2d, inputs, kernel, strides, padding, dilation_rate)
+        y = _conv1d_as_2d(inputs, kernel, strides, padding, dilation_rate)
     elif xd.ndim == 4:
         y = conv2d(inputs, kernel, None, strides, padding, dilation_rate)
     else:
@@ -191,8 +200,9 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     return _channels_first(y) if first else y
 
 
-def _conv1d_as_2d(fn, x, kernel, strides, padding, dilation_rate, **kw):
-    """A 1-D op as the 2-D one on (N, 1, L, C) with a (1, k, ...) kernel."""
+def _conv1d_as_2d(x, kernel, strides, padding, dilation_rate, bias=None, groups=None,
+                  activation=None):
+    """A 1-D convolution as the 2-D one on (N, 1, L, C) with a (1, k, ...) kernel."""
     from .math import reshape
     xd, kd = _data(x), _data(kernel)
     if kd.ndim != 3:
@@ -202,7 +212,7 @@ def _conv1d_as_2d(fn, x, kernel, strides, padding, dilation_rate, **kw):
     k4 = reshape(kernel, (1,) + kd.shape) if isinstance(kernel, Tensor) else kd.reshape((1,) + kd.shape)
     s = (1, _tuple(strides, 1, "strides")[0])
     d = (1, _tuple(dilation_rate, 1, "dilation_rate")[0])
-    y = fn(x4, k4, kw.pop("bias", None), s, padding, d, **kw)
+    y = _conv2d(x4, k4, bias, s, padding, d, groups, activation)
     return reshape(y, (y.shape[0],) + y.shape[2:])
 
 
@@ -210,8 +220,7 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
            activation=None):
     """The fused 1-D op for Conv1D: x (N, L, C), kernel (k, C/groups, filters)."""
     _check_input("conv1d", _data(x), 1)
-    return _conv1d_as_2d(conv2d, x, kernel, strides, padding, dilation_rate, bias=bias,
-                         groups=groups, activation=activation)
+    return _conv1d_as_2d(x, kernel, strides, padding, dilation_rate, bias, groups, activation)
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
@@ -236,8 +245,7 @@ def _depthwise(inputs, kernel, bias, strides, padding, data_format, dilation_rat
     flat = kd.shape[:-2] + (1, C * kd.shape[-1])
     k2 = reshape(kernel, flat) if isinstance(kernel, Tensor) else kd.reshape(flat)
     if one_d:
-        y = _conv1d_as_2d(conv2d, inputs, k2, strides, padding, dilation_rate, bias=bias,
-                          groups=C, activation=activation)
+        y = _conv1d_as_2d(inputs, k2, strides, padding, dilation_rate, bias, C, activation)
     else:
         y = conv2d(inputs, k2, bias, strides, padding, dilation_rate, C, activation)
     return _channels_first(y) if first else y

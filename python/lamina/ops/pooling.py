@@ -13,6 +13,12 @@ from .nn import _float_input
 __all__ = ["max_pool", "average_pool", "global_average_pool", "global_max_pool"]
 
 
+def _check_spatial(where, xd):
+    if 0 in xd.shape[1:-1]:
+        raise ValueError(f"[{where}] the input has an empty spatial axis: shape {xd.shape} "
+                         f"leaves no values to pool over")
+
+
 def _pool(kind, inputs, pool_size, strides, padding, data_format):
     from .math import reshape
     where = "max_pool" if kind == "max" else "average_pool"
@@ -20,6 +26,7 @@ def _pool(kind, inputs, pool_size, strides, padding, data_format):
     xd = _data(inputs)
     if xd.dtype.kind != "f":
         inputs, xd = _float_input(inputs, np.dtype(backend.floatx()))
+    _check_spatial(where, xd)
     if xd.ndim == 3:
         pool = (1,) + _tuple(pool_size, 1, "pool_size")
         s = pool if strides is None else (1,) + _tuple(strides, 1, "strides")
@@ -84,11 +91,12 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
 
 def _global_pool(kind, x, keepdims, data_format):
     from .math import reshape
+    where = "global_average_pool" if kind == "avg" else "global_max_pool"
     x, first = _channels_last(x, data_format)
     xd = _data(x)
     if xd.ndim not in (3, 4):
-        raise ValueError(f"[global_{kind}_pool] expected a 3-D or 4-D input, got shape "
-                         f"{xd.shape}")
+        raise ValueError(f"[{where}] expected a 3-D or 4-D input, got shape {xd.shape}")
+    _check_spatial(where, xd)
     spatial = xd.shape[1:-1]
     y = _pool(kind, x, spatial, spatial, "valid", None)
     shape = (xd.shape[0],) + ((1,) * len(spatial) if keepdims else ()) + (xd.shape[-1],)
