@@ -663,6 +663,14 @@ def test_image_reshaping_layers():
     np.testing.assert_array_equal(y.data[:, ::2, ::3], x)
     np.testing.assert_array_equal(y.data[:, 1::2, 2::3], x)
     check_gradients(lambda x: L.layers.UpSampling2D((2, 3), dtype="float64")(x), x)
+    # the layers are made of the ops (ops.pad, ops.repeat), which also run on cupy arrays
+    v = L.Variable(x)
+    with L.GradientTape():
+        assert zp(v)._node.name == "pad" and up(v)._node.name == "repeat"
+    first = L.layers.ZeroPadding2D(((1, 0), (0, 2)), data_format="channels_first")
+    np.testing.assert_array_equal(first(x).data, np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 2))))
+    first = L.layers.UpSampling2D(2, data_format="channels_first")
+    np.testing.assert_array_equal(first(x).data, x.repeat(2, 2).repeat(2, 3))
     sd = L.layers.SpatialDropout2D(0.5, seed=1)
     assert sd(x, training=False) is not None
     np.testing.assert_array_equal(sd(x, training=False).data, x)

@@ -4,6 +4,8 @@ A user's own Layer written with ``build``/``call`` and these functions trains wi
 code of its own: every function records its backward step while gradients are recorded.
 """
 from . import losses
+from .arrays import *  # noqa: F401,F403
+from .arrays import __all__ as _arrays_all
 from .conv import *  # noqa: F401,F403
 from .conv import __all__ as _conv_all
 from .losses import categorical_crossentropy, sparse_categorical_crossentropy
@@ -20,7 +22,7 @@ from .embedding import embedding
 from .ctc import ctc_decode, ctc_loss
 from ..autograd import convert_to_tensor  # noqa: F401
 
-__all__ = list(_math_all) + list(_nn_all) + list(_conv_all) + list(_pooling_all) + \
-    list(_normalization_all) + [
+__all__ = list(_math_all) + list(_arrays_all) + list(_nn_all) + list(_conv_all) + \
+    list(_pooling_all) + list(_normalization_all) + [
     "losses", "categorical_crossentropy", "sparse_categorical_crossentropy",
     "convert_to_tensor", "lstm", "gru", "simple_rnn", "embedding", "ctc_loss", "ctc_decode"]
