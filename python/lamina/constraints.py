@@ -1,7 +1,8 @@
 """Weight constraints (Keras 3), applied to a weight after each optimizer update."""
 import numpy as np
 
-__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize"]
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize",
+           "deserialize"]
 
 
 class Constraint:
@@ -68,12 +69,15 @@ _BY_NAME = {"non_neg": NonNeg, "max_norm": MaxNorm, "unit_norm": UnitNorm,
 
 
 def serialize(constraint):
-    """Keras' config form of a constraint, ``{"class_name": ..., "config": ...}``, which get()
-    turns back into it; None stays None and a plain function is kept as it is (it round-trips
-    in memory, not through JSON)."""
-    if not isinstance(constraint, Constraint):
-        return constraint
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    """{"class_name", "config"} for lamina's constraints (what ``get`` takes back); None and
+    any other callable are returned as they are."""
+    if type(constraint) in (NonNeg, MaxNorm, UnitNorm, MinMaxNorm):
+        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    return constraint
+
+
+def deserialize(config):
+    return get(config)
 
 
 def get(identifier):
