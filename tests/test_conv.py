@@ -156,6 +156,40 @@ def test_conv2d_results_do_not_depend_on_thread_count():
         assert np.array_equal(a, b_)
 
 
+# Depthwise shapes whose kernel and bias gradients span several fixed parts (one 3x3
+# multiplier-1 case, one multiplier-3 case with strides), and a single image (parts within it).
+DEPTHWISE_PARTS = [(6, 21, 19, 24, 3, 3, 24, (1, 1), "same", (1, 1), 24),
+                   (3, 17, 18, 5, 3, 2, 15, (2, 1), "same", (1, 1), 5),
+                   (1, 40, 45, 8, 5, 5, 8, (1, 1), "valid", (1, 1), 8)]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_PARTS)
+def test_depthwise_gradients_do_not_depend_on_thread_count(case, dtype):
+    """The depthwise kernel gradient and the bias gradient sum fixed parts of the pixels in
+    order: 1 and 2 threads give the same bits (and the oracle's values)."""
+    x, w, b = _arrays(case, dtype)
+    geometry, pads = _geometry(case), _pads(case)
+    s, d, G = case[7], case[9], case[10]
+    y = ref.conv2d(x, w, b, s, pads, d, G).astype(dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    results = []
+    before = L.get_num_threads()
+    try:
+        for threads in (1, 2):
+            L.set_num_threads(threads)
+            dw, db = np.full_like(w, np.nan), np.full_like(b, np.nan)
+            _cpu.conv2d_backward(x, w, None, dy, None, dw, db, *geometry, 0)
+            results.append((dw, db))
+    finally:
+        L.set_num_threads(before)
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
+    _, dw_ref, db_ref = ref.conv2d_backward(x, w, dy, s, pads, d, G)
+    rtol, atol = tolerance(dtype)
+    np.testing.assert_allclose(results[0][0], dw_ref, rtol=rtol * 30, atol=atol * 3000)
+    np.testing.assert_allclose(results[0][1], db_ref, rtol=rtol * 30, atol=atol * 3000)
+
+
 @pytest.mark.parametrize("case", [CASES[i] for i in (0, 1, 2, 4, 5, 7, 8, 11)])
 def test_conv2d_op_gradients(case):
     N, H, W, C, KH, KW, K, s, padding, d, G = case

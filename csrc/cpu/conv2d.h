@@ -11,7 +11,9 @@
 //
 // Algorithm, chosen by shape:
 //   - C / G == 1 with G > 1 (depthwise): direct loops vectorised over channels
-//     (simd/conv2d.cpp says why GEMM loses there).
+//     (simd/conv2d.cpp says why GEMM loses there); the kernel gradient sums fixed parts of the
+//     output pixels (at most 64, of at least 256 pixels) in order, as the bias gradient does
+//     for every algorithm, so neither depends on the thread count.
 //   - 1x1, stride 1, no padding, G == 1: in NHWC the input already is the (N*H*W, C) matrix, so
 //     the convolution is one GEMM with no copy.
 //   - everything else: an indirect convolution (an implicit GEMM with no im2col copy; see
