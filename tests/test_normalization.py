@@ -217,3 +217,26 @@ def test_batchnorm_layer_uses_masked_moments():
                                          r"of the inputs without their last axis: got mask "
                                          r"shape \(3, 4\)"):
         layer(x, mask=mask[:, :4], training=True)
+
+
+@pytest.mark.parametrize("rows", [300, 20000])
+def test_batchnorm_results_do_not_depend_on_thread_count(rows, dtype):
+    """The per-channel sums run over fixed parts of the rows added in order: 1 and 2 threads
+    give the same bits for the statistics, y and every gradient."""
+    x = (rng.standard_normal((rows, 7)) * 3 + 1).astype(dtype)
+    gamma, beta = rng.standard_normal(7).astype(dtype), rng.standard_normal(7).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    results = []
+    before = L.get_num_threads()
+    try:
+        for threads in (1, 2):
+            L.set_num_threads(threads)
+            y, mean, var = np.empty_like(x), np.empty(7, dtype), np.empty(7, dtype)
+            _cpu.batchnorm_forward_training(x, gamma, beta, 1e-3, y, mean, var)
+            dx, dg, db = np.empty_like(x), np.empty_like(gamma), np.empty_like(beta)
+            _cpu.batchnorm_backward(x, gamma, mean, var, 1e-3, dy, True, dx, dg, db)
+            results.append((y, mean, var, dx, dg, db))
+    finally:
+        L.set_num_threads(before)
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
