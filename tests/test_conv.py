@@ -156,6 +156,40 @@ def test_conv2d_results_do_not_depend_on_thread_count():
         assert np.array_equal(a, b_)
 
 
+# Depthwise shapes whose kernel and bias gradients span several fixed parts (one 3x3
+# multiplier-1 case, one multiplier-3 case with strides), and a single image (parts within it).
+DEPTHWISE_PARTS = [(6, 21, 19, 24, 3, 3, 24, (1, 1), "same", (1, 1), 24),
+                   (3, 17, 18, 5, 3, 2, 15, (2, 1), "same", (1, 1), 5),
+                   (1, 40, 45, 8, 5, 5, 8, (1, 1), "valid", (1, 1), 8)]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_PARTS)
+def test_depthwise_gradients_do_not_depend_on_thread_count(case, dtype):
+    """The depthwise kernel gradient and the bias gradient sum fixed parts of the pixels in
+    order: 1 and 2 threads give the same bits (and the oracle's values)."""
+    x, w, b = _arrays(case, dtype)
+    geometry, pads = _geometry(case), _pads(case)
+    s, d, G = case[7], case[9], case[10]
+    y = ref.conv2d(x, w, b, s, pads, d, G).astype(dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    results = []
+    before = L.get_num_threads()
+    try:
+        for threads in (1, 2):
+            L.set_num_threads(threads)
+            dw, db = np.full_like(w, np.nan), np.full_like(b, np.nan)
+            _cpu.conv2d_backward(x, w, None, dy, None, dw, db, *geometry, 0)
+            results.append((dw, db))
+    finally:
+        L.set_num_threads(before)
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
+    _, dw_ref, db_ref = ref.conv2d_backward(x, w, dy, s, pads, d, G)
+    rtol, atol = tolerance(dtype)
+    np.testing.assert_allclose(results[0][0], dw_ref, rtol=rtol * 30, atol=atol * 3000)
+    np.testing.assert_allclose(results[0][1], db_ref, rtol=rtol * 30, atol=atol * 3000)
+
+
 @pytest.mark.parametrize("case", [CASES[i] for i in (0, 1, 2, 4, 5, 7, 8, 11)])
 def test_conv2d_op_gradients(case):
     N, H, W, C, KH, KW, K, s, padding, d, G = case
@@ -163,6 +197,51 @@ def test_conv2d_op_gradients(case):
     x = x[:1, :6, :6]  # finite differences cost two forward passes per element
     for act in (None, "relu"):
         check_gradients(lambda x, w, b: ops.conv2d(x, w, b, s, padding, d, G, act), x, w, b)
+
+
+# Each op with a bias, asked for the bias gradient alone: the kernel entry still needs x and the
+# kernel for its shapes. (fn(x, kernel, bias), x shape, kernel shape)
+BIAS_ONLY = {
+    "conv2d": (lambda x, k, b: ops.conv2d(x, k, b, 1, "same"), (2, 5, 5, 1), (3, 3, 1, 2)),
+    "conv1d": (lambda x, k, b: conv_ops.conv1d(x, k, b, 2, "causal"), (2, 7, 3), (3, 3, 2)),
+    "depthwise": (lambda x, k, b: conv_ops._depthwise(x, k, b, 1, "valid", None, 1, None),
+                  (1, 6, 5, 3), (3, 3, 3, 2)),
+    "pointwise": (lambda x, k, b: ops.conv2d(x, k, b), (2, 4, 4, 3), (1, 1, 3, 5)),
+}
+
+
+@pytest.mark.parametrize("name", list(BIAS_ONLY))
+def test_gradient_of_the_bias_alone(name):
+    fn, x_shape, k_shape = BIAS_ONLY[name]
+    x, k = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = L.Variable(np.zeros(k_shape[-1] * (k_shape[-2] if name == "depthwise" else 1)))
+    with L.GradientTape() as tape:
+        y = fn(x, k, b)
+        loss = ops.sum(y)
+    (db,) = tape.gradient(loss, [b])
+    # d sum(y) / d b = the number of output pixels per channel
+    np.testing.assert_array_equal(db.data, np.full(b.shape, np.prod(y.shape[:-1]), np.float64))
+
+
+def test_ops_accept_non_contiguous_kernels():
+    """Keras' ops take any layout: a transposed view of a kernel is copied, not refused."""
+    x = rng.standard_normal((2, 6, 5, 3))
+    kv = L.Variable(rng.standard_normal((3, 3, 4, 3)))  # (kh, kw, out, in): transpose to conv
+    k = ops.transpose(kv, (0, 1, 3, 2))
+    assert not k.data.flags.c_contiguous
+    dense_k = np.ascontiguousarray(k.data)
+    np.testing.assert_allclose(ops.conv(x, k).data, ops.conv(x, dense_k).data, rtol=1e-14)
+    kt = rng.standard_normal((3, 3, 3, 4)).transpose(0, 1, 3, 2)  # (kh, kw, filters, in)
+    np.testing.assert_allclose(ops.conv_transpose(x, kt, 2, "same").data,
+                               ops.conv_transpose(x, kt.copy(), 2, "same").data, rtol=1e-14)
+    kd = rng.standard_normal((3, 3, 2, 3)).transpose(0, 1, 3, 2)  # (kh, kw, C, multiplier)
+    np.testing.assert_allclose(ops.depthwise_conv(x, kd).data,
+                               ops.depthwise_conv(x, kd.copy()).data, rtol=1e-14)
+    b = rng.standard_normal(8)[::2]  # a strided bias
+    np.testing.assert_allclose(ops.conv2d(x, dense_k, b).data,
+                               ops.conv2d(x, dense_k, b.copy()).data, rtol=1e-14)
+    check_gradients(lambda kv: ops.conv(x[:1, :4, :4], ops.transpose(kv, (0, 1, 3, 2))),
+                    kv.numpy())
 
 
 def test_conv1d_and_keras_conv_op():
@@ -205,39 +284,107 @@ def test_separable_conv_gradients():
     check_gradients(lambda x, dk, pk: ops.separable_conv(x, dk, pk, 1, "valid"), x, dk, pk)
 
 
-def _conv_transpose_oracle(x, k, strides, out_hw, pads, dilation=(1, 1)):
-    """The transposed convolution as the adjoint of conv2d: scatter x through the kernel."""
-    N = x.shape[0]
-    fake_in = np.zeros((N,) + tuple(out_hw) + (k.shape[2],))
-    dx, _, _ = ref.conv2d_backward(fake_in, k, x, strides, pads, dilation)
-    return dx
+def _keras_transpose_pads(k, s, d, padding, output_padding):
+    """Keras' _convert_conv_transpose_padding_args_from_keras_to_jax (backend_utils.py): the
+    (left, right) padding of the stride-dilated input before the flipped-kernel correlation."""
+    k = (k - 1) * d + 1
+    if padding == "valid":
+        output_padding = max(k, s) - k if output_padding is None else output_padding
+        return k - 1, k - 1 + output_padding
+    pad_len = s + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+    left = min(pad_len // 2 + pad_len % 2, k - 1)
+    return left, pad_len - left
 
 
-@pytest.mark.parametrize("padding,strides,kernel,output_padding", [
-    ("valid", (2, 2), (3, 3), None), ("same", (2, 2), (3, 3), None),
-    ("valid", (1, 2), (2, 3), None), ("same", (2, 1), (4, 3), None),
-    ("valid", (3, 3), (2, 2), None), ("valid", (2, 2), (3, 3), (1, 0)),
-])
-def test_conv_transpose_matches_keras_shapes_and_adjoint(padding, strides, kernel,
-                                                         output_padding):
-    x = rng.standard_normal((2, 4, 3, 3))
-    k = rng.standard_normal(kernel + (5, 3))  # (kh, kw, filters, in_channels)
-    y = ops.conv_transpose(x, k, strides, padding, output_padding)
-    # Keras' deconv_output_length
-    for axis in range(2):
-        n, kk, s = x.shape[1 + axis], kernel[axis], strides[axis]
-        if output_padding is None:
-            expect_len = n * s + max(kk - s, 0) if padding == "valid" else n * s
-        else:
-            pad = kk // 2 if padding == "same" else 0
-            expect_len = (n - 1) * s + kk - 2 * pad + output_padding[axis]
-        assert y.shape[1 + axis] == expect_len
-    pads = (conv_ops.conv_pads(y.shape[1], kernel[0], strides[0], 1, padding)
-            + conv_ops.conv_pads(y.shape[2], kernel[1], strides[1], 1, padding))
-    expect = _conv_transpose_oracle(x, k, strides, y.shape[1:3], pads)
+def _conv_transpose_scatter(x, k, strides, padding, output_padding, dilation):
+    """The transposed convolution by its definition: input pixel (i, j) adds k[a, b] @ x[i, j]
+    at (i * s + a * d, j * s + b * d) of the full output, which Keras' padding then crops (or
+    extends with zeros): output o is full cell o + (dilated k - 1 - left)."""
+    N, H, W, C = x.shape
+    KH, KW, F, _ = k.shape
+    ek = [(KH - 1) * dilation[0] + 1, (KW - 1) * dilation[1] + 1]
+    full = np.zeros((N, (H - 1) * strides[0] + ek[0], (W - 1) * strides[1] + ek[1], F))
+    for i in range(H):
+        for j in range(W):
+            for a in range(KH):
+                for b in range(KW):
+                    full[:, i * strides[0] + a * dilation[0], j * strides[1] + b * dilation[1]] \
+                        += x[:, i, j] @ k[a, b].T
+    out = full
+    for axis, (n, kk, s, d) in enumerate(zip((H, W), (KH, KW), strides, dilation)):
+        op = None if output_padding is None else output_padding[axis]
+        left, right = _keras_transpose_pads(kk, s, d, padding, op)
+        length = (n - 1) * s + 2 - ek[axis] + left + right
+        offset = ek[axis] - 1 - left
+        shifted = np.zeros(out.shape[:1 + axis] + (offset + length,) + out.shape[2 + axis:])
+        keep = min(out.shape[1 + axis], offset + length)
+        index = [slice(None)] * 4
+        index[1 + axis] = slice(0, keep)
+        shifted[tuple(index)] = out[tuple(index)]
+        index[1 + axis] = slice(offset, offset + length)
+        out = shifted[tuple(index)]
+    return out
+
+
+def _transpose_grid():
+    """(input hw, kernel, strides, dilation, padding, output_padding): even and odd kernels,
+    dilated ones, every output_padding the layer accepts (< strides), and None."""
+    grid = [((6, 6), (2, 2), (1, 1), (1, 1), "same", (0, 0)),   # the reported case
+            ((3, 4), (4, 2), (2, 2), (1, 1), "same", (1, 0)),
+            ((1, 2), (2, 2), (1, 1), (1, 1), "same", (0, 0)),   # an empty output row
+            ((3, 3), (2, 2), (1, 1), (3, 1), "same", (0, 0)),   # dilated even kernel
+            ((4, 3), (3, 3), (3, 2), (1, 1), "valid", (2, 1))]
+    r = np.random.default_rng(11)
+    while len(grid) < 40:
+        s = tuple(int(v) for v in r.integers(1, 4, 2))
+        d = (1, 1) if max(s) > 1 else tuple(int(v) for v in r.integers(1, 3, 2))
+        op = None if r.random() < 0.3 else tuple(int(r.integers(0, v)) for v in s)
+        grid.append((tuple(int(v) for v in r.integers(1, 5, 2)),
+                     tuple(int(v) for v in r.integers(1, 5, 2)), s, d,
+                     str(r.choice(["valid", "same"])), op))
+    return grid
+
+
+@pytest.mark.parametrize("hw,kernel,strides,dilation,padding,output_padding", _transpose_grid())
+def test_conv_transpose_matches_keras(hw, kernel, strides, dilation, padding, output_padding):
+    x = rng.standard_normal((2,) + hw + (3,))
+    k = rng.standard_normal(kernel + (2, 3))  # (kh, kw, filters, in_channels)
+    expect = _conv_transpose_scatter(x, k, strides, padding, output_padding, dilation)
+    y = ops.conv_transpose(x, k, strides, padding, output_padding, dilation_rate=dilation)
+    assert y.shape == expect.shape
     np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
-    check_gradients(lambda x, k: ops.conv_transpose(x, k, strides, padding, output_padding),
-                    x[:1], k)
+    layer = L.layers.Conv2DTranspose(2, kernel, strides, padding, output_padding,
+                                     dilation_rate=dilation, dtype="float64")
+    assert layer.compute_output_shape(x.shape) == expect.shape
+    layer.build(x.shape)
+    bias = rng.standard_normal(2)
+    layer.set_weights([k, bias])
+    np.testing.assert_allclose(layer(x).data, expect + bias, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [0, 1, 3, 4, 7])
+def test_conv_transpose_gradients(case):
+    hw, kernel, strides, dilation, padding, output_padding = _transpose_grid()[case]
+    x = rng.standard_normal((1,) + hw + (2,))
+    k = rng.standard_normal(kernel + (3, 2))
+    check_gradients(lambda x, k: ops.conv_transpose(x, k, strides, padding, output_padding,
+                                                    dilation_rate=dilation), x, k)
+
+
+def test_conv_transpose_errors():
+    x, k = np.ones((1, 4, 4, 2)), np.ones((3, 3, 5, 2))
+    with pytest.raises(ValueError, match=r"\[conv_transpose\] output_padding must be >= 0, got "
+                                         r"-1"):
+        ops.conv_transpose(x, k, 2, "same", -1)
+    with pytest.raises(ValueError, match=r"\[conv_transpose\] input channels 2 .* do not match "
+                                         r"the kernel shape \(3, 3, 2, 5\)"):
+        ops.conv_transpose(x, np.ones((3, 3, 2, 5)))
+    with pytest.raises(ValueError, match=r"Conv2DTranspose '.*': the `output_padding` argument "
+                                         r"must be a tuple of 2 integers >= 0, received "
+                                         r"output_padding=-1"):
+        L.layers.Conv2DTranspose(4, 3, strides=2, output_padding=-1)
+    with pytest.raises(ValueError, match=r"`output_padding` must be < `strides`"):
+        L.layers.Conv2DTranspose(4, 3, strides=2, output_padding=(1, 2))
 
 
 def test_conv_transpose_1d():
@@ -295,6 +442,21 @@ def test_bad_strides_and_padding_messages():
         ops.conv(x, w, padding="full")
     with pytest.raises(ValueError, match=r"Expected strides to be an int or a tuple of 2 ints"):
         ops.conv(x, w, strides=(1, 1, 1))
+
+
+def test_causal_padding_is_for_1d_convolutions_only():
+    x2, k2 = np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1))
+    for call in (lambda: ops.conv(x2, k2, padding="causal"),
+                 lambda: ops.conv2d(x2, k2, padding="causal"),
+                 lambda: ops.depthwise_conv(x2, k2, padding="causal")):
+        with pytest.raises(ValueError, match=r"\[conv2d\] padding='causal' is only for 1-D "
+                                             r"convolutions .* input of shape \(1, 5, 5, 1\)"):
+            call()
+    # 1-D: output t sees inputs t-2..t
+    y = ops.conv(np.arange(1.0, 6.0).reshape(1, 5, 1), np.ones((3, 1, 1)), padding="causal")
+    np.testing.assert_array_equal(y.data.ravel(), [1, 3, 6, 9, 12])
+    y = ops.depthwise_conv(np.arange(1.0, 6.0).reshape(1, 5, 1), np.ones((2, 1, 1)), 1, "causal")
+    np.testing.assert_array_equal(y.data.ravel(), [1, 3, 5, 7, 9])
 
 
 def test_kernel_entry_checks_every_shape():
@@ -408,6 +570,107 @@ def test_conv_layer_errors():
         layer(np.ones((1, 5, 5, 2), np.float32))
 
 
+@pytest.mark.parametrize("make,match", [
+    (lambda: L.layers.SeparableConv2D(4, 3, depth_multiplier=0),
+     r"Invalid value for argument `depth_multiplier`. Expected a strictly positive integer. "
+     r"Received depth_multiplier=0"),
+    (lambda: L.layers.DepthwiseConv2D(3, depth_multiplier=-1), r"`depth_multiplier`"),
+    (lambda: L.layers.DepthwiseConv2D(3, depth_multiplier=1.5), r"`depth_multiplier`"),
+    (lambda: L.layers.Conv2D(0, 3), r"Conv2D '.*': Invalid value for argument `filters`"),
+    (lambda: L.layers.Conv2D(4.0, 3), r"Received filters=4.0"),
+    (lambda: L.layers.SeparableConv2D(0, 3), r"SeparableConv2D '.*': .*`filters`"),
+    (lambda: L.layers.Conv2DTranspose(-2, 3), r"Conv2DTranspose '.*': .*`filters`"),
+    (lambda: L.layers.Conv1D(4, 3, groups=0), r"Invalid value for argument `groups`"),
+    (lambda: L.layers.Conv2D(4, 3, groups=2.0), r"Received groups=2.0"),
+    (lambda: L.layers.Conv2D(5, 3, groups=2), r"number of filters must be evenly divisible"),
+    (lambda: L.layers.Conv2D(4, 0),
+     r"the `kernel_size` argument must be a tuple of 2 integers > 0, received kernel_size=0"),
+    (lambda: L.layers.Conv2D(4, (3, 3, 3)), r"`kernel_size` argument must be a tuple of 2"),
+    (lambda: L.layers.Conv1D(4, 3, strides=(1, 1)), r"`strides` argument must be a tuple of 1"),
+    (lambda: L.layers.DepthwiseConv2D(3, strides=(1, 0)), r"received strides=\(1, 0\)"),
+    (lambda: L.layers.SeparableConv2D(4, 3, dilation_rate=0), r"received dilation_rate=0"),
+    (lambda: L.layers.Conv2DTranspose(4, 2.5), r"received kernel_size=2.5"),
+])
+def test_conv_layer_arguments_are_checked_at_construction(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_depthwise_conv2d_weight_is_keras_kernel():
+    layer = L.layers.DepthwiseConv2D(3, depth_multiplier=2)
+    layer.build((None, 6, 6, 3))
+    assert layer.kernel.shape == (3, 3, 3, 2)
+    assert [w.path.split("/")[-1] for w in layer.weights] == ["kernel", "bias"]
+    assert layer.weights[0] is layer.kernel
+    assert layer.depthwise_kernel is layer.kernel  # the Keras 2 name still reads it
+    assert "depthwise_initializer" in layer.get_config()
+
+
+# Every conv layer with every regularizer and constraint it takes set.
+CONFIG_LAYERS = [
+    lambda: L.layers.Conv2D(4, 3, kernel_regularizer="l2", bias_regularizer=L.regularizers.L1(0.3),
+                            activity_regularizer="l1", kernel_constraint="non_neg",
+                            bias_constraint=L.constraints.MaxNorm(3.0, axis=0), groups=1,
+                            kernel_initializer="he_normal"),
+    lambda: L.layers.Conv1D(4, 3, padding="causal", kernel_regularizer=L.regularizers.L1L2(0.1, 0.2),
+                            kernel_constraint=L.constraints.UnitNorm(axis=1)),
+    lambda: L.layers.DepthwiseConv2D(3, depth_multiplier=2, depthwise_regularizer="l2",
+                                     depthwise_constraint=L.constraints.MinMaxNorm(0.5, 2.0),
+                                     bias_regularizer="l1", activity_regularizer="l2"),
+    lambda: L.layers.SeparableConv2D(5, 3, depthwise_regularizer="l1",
+                                     pointwise_regularizer="l2", pointwise_constraint="non_neg",
+                                     depthwise_constraint="max_norm", bias_constraint="non_neg",
+                                     pointwise_initializer="ones"),
+    lambda: L.layers.Conv2DTranspose(3, 3, strides=2, output_padding=1, kernel_regularizer="l2",
+                                     kernel_constraint="unit_norm", activity_regularizer="l1"),
+]
+
+
+@pytest.mark.parametrize("make", CONFIG_LAYERS)
+def test_conv_layer_config_round_trips_every_setting(make):
+    layer = make()
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    for key, value in config.items():
+        if key.endswith(("_regularizer", "_constraint")) and value is not None:
+            setting = getattr(clone, key)
+            assert type(setting) is type(getattr(layer, key)), key
+            assert setting.get_config() == getattr(layer, key).get_config(), key
+    assert config["activity_regularizer"] == (None if layer.activity_regularizer is None else
+                                              L.regularizers.serialize(layer.activity_regularizer))
+    rank = 1 if isinstance(layer, L.layers.Conv1D) else 2
+    x = rng.standard_normal((2,) + (7,) * rank + (4,)).astype(np.float32)
+    y = layer(x)
+    clone.build(x.shape)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(clone(x).data, y.data)
+
+
+def test_conv2d_from_config_keeps_its_kernel_regularizer():
+    config = L.layers.Conv2D(4, 3, kernel_regularizer="l2").get_config()
+    assert config["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+    layer = L.layers.Conv2D.from_config(config)
+    assert isinstance(layer.kernel_regularizer, L.regularizers.L2)
+    layer.build((None, 5, 5, 2))
+    assert layer.kernel.regularizer is layer.kernel_regularizer
+
+
+@pytest.mark.parametrize("layer_type", ["Conv2D", "DepthwiseConv2D"])
+def test_fit_with_a_frozen_first_kernel_trains_the_bias(layer_type):
+    """Only the first layer's bias needs a gradient: the conv backward still has its shapes."""
+    make = getattr(L.layers, layer_type)
+    first = make(3, padding="same") if layer_type == "DepthwiseConv2D" else make(2, 3)
+    model = L.Sequential([L.Input((6, 6, 2)), first, L.layers.Flatten(), L.layers.Dense(1)])
+    first.kernel.trainable = False
+    kernel = first.kernel.numpy().copy()
+    model.compile(optimizer="sgd", loss="mse")
+    x = rng.standard_normal((8, 6, 6, 2)).astype(np.float32)
+    model.fit(x, rng.standard_normal((8, 1)).astype(np.float32), epochs=1, verbose=0)
+    np.testing.assert_array_equal(first.kernel.numpy(), kernel)
+    assert np.any(first.bias.numpy() != 0)
+
+
 def test_conv_layer_trains_with_its_gradients():
     layer = L.layers.Conv2D(3, 3, padding="same", activation="tanh", dtype="float64")
     x = rng.standard_normal((2, 5, 5, 2))
@@ -434,6 +697,14 @@ def test_image_reshaping_layers():
     np.testing.assert_array_equal(y.data[:, ::2, ::3], x)
     np.testing.assert_array_equal(y.data[:, 1::2, 2::3], x)
     check_gradients(lambda x: L.layers.UpSampling2D((2, 3), dtype="float64")(x), x)
+    # the layers are made of the ops (ops.pad, ops.repeat), which also run on cupy arrays
+    v = L.Variable(x)
+    with L.GradientTape():
+        assert zp(v)._node.name == "pad" and up(v)._node.name == "repeat"
+    first = L.layers.ZeroPadding2D(((1, 0), (0, 2)), data_format="channels_first")
+    np.testing.assert_array_equal(first(x).data, np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 2))))
+    first = L.layers.UpSampling2D(2, data_format="channels_first")
+    np.testing.assert_array_equal(first(x).data, x.repeat(2, 2).repeat(2, 3))
     sd = L.layers.SpatialDropout2D(0.5, seed=1)
     assert sd(x, training=False) is not None
     np.testing.assert_array_equal(sd(x, training=False).data, x)

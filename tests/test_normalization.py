@@ -1,7 +1,5 @@
 """Batch normalization: the kernels against the numpy oracle (training and inference, float32
 and float64, every ISA), the fused backward against finite differences, axis handling, errors."""
-import importlib
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,6 @@ import reference as ref
 from conftest import tolerance
 from gradcheck import check_gradients
 
-conv_ops = importlib.import_module("lamina.ops.conv")
 rng = np.random.default_rng(5)
 
 
@@ -145,3 +142,101 @@ def test_batchnorm_layer_options_and_errors():
         L.layers.BatchNormalization(axis=3)(x)
     cfg = L.layers.BatchNormalization(momentum=0.5).get_config()
     assert cfg["momentum"] == 0.5 and cfg["epsilon"] == 1e-3 and cfg["axis"] == -1
+
+
+def test_batch_normalization_differentiates_through_given_statistics():
+    """keras.ops.batch_normalization is differentiable in mean and variance too (masked
+    moments feed it statistics computed by other ops)."""
+    x = rng.standard_normal((5, 4))
+    m, v = rng.standard_normal(4), rng.random(4) + 0.5
+    offset, scale = rng.standard_normal(4), rng.standard_normal(4)
+    check_gradients(lambda x, o, s, m, v: ops.batch_normalization(x, m, v, -1, o, s),
+                    x, offset, scale, m, v)
+    check_gradients(lambda m, v: ops.batch_normalization(x, m, v, 0), m[:1].repeat(5),
+                    v[:1].repeat(5))
+
+
+def test_batchnorm_layer_config_round_trips_every_setting():
+    layer = L.layers.BatchNormalization(
+        axis=1, momentum=0.8, epsilon=1e-2, beta_initializer="ones",
+        gamma_initializer=L.initializers.Constant(2.0), moving_mean_initializer="ones",
+        moving_variance_initializer=L.initializers.Constant(3.0), beta_regularizer="l2",
+        gamma_regularizer=L.regularizers.L1(0.2), beta_constraint="non_neg",
+        gamma_constraint=L.constraints.MaxNorm(2.0))
+    config = layer.get_config()
+    for key in ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+                "beta_constraint", "gamma_constraint"):
+        assert config[key] is not None, key
+    clone = L.layers.BatchNormalization.from_config(config)
+    assert clone.get_config() == config
+    assert clone.gamma_regularizer.get_config() == {"l1": 0.2}
+    assert clone.gamma_constraint.get_config()["max_value"] == 2.0
+    x = rng.standard_normal((4, 3, 2)).astype(np.float32)
+    clone.build(x.shape)
+    assert np.all(clone.moving_variance.numpy() == 3.0) and np.all(clone.gamma.numpy() == 2.0)
+    layer.build(x.shape)
+    np.testing.assert_array_equal(clone(x).data, layer(x).data)
+
+
+def _keras_masked_batch_norm(x, mask, gamma, beta, eps):
+    """Keras' _moments with a mask, then the normalization of every position (float64)."""
+    w = mask.astype(np.float64)[..., None]
+    red = tuple(range(x.ndim - 1))
+    count = w.sum(axis=red, keepdims=True) + 1e-7
+    mean = (w * x).sum(axis=red, keepdims=True) / count
+    var = (w * (w * x - mean) ** 2).sum(axis=red, keepdims=True) / count
+    y = (x - mean) / np.sqrt(var + eps) * gamma + beta
+    return y, mean.ravel(), var.ravel()
+
+
+def test_batchnorm_layer_uses_masked_moments():
+    x = rng.standard_normal((3, 5, 4)) * 2 + 1
+    mask = np.ones((3, 5), bool)
+    mask[0, 3:] = mask[2, 1:] = False
+    x[~mask] = 1e3  # masked positions must not move the statistics
+    layer = L.layers.BatchNormalization(momentum=0.5, dtype="float64")
+    layer.build(x.shape)
+    g, b = rng.standard_normal(4), rng.standard_normal(4)
+    layer.set_weights([g, b, np.zeros(4), np.ones(4)])
+    y = layer(x, mask=mask, training=True)
+    expect, mean, var = _keras_masked_batch_norm(x, mask, g, b, 1e-3)
+    np.testing.assert_allclose(y.data, expect, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * mean, rtol=1e-10)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.5 + 0.5 * var, rtol=1e-10)
+    assert np.all(np.abs(mean) < 10)
+    # the same as the unmasked statistics of the kept positions
+    kept = x[mask]
+    np.testing.assert_allclose(mean, kept.mean(0), rtol=1e-6)
+    # gradients flow through the masked statistics
+    check_gradients(lambda x, g, b: ops.batch_normalization(
+        x, *layer._masked_moments(x, mask), -1, b, g), x, g, b, rtol=1e-5, atol=1e-6)
+    # inference ignores the mask (moving statistics), as in Keras
+    np.testing.assert_allclose(layer(x, mask=mask).data, layer(x).data)
+    with pytest.raises(ValueError, match=r"BatchNormalization '.*': the mask must have the shape "
+                                         r"of the inputs without their last axis: got mask "
+                                         r"shape \(3, 4\)"):
+        layer(x, mask=mask[:, :4], training=True)
+
+
+@pytest.mark.parametrize("rows", [300, 20000])
+def test_batchnorm_results_do_not_depend_on_thread_count(rows, dtype):
+    """The per-channel sums run over fixed parts of the rows added in order: 1 and 2 threads
+    give the same bits for the statistics, y and every gradient."""
+    x = (rng.standard_normal((rows, 7)) * 3 + 1).astype(dtype)
+    gamma, beta = rng.standard_normal(7).astype(dtype), rng.standard_normal(7).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    results = []
+    before = L.get_num_threads()
+    try:
+        for threads in (1, 2):
+            L.set_num_threads(threads)
+            y, mean, var = np.empty_like(x), np.empty(7, dtype), np.empty(7, dtype)
+            _cpu.batchnorm_forward_training(x, gamma, beta, 1e-3, y, mean, var)
+            dx, dg, db = np.empty_like(x), np.empty_like(gamma), np.empty_like(beta)
+            _cpu.batchnorm_backward(x, gamma, mean, var, 1e-3, dy, True, dx, dg, db)
+            results.append((y, mean, var, dx, dg, db))
+    finally:
+        L.set_num_threads(before)
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)

@@ -1,6 +1,7 @@
 """Pooling: the max/average kernels against the numpy oracle (valid and "same" windows, odd
 sizes, overlapping windows, batch 1) on every ISA; gradients; 1-D and global pooling; errors."""
 import importlib
+import re
 
 import numpy as np
 import pytest
@@ -33,9 +34,16 @@ def _pads(case):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_pool_kernels_match_oracle(case, dtype, isa):
+@pytest.mark.parametrize("with_nan", [False, True], ids=["numbers", "nan"])
+def test_pool_kernels_match_oracle(case, with_nan, dtype, isa):
+    """with_nan: NaNs scattered through x, and at the first and the last cell of a window.
+    Max pooling must give NaN wherever the NaN sits (np.max) and send the gradient to the
+    window's first NaN (np.argmax), with and without the saved argmax."""
     N, H, W, C, pool, s, padding = case
     x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    if with_nan:
+        x[rng.random(x.shape) < 0.15] = np.nan
+        x[0, -1, -1, 0] = x[0, 0, 0, -1] = np.nan
     pads = _pads(case)
     geometry = (*pool, *s, *pads)
     rtol, atol = tolerance(dtype)
@@ -72,6 +80,22 @@ def test_max_pool_ties_go_to_the_first_maximum():
         out = ops.sum(ops.max_pool(v, 2))
     g = tape.gradient(out, v).data
     np.testing.assert_array_equal(g.ravel(), [1, 0, 0, 0])
+
+
+def test_max_pool_nan_does_not_depend_on_its_position():
+    import lamina as L
+    for cells in ([np.nan, 1, 1, 1], [1, 1, 1, np.nan], [1, np.nan, 2, np.nan]):
+        v = L.Variable(np.array(cells, np.float32).reshape(1, 2, 2, 1))
+        with L.GradientTape() as tape:
+            y = ops.max_pool(v, 2)
+            loss = ops.sum(y)
+        assert np.isnan(y.data).all()
+        grad = tape.gradient(loss, v).data.ravel()
+        first_nan = int(np.argmax(np.isnan(cells)))
+        np.testing.assert_array_equal(grad, np.eye(4)[first_nan])
+    x = np.array([[1.0, np.nan, 3.0], [np.inf, -np.inf, 2.0]]).reshape(1, 2, 3, 1)
+    np.testing.assert_array_equal(ops.global_max_pool(x).data, [[np.nan]])
+    np.testing.assert_array_equal(ops.max_pool(x[:, 1:], (1, 2), 1).data.ravel(), [np.inf, 2.0])
 
 
 def test_same_average_pool_counts_only_valid_cells():
@@ -137,6 +161,21 @@ def test_pool_errors():
                                  0, 0)
 
 
+def test_pools_say_when_a_spatial_axis_is_empty():
+    import lamina as L
+    cases = [(L.layers.GlobalAveragePooling2D(), (1, 0, 5, 3), "global_average_pool"),
+             (L.layers.GlobalMaxPooling1D(), (2, 0, 3), "global_max_pool"),
+             (L.layers.MaxPooling2D(padding="same"), (1, 4, 0, 3), "max_pool"),
+             (L.layers.AveragePooling1D(padding="same"), (1, 0, 3), "average_pool")]
+    for layer, shape, where in cases:
+        with pytest.raises(ValueError, match=rf"\[{where}\] the input has an empty spatial axis: "
+                                             rf"shape {re.escape(str(shape))}"):
+            layer(np.ones(shape, np.float32))
+    # an empty batch is fine
+    assert L.layers.GlobalAveragePooling2D()(np.ones((0, 5, 5, 3), np.float32)).shape == (0, 3)
+    assert ops.max_pool(np.ones((0, 4, 4, 3)), 2).shape == (0, 2, 2, 3)
+
+
 def test_pooling_layers_keras_shapes():
     import lamina as L
     x = rng.standard_normal((2, 9, 7, 3)).astype(np.float32)
@@ -159,5 +198,9 @@ def test_pooling_layers_keras_shapes():
                           (L.layers.GlobalMaxPooling1D(), (2, 3)),
                           (L.layers.GlobalAveragePooling1D(), (2, 3))]:
         assert layer(x1).shape == expect == layer.compute_output_shape(x1.shape), layer
-    with pytest.raises(ValueError, match=r"MaxPooling2D '.*': `pool_size` must be a positive"):
+    with pytest.raises(ValueError, match=r"MaxPooling2D '.*': the `pool_size` argument must be a "
+                                         r"tuple of 2 integers > 0, received pool_size=0"):
         L.layers.MaxPooling2D(0)
+    with pytest.raises(ValueError, match=r"the `strides` argument must be a tuple of 1 integers "
+                                         r"> 0, received strides=1.5"):
+        L.layers.AveragePooling1D(2, strides=1.5)

@@ -1,6 +1,7 @@
 // lamina._cpu.conv2d_forward / conv2d_backward: see csrc/cpu/conv2d.h for the contract.
 // Geometry arguments are plain ints (strides, explicit before/after padding, dilation, groups):
-// the ops resolve Keras' "same"/"valid" into pads, the kernel never guesses.
+// the ops resolve Keras' "same"/"valid" into pads, the kernel never guesses. The after pads
+// (bottom, right) may be negative: trailing input rows/columns that no window reads.
 #include <string>
 
 #include "bindings/arrays.h"
@@ -32,8 +33,11 @@ ConvGeometry conv_geometry(const char* where, const Arr& in, const char* in_name
   if (dh < 1 || dw < 1) {
     fail_value(where, "dilation", "expected positive dilation rates, got " + ints({dh, dw}));
   }
-  if (pt < 0 || pb < 0 || pl < 0 || pr < 0) {
-    fail_value(where, "padding", "expected non-negative pads, got " + ints({pt, pb, pl, pr}));
+  // A negative bottom/right pad drops trailing input cells no window reaches (what a transposed
+  // convolution's output_padding past the kernel leaves): the windows still read inside the
+  // input, which the size check below guarantees.
+  if (pt < 0 || pl < 0) {
+    fail_value(where, "padding", "expected non-negative top/left pads, got " + ints({pt, pb, pl, pr}));
   }
   if (groups < 1) fail_value(where, "groups", "expected >= 1, got " + std::to_string(groups));
   ConvGeometry g{};

@@ -1,5 +1,6 @@
-// Drivers of batch normalization (see batchnorm.h): rows split over the threads, per-thread
-// per-channel partial sums in double added in a fixed order (deterministic for a thread count).
+// Drivers of batch normalization (see batchnorm.h): per-channel sums in double over fixed parts
+// of the rows, added in part order, so the statistics and gradients do not depend on the thread
+// count; the elementwise passes split the rows over the threads.
 #include "cpu/batchnorm.h"
 
 #include <algorithm>
@@ -21,11 +22,17 @@ const BatchNormKernelsOf<T>& kernels() {
   if constexpr (sizeof(T) == 4) return k.f32; else return k.f64;
 }
 
+// Parts of the rows for the sums: at least 256 rows each, at most 64 (enough for any thread
+// count), a number that depends on the row count alone.
+constexpr i64 kMinPartRows = 256;
+constexpr i64 kMaxParts = 64;
+
 // Sums over all rows of `count` per-channel accumulators filled by fn(r0, r1, acc0, acc1, ...):
-// out[j * C + c]; one zeroed block per thread, summed in thread order.
+// out[j * C + c]; one zeroed block per fixed part of the rows, summed in part order.
 template <class Fn>
 std::vector<double> row_sums(i64 rows, i64 C, int count, Fn&& fn) {
-  const int parts = static_cast<int>(std::max<i64>(1, std::min<i64>(max_threads(), rows)));
+  const i64 parts =
+      std::max<i64>(1, std::min(kMaxParts, (rows + kMinPartRows - 1) / kMinPartRows));
   const i64 block = static_cast<i64>(count) * C;
   std::vector<double> acc(static_cast<std::size_t>(parts) * block, 0.0);
   const i64 per = (rows + parts - 1) / parts;
@@ -35,7 +42,7 @@ std::vector<double> row_sums(i64 rows, i64 C, int count, Fn&& fn) {
       if (r0 < r1) fn(r0, r1, acc.data() + p * block);
     }
   });
-  for (int p = 1; p < parts; ++p) {
+  for (i64 p = 1; p < parts; ++p) {
     for (i64 i = 0; i < block; ++i) acc[i] += acc[p * block + i];
   }
   acc.resize(block);

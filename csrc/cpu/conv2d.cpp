@@ -100,6 +100,28 @@ void epilogue(const ConvKernelsOf<T>& kern, i64 rows, i64 K, const T* b, int act
   });
 }
 
+// The number of fixed parts a reduction over n items is split into: parts of at least
+// kMinPartItems items, at most kMaxParts of them. It depends on n alone, never on the thread
+// count, so partial sums added in part order give the same bits with any number of threads;
+// kMaxParts bounds the partials' memory and leaves parts for many threads.
+constexpr i64 kMinPartItems = 256;
+constexpr i64 kMaxParts = 64;
+inline i64 reduction_parts(i64 n) {
+  return std::max<i64>(1, std::min(kMaxParts, (n + kMinPartItems - 1) / kMinPartItems));
+}
+
+// out[i] = sum over p < parts of partial[p * size + i], added in order p = 0, 1, ...
+template <class T>
+void add_parts_in_order(const T* partial, i64 parts, i64 size, T* out) {
+  parallel_for(size, size * parts, [&](i64 i0, i64 i1) {
+    std::copy(partial + i0, partial + i1, out + i0);
+    for (i64 p = 1; p < parts; ++p) {
+      const T* src = partial + p * size;
+      for (i64 i = i0; i < i1; ++i) out[i] += src[i];
+    }
+  });
+}
+
 // Per-image work, images split over the threads.
 template <class Fn>
 void over_images(const ConvGeometry& g, Fn&& fn) {
@@ -448,15 +470,7 @@ void backward_kernel_indirect(const ConvKernelsOf<T>& kern, const ConvGeometry& 
       }
     }
   });
-  if (parts > 1) {
-    parallel_for(dw_size, dw_size * parts, [&](i64 i0, i64 i1) {
-      std::copy(partial.get() + i0, partial.get() + i1, dw + i0);
-      for (i64 p = 1; p < parts; ++p) {
-        const T* src = partial.get() + p * dw_size;
-        for (i64 i = i0; i < i1; ++i) dw[i] += src[i];
-      }
-    });
-  }
+  if (parts > 1) add_parts_in_order(partial.get(), parts, dw_size, dw);
 }
 
 }  // namespace
@@ -500,9 +514,10 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* y, 
     dz = mask;
   }
   if (db) {
-    const int parts = static_cast<int>(std::min<i64>(max_threads(), P));
-    std::vector<double> acc(static_cast<std::size_t>(parts) * g.K, 0.0);
-    const i64 per = (P + parts - 1) / parts;
+    // Fixed parts of the pixels (not one per thread), summed in order: the same bits whatever
+    // the thread count.
+    const i64 parts = reduction_parts(P), per = (P + parts - 1) / parts;
+    std::vector<double> acc(static_cast<std::size_t>(parts * g.K), 0.0);
     parallel_for(parts, P * g.K, [&](i64 p0, i64 p1) {
       for (i64 p = p0; p < p1; ++p) {
         const i64 r0 = p * per, r1 = std::min(P, r0 + per);
@@ -511,7 +526,7 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* y, 
     });
     for (i64 k = 0; k < g.K; ++k) {
       double s = 0.0;
-      for (int p = 0; p < parts; ++p) s += acc[p * g.K + k];
+      for (i64 p = 0; p < parts; ++p) s += acc[p * g.K + k];
       db[k] = static_cast<T>(s);
     }
   }
@@ -522,22 +537,18 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* y, 
       });
     }
     if (dw) {
-      // One partial kernel gradient per thread, summed in a fixed order (deterministic).
-      const int parts = static_cast<int>(std::min<i64>(max_threads(), g.N));
-      std::vector<T> partial(static_cast<std::size_t>(parts) * dw_size, T(0));
-      const i64 per = (g.N + parts - 1) / parts;
-      parallel_for(parts, P * g.K * g.KH * g.KW * 2, [&](i64 p0, i64 p1) {
-        for (i64 p = p0; p < p1; ++p) {
-          const i64 n0 = p * per, n1 = std::min(g.N, n0 + per);
-          if (n0 < n1) kern.depthwise_backward_kernel(&g, x, dz, partial.data() + p * dw_size,
-                                                      n0, n1);
+      // Fixed parts of the output pixels, each summed into its own partial in pixel order, the
+      // partials then added in part order: the same bits whatever the thread count.
+      const i64 parts = reduction_parts(P), per = (P + parts - 1) / parts;
+      std::unique_ptr<T[]> partial(parts > 1 ? new T[parts * dw_size] : nullptr);
+      parallel_for(parts, P * g.K * g.KH * g.KW * 2, [&](i64 q0, i64 q1) {
+        for (i64 q = q0; q < q1; ++q) {
+          T* acc = parts > 1 ? partial.get() + q * dw_size : dw;
+          std::fill(acc, acc + dw_size, T(0));
+          kern.depthwise_backward_kernel(&g, x, dz, acc, q * per, std::min(P, (q + 1) * per));
         }
       });
-      for (i64 i = 0; i < dw_size; ++i) {
-        T s = T(0);
-        for (int p = 0; p < parts; ++p) s += partial[p * dw_size + i];
-        dw[i] = s;
-      }
+      if (parts > 1) add_parts_in_order(partial.get(), parts, dw_size, dw);
     }
     return;
   }

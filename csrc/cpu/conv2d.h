@@ -5,11 +5,15 @@
 // with y[n, oh, ow, k] = act(b[k] + sum over kh, kw, c of
 //   x[n, oh*SH - PT + kh*DH, ow*SW - PL + kw*DW, (k / (K/G)) * (C/G) + c] * w[kh, kw, c, k])
 // (cells outside the image read zero). act is 0 (linear) or 1 (relu); other activations are
-// separate ops.
+// separate ops. The bottom/right pads enter only through OH/OW and may be negative: trailing
+// input cells no window reads (their dx is zero), as a transposed convolution's output_padding
+// past the kernel's reach needs.
 //
 // Algorithm, chosen by shape:
 //   - C / G == 1 with G > 1 (depthwise): direct loops vectorised over channels
-//     (simd/conv2d.cpp says why GEMM loses there).
+//     (simd/conv2d.cpp says why GEMM loses there); the kernel gradient sums fixed parts of the
+//     output pixels (at most 64, of at least 256 pixels) in order, as the bias gradient does
+//     for every algorithm, so neither depends on the thread count.
 //   - 1x1, stride 1, no padding, G == 1: in NHWC the input already is the (N*H*W, C) matrix, so
 //     the convolution is one GEMM with no copy.
 //   - everything else: an indirect convolution (an implicit GEMM with no im2col copy; see

@@ -50,9 +50,10 @@ struct ConvKernelsOf {
   // dx (assigned) for images [n0, n1).
   void (*depthwise_backward_input)(const ConvGeometry* g, const T* dy, const T* w, T* dx,
                                    std::int64_t n0, std::int64_t n1);
-  // dw (KH, KW, 1, K) += contribution of images [n0, n1).
+  // dw (KH, KW, 1, K) += contribution of output pixels [p0, p1) of the (N, OH, OW) grid, in
+  // order.
   void (*depthwise_backward_kernel)(const ConvGeometry* g, const T* x, const T* dy, T* dw,
-                                    std::int64_t n0, std::int64_t n1);
+                                    std::int64_t p0, std::int64_t p1);
   // [0] the wide tile (many output channels), [1] the narrow one (nc of [1] <= nc of [0]).
   ConvTile<T> tiles[2];
 };

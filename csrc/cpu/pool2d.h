@@ -4,7 +4,9 @@
 // G == 1): x (N, H, W, C), y (N, OH, OW, C). Padding cells never count: max ignores them, the
 // average divides by the number of valid cells in the window (Keras/TensorFlow "same").
 // Max pooling saves, per output element, the flat index ih * W + iw of the first maximum of its
-// window (int32, (N, OH, OW, C)); the backward pass scatters dy there. All outputs are assigned.
+// window (int32, (N, OH, OW, C)); the backward pass scatters dy there. NaN propagates as in
+// numpy's max and PyTorch: a window holding a NaN gives NaN, and its first NaN is the argmax
+// (it takes the gradient). All outputs are assigned.
 // Images are split over the threads; each loop runs across the contiguous channels.
 #pragma once
 

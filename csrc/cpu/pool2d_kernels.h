@@ -11,8 +11,8 @@ namespace lamina {
 
 template <class T>
 struct PoolKernelsOf {
-  // y = max over the window's valid cells; argmax (may be null) = ih * W + iw of the first
-  // maximum, per output element. Images [n0, n1).
+  // y = max over the window's valid cells (NaN if one is NaN); argmax (may be null) = ih * W +
+  // iw of the first maximum (the first NaN), per output element. Images [n0, n1).
   void (*max_forward)(const ConvGeometry* g, const T* x, T* y, std::int32_t* argmax,
                       std::int64_t n0, std::int64_t n1);
   // dx (assigned) = dy scattered to argmax.

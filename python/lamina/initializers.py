@@ -304,6 +304,11 @@ _ALIASES = {
 
 
 def serialize(initializer):
+    """Keras' config form of an initializer, ``{"class_name": ..., "config": ...}``, which get()
+    turns back into it; None stays None and a plain function is kept as it is (it round-trips
+    in memory, not through JSON)."""
+    if not isinstance(initializer, Initializer):
+        return initializer
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
 
 

@@ -128,34 +128,38 @@ void depthwise_backward_input(const ConvGeometry* gp, const T* dy, const T* w, T
 }
 
 template <class T>
-void depthwise_backward_kernel(const ConvGeometry* gp, const T* x, const T* dy, T* dw, i64 n0,
-                               i64 n1) {
+void depthwise_backward_kernel(const ConvGeometry* gp, const T* x, const T* dy, T* dw, i64 p0,
+                               i64 p1) {
   const ConvGeometry& g = *gp;
   const i64 K = g.K, C = g.C, M = K / C;
-  for (i64 n = n0; n < n1; ++n) {
-    for (i64 oh = 0; oh < g.OH; ++oh) {
-      for (i64 ow = 0; ow < g.OW; ++ow) {
-        const T* go = dy + ((n * g.OH + oh) * g.OW + ow) * K;
-        for (i64 kh = 0; kh < g.KH; ++kh) {
-          const i64 ih = oh * g.SH - g.PT + kh * g.DH;
-          if (ih < 0 || ih >= g.H) continue;
-          for (i64 kw = 0; kw < g.KW; ++kw) {
-            const i64 iw = ow * g.SW - g.PL + kw * g.DW;
-            if (iw < 0 || iw >= g.W) continue;
-            const T* xi = x + ((n * g.H + ih) * g.W + iw) * C;
-            T* dwk = dw + (kh * g.KW + kw) * K;
-            if (M == 1) {
+  i64 n = p0 / (g.OH * g.OW), oh = p0 / g.OW % g.OH, ow = p0 % g.OW;
+  for (i64 p = p0; p < p1; ++p) {
+    const T* go = dy + p * K;
+    for (i64 kh = 0; kh < g.KH; ++kh) {
+      const i64 ih = oh * g.SH - g.PT + kh * g.DH;
+      if (ih < 0 || ih >= g.H) continue;
+      for (i64 kw = 0; kw < g.KW; ++kw) {
+        const i64 iw = ow * g.SW - g.PL + kw * g.DW;
+        if (iw < 0 || iw >= g.W) continue;
+        const T* xi = x + ((n * g.H + ih) * g.W + iw) * C;
+        T* dwk = dw + (kh * g.KW + kw) * K;
+        if (M == 1) {
 #pragma omp simd
-              for (i64 k = 0; k < K; ++k) dwk[k] += xi[k] * go[k];
-            } else {
-              for (i64 c = 0; c < C; ++c) {
-                const T xv = xi[c];
+          for (i64 k = 0; k < K; ++k) dwk[k] += xi[k] * go[k];
+        } else {
+          for (i64 c = 0; c < C; ++c) {
+            const T xv = xi[c];
 #pragma omp simd
-                for (i64 m = 0; m < M; ++m) dwk[c * M + m] += xv * go[c * M + m];
-              }
-            }
+            for (i64 m = 0; m < M; ++m) dwk[c * M + m] += xv * go[c * M + m];
           }
         }
+      }
+    }
+    if (++ow == g.OW) {
+      ow = 0;
+      if (++oh == g.OH) {
+        oh = 0;
+        ++n;
       }
     }
   }

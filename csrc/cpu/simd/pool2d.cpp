@@ -15,6 +15,16 @@ inline void window(i64 o, i64 stride, i64 pad, i64 k, i64 in, i64* k0, i64* k1) 
   *k1 = start + k > in ? in - start : k;
 }
 
+// Whether cell value v replaces the window's running maximum m. NaN propagates, as numpy's max
+// and PyTorch's max pooling do: a NaN takes over from a number and nothing takes over from a NaN,
+// so the window's first NaN is its maximum (and its argmax takes the gradient). Among numbers the
+// compare is strict: the first maximum wins ties. `!(v <= m)` is v > m or v NaN; `m == m` is m
+// not NaN.
+template <class T>
+inline bool takes_over(T v, T m) {
+  return !(v <= m) && m == m;
+}
+
 template <class T>
 void max_forward(const ConvGeometry* gp, const T* x, T* y, std::int32_t* argmax, i64 n0, i64 n1) {
   const ConvGeometry& g = *gp;
@@ -44,9 +54,9 @@ void max_forward(const ConvGeometry* gp, const T* x, T* y, std::int32_t* argmax,
               const std::int32_t idx = static_cast<std::int32_t>(ih * g.W + iw);
 #pragma omp simd
               for (i64 c = 0; c < C; ++c) {
-                const bool gt = xi[c] > yo[c];  // strict: the first maximum wins ties
-                yo[c] = gt ? xi[c] : yo[c];
-                ao[c] = gt ? idx : ao[c];
+                const bool take = takes_over(xi[c], yo[c]);
+                yo[c] = take ? xi[c] : yo[c];
+                ao[c] = take ? idx : ao[c];
               }
             }
           }
@@ -56,7 +66,10 @@ void max_forward(const ConvGeometry* gp, const T* x, T* y, std::int32_t* argmax,
             for (i64 kw = w0; kw < w1; ++kw) {
               const T* xi = xn + (ih * g.W + ow * g.SW - g.PL + kw) * C;
 #pragma omp simd
-              for (i64 c = 0; c < C; ++c) yo[c] = xi[c] > yo[c] ? xi[c] : yo[c];
+              for (i64 c = 0; c < C; ++c) {
+                const T m = yo[c] > xi[c] ? yo[c] : xi[c];  // one max: xi if either is NaN
+                yo[c] = yo[c] == yo[c] ? m : yo[c];          // and a NaN already there stays
+              }
             }
           }
         }

@@ -1,17 +1,12 @@
-"""The image reshaping layers that go with convolutions (Keras 3 names): ZeroPadding2D,
-UpSampling2D (nearest), SpatialDropout2D. Their ops are array moves (pad/slice, repeat/sum),
-each recorded as one tape node."""
+"""The image reshaping layers that go with convolutions (Keras 3 names): ZeroPadding2D
+(ops.pad), UpSampling2D (nearest: ops.repeat along each spatial axis, as Keras), SpatialDropout2D
+(ops.dropout with one draw per feature map)."""
 import numpy as np
 
 from .. import ops, random
-from ..autograd import Tensor, make_output
 from .layer import InputSpec, Layer
 
 __all__ = ["ZeroPadding2D", "UpSampling2D", "SpatialDropout2D"]
-
-
-def _data(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _spatial_axes(data_format):
@@ -40,16 +35,10 @@ class ZeroPadding2D(Layer):
         self.built = True
 
     def call(self, inputs):
-        xd = _data(inputs)
         ah, aw = _spatial_axes(self.data_format)
         width = [(0, 0)] * 4
-        width[ah], width[aw] = self.padding[0], self.padding[1]
-        (t, b), (l, r) = self.padding
-        index = [slice(None)] * 4
-        index[ah] = slice(t, t + xd.shape[ah])
-        index[aw] = slice(l, l + xd.shape[aw])
-        index = tuple(index)
-        return make_output(np.pad(xd, width), (inputs,), lambda g: (g[index],), "zero_padding2d")
+        width[ah], width[aw] = self.padding
+        return ops.pad(inputs, width)
 
     def compute_output_shape(self, input_shape):
         out = list(input_shape)
@@ -82,18 +71,8 @@ class UpSampling2D(Layer):
         self.built = True
 
     def call(self, inputs):
-        xd = _data(inputs)
         ah, aw = _spatial_axes(self.data_format)
-        sh, sw = self.size
-        y = np.repeat(np.repeat(xd, sh, axis=ah), sw, axis=aw)
-
-        def backward(g):
-            shape = list(xd.shape)
-            shape[aw:aw + 1] = [xd.shape[aw], sw]
-            shape[ah:ah + 1] = [xd.shape[ah], sh]
-            return (g.reshape(shape).sum(axis=(ah + 1, aw + 2)),)
-
-        return make_output(y, (inputs,), backward, "up_sampling2d")
+        return ops.repeat(ops.repeat(inputs, self.size[0], axis=ah), self.size[1], axis=aw)
 
     def compute_output_shape(self, input_shape):
         out = list(input_shape)

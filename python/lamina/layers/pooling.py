@@ -1,11 +1,10 @@
 """Pooling layers with Keras 3's names and defaults: MaxPooling1D/2D, AveragePooling1D/2D,
 GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D. One pooling kernel call forward and one
-backward each (lamina.ops.conv)."""
+backward each (lamina.ops.pooling)."""
 import importlib
 
-import numpy as np
-
 from .. import ops
+from .conv import int_tuple
 from .layer import InputSpec, Layer
 
 conv_ops = importlib.import_module("lamina.ops.conv")
@@ -15,16 +14,6 @@ __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D
            "GlobalMaxPooling2D"]
 
 
-def _tuple(value, n, name, where):
-    if isinstance(value, (int, np.integer)):
-        value = (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) != n or any(v < 1 for v in value):
-        raise ValueError(f"{where}: `{name}` must be a positive int or a tuple of {n} positive "
-                         f"ints, got {value}")
-    return value
-
-
 class _Pooling(Layer):
     rank = 2
     kind = "max"
@@ -32,9 +21,9 @@ class _Pooling(Layer):
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
-        self.pool_size = _tuple(pool_size, self.rank, "pool_size", where)
+        self.pool_size = int_tuple(pool_size, self.rank, "pool_size", where)
         self.strides = self.pool_size if strides is None else \
-            _tuple(strides, self.rank, "strides", where)
+            int_tuple(strides, self.rank, "strides", where)
         self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{where}: `padding` must be 'valid' or 'same', got {padding!r}")

@@ -1,10 +1,10 @@
-"""Differentiable convolution, pooling and batch-normalization ops (channels last), with Keras'
-names where keras.ops has them: ``conv``, ``depthwise_conv``, ``separable_conv``,
-``conv_transpose``, ``max_pool``, ``average_pool``, ``batch_normalization``.
+"""Differentiable convolution ops (channels last), with Keras' names where keras.ops has them:
+``conv``, ``depthwise_conv``, ``separable_conv``, ``conv_transpose``; and the geometry the
+convolution and pooling families share (``conv_pads``, ``conv_output_length``).
 
-Every op is one kernel call forward and one backward (csrc/cpu/conv2d.h, pool2d.h,
-batchnorm.h). 1-D ops run the 2-D kernels on (N, 1, L, C) views. Keras' "same" padding is
-resolved here into explicit before/after pads:
+Every op is one kernel call forward and one backward (csrc/cpu/conv2d.h). 1-D ops run the 2-D
+kernels on (N, 1, L, C) views. Keras' "same" padding is resolved here into explicit
+before/after pads:
 
     pad_total = max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0)
     pad_before = pad_total // 2
@@ -18,12 +18,11 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor, is_recording, make_output
+from ..autograd import Tensor, make_output
 from .nn import _float_input, activation as _activation, activation_code
 
-__all__ = ["conv", "conv2d", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool",
-           "average_pool", "global_average_pool", "global_max_pool", "batch_normalization",
-           "batch_norm_train", "conv_output_length", "conv_pads"]
+__all__ = ["conv", "conv2d", "depthwise_conv", "separable_conv", "conv_transpose",
+           "conv_output_length", "conv_pads"]
 
 
 def _tuple(value, n, name):
@@ -65,6 +64,12 @@ def conv_output_length(length, kernel, stride, dilation, padding):
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _contiguous(a):
+    """`a` as the C-contiguous array the kernels take (a copy only when it is not): Keras' ops
+    accept any layout, e.g. a kernel that is a transposed view."""
+    return a if a.flags.c_contiguous else backend.array_module(a).ascontiguousarray(a)
 
 
 def _check_input(where, xd, rank):
@@ -119,8 +124,17 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
            activation=None):
     """activation(conv(x, kernel) + bias), NHWC x (N, H, W, C), kernel (KH, KW, C/groups, K):
     one kernel call forward (bias and relu fused) and one backward. ``groups`` defaults to
-    C // kernel.shape[2]."""
-    W = kernel.data if isinstance(kernel, Tensor) else np.asarray(kernel)
+    C // kernel.shape[2]; padding "valid" or "same" ("causal" is for 1-D convolutions)."""
+    if str(padding).lower() == "causal":
+        raise ValueError(f"[conv2d] padding='causal' is only for 1-D convolutions (inputs "
+                         f"(batch, steps, channels)), got a 2-D convolution of an input of shape "
+                         f"{tuple(_data(x).shape)}")
+    return _conv2d(x, kernel, bias, strides, padding, dilation_rate, groups, activation)
+
+
+def _conv2d(x, kernel, bias, strides, padding, dilation_rate, groups, activation):
+    """conv2d, "causal" included: what the 1-D ops run on their (N, 1, L, C) views."""
+    W = _contiguous(_data(kernel))
     x, xd = _float_input(x, W.dtype)
     _check_input("conv2d", xd, 2)
     if W.ndim != 4:
@@ -142,7 +156,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
     pads = _geometry("conv2d", xd.shape[1:3], W.shape[:2], strides, padding, dilation)
     code, _ = activation_code(activation)
     fused = code if code in (0, 1) else 0
-    b = None if bias is None else (bias.data if isinstance(bias, Tensor) else np.asarray(bias))
+    b = None if bias is None else _contiguous(_data(bias))
     if b is not None and (b.shape != (W.shape[3],) or b.dtype != W.dtype):
         raise ValueError(f"[conv2d] bias must have shape ({W.shape[3]},) and dtype {W.dtype}, "
                          f"got {b.shape} {b.dtype}")
@@ -162,8 +176,9 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
         dx = xp.empty_like(xd) if need_x else None
         dW = xp.empty_like(W) if need_w else None
         db = xp.empty_like(b) if need_b else None
-        K.conv2d_backward(xd if need_w else None, W if need_x else None,
-                          y if fused else None, g, dx, dW, db, *geometry, fused)
+        # x and the kernel go in whatever is asked: the entry takes the shapes from them even
+        # when only the bias gradient is computed.
+        K.conv2d_backward(xd, W, y if fused else None, g, dx, dW, db, *geometry, fused)
         return dx, dW, db
 
     out = make_output(y, (x, kernel, bias), backward, "conv2d")
@@ -176,7 +191,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     inputs, first = _channels_last(inputs, data_format)
     xd = _data(inputs)
     if xd.ndim == 3:
-        y = _conv1d_as_2d(conv2d, inputs, kernel, strides, padding, dilation_rate)
+        y = _conv1d_as_2d(inputs, kernel, strides, padding, dilation_rate)
     elif xd.ndim == 4:
         y = conv2d(inputs, kernel, None, strides, padding, dilation_rate)
     else:
@@ -185,8 +200,9 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     return _channels_first(y) if first else y
 
 
-def _conv1d_as_2d(fn, x, kernel, strides, padding, dilation_rate, **kw):
-    """A 1-D op as the 2-D one on (N, 1, L, C) with a (1, k, ...) kernel."""
+def _conv1d_as_2d(x, kernel, strides, padding, dilation_rate, bias=None, groups=None,
+                  activation=None):
+    """A 1-D convolution as the 2-D one on (N, 1, L, C) with a (1, k, ...) kernel."""
     from .math import reshape
     xd, kd = _data(x), _data(kernel)
     if kd.ndim != 3:
@@ -196,7 +212,7 @@ def _conv1d_as_2d(fn, x, kernel, strides, padding, dilation_rate, **kw):
     k4 = reshape(kernel, (1,) + kd.shape) if isinstance(kernel, Tensor) else kd.reshape((1,) + kd.shape)
     s = (1, _tuple(strides, 1, "strides")[0])
     d = (1, _tuple(dilation_rate, 1, "dilation_rate")[0])
-    y = fn(x4, k4, kw.pop("bias", None), s, padding, d, **kw)
+    y = _conv2d(x4, k4, bias, s, padding, d, groups, activation)
     return reshape(y, (y.shape[0],) + y.shape[2:])
 
 
@@ -204,8 +220,7 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, gr
            activation=None):
     """The fused 1-D op for Conv1D: x (N, L, C), kernel (k, C/groups, filters)."""
     _check_input("conv1d", _data(x), 1)
-    return _conv1d_as_2d(conv2d, x, kernel, strides, padding, dilation_rate, bias=bias,
-                         groups=groups, activation=activation)
+    return _conv1d_as_2d(x, kernel, strides, padding, dilation_rate, bias, groups, activation)
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
@@ -230,8 +245,7 @@ def _depthwise(inputs, kernel, bias, strides, padding, data_format, dilation_rat
     flat = kd.shape[:-2] + (1, C * kd.shape[-1])
     k2 = reshape(kernel, flat) if isinstance(kernel, Tensor) else kd.reshape(flat)
     if one_d:
-        y = _conv1d_as_2d(conv2d, inputs, k2, strides, padding, dilation_rate, bias=bias,
-                          groups=C, activation=activation)
+        y = _conv1d_as_2d(inputs, k2, strides, padding, dilation_rate, bias, C, activation)
     else:
         y = conv2d(inputs, k2, bias, strides, padding, dilation_rate, C, activation)
     return _channels_first(y) if first else y
@@ -246,31 +260,41 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
     return _channels_first(y) if first else y
 
 
-def _transpose_length(n, k, s, d, padding, output_padding):
-    """Keras' deconv_output_length."""
-    k = (k - 1) * d + 1
-    if output_padding is None:
-        if padding == "valid":
-            return n * s + max(k - s, 0)
-        return n * s
-    pad = k // 2 if padding == "same" else 0
-    return (n - 1) * s + k - 2 * pad + output_padding
+def conv_transpose_geometry(length, kernel, stride, dilation, padding, output_padding=None):
+    """One axis of Keras' transposed convolution: (output length, (before, after) pads).
+
+    The padding is Keras' own conversion for its JAX backend (backend_utils.py,
+    _convert_conv_transpose_padding_args_from_keras_to_jax): the input, dilated by the stride,
+    is padded by (left, right) and correlated with the flipped kernel. That is the input
+    gradient of a convolution with pads (k - 1 - left, k - 1 - right), k the dilated kernel;
+    the second may be negative: trailing output cells no window reaches (zeros). A length of
+    None (an unknown dimension) gives None."""
+    k = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(k, stride) - k if output_padding is None else output_padding
+        left, right = k - 1, k - 1 + extra
+    else:
+        total = stride + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+        left = min(total // 2 + total % 2, k - 1)
+        right = total - left
+    out = None if length is None else (length - 1) * stride + 2 - k + left + right
+    return out, (k - 1 - left, k - 1 - right)
 
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
                    data_format=None, dilation_rate=1):
-    """keras.ops.conv_transpose (1-D and 2-D): kernel (*spatial, filters, in_channels). The
-    forward pass is the convolution's input gradient, its backward the convolution itself and
-    the convolution's kernel gradient: the same kernels, roles swapped."""
+    """keras.ops.conv_transpose (1-D and 2-D): kernel (*spatial, filters, in_channels), output
+    sizes and values as Keras (conv_transpose_geometry). The forward pass is the convolution's
+    input gradient, its backward the convolution itself and the convolution's kernel gradient:
+    the same kernels, roles swapped."""
     from .math import reshape
     inputs, first = _channels_last(inputs, data_format)
-    kd = _data(kernel)
+    kd = _contiguous(_data(kernel))
     inputs, xd = _float_input(inputs, kd.dtype)
-    one_d = xd.ndim == 3
-    if one_d:
+    if xd.ndim == 3:
         if kd.ndim != 3:
-            raise ValueError(f"[conv_transpose] expected a 3-D kernel for a 1-D input, got "
-                             f"{kd.shape}")
+            raise ValueError(f"[conv_transpose] expected a 3-D kernel (kernel_size, filters, "
+                             f"in_channels) for a 1-D input, got shape {kd.shape}")
         x4 = reshape(inputs, (xd.shape[0], 1) + xd.shape[1:])
         k4 = reshape(kernel, (1,) + kd.shape) if isinstance(kernel, Tensor) \
             else kd.reshape((1,) + kd.shape)
@@ -288,29 +312,40 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
                          f"(kh, kw, filters, {xd.shape[3]})")
     padding = _padding_name(padding)
     strides, dilation = _tuple(strides, 2, "strides"), _tuple(dilation_rate, 2, "dilation_rate")
-    ops_ = [None, None] if output_padding is None else list(_tuple(output_padding, 2,
-                                                                   "output_padding"))
-    out_hw = [_transpose_length(n, k, s, d, padding, p)
-              for n, k, s, d, p in zip(xd.shape[1:3], kd.shape[:2], strides, dilation, ops_)]
-    pads = []
-    for n, k, s, d in zip(out_hw, kd.shape[:2], strides, dilation):
-        pads.extend(conv_pads(n, k, s, d, padding))
+    if min(strides) < 1 or min(dilation) < 1 or min(kd.shape[:2]) < 1:
+        raise ValueError(f"[conv_transpose] strides, dilation_rate and kernel size must be "
+                         f"positive, got strides={strides}, dilation_rate={dilation}, kernel "
+                         f"shape {kd.shape}")
+    paddings = (None, None)
+    if output_padding is not None:
+        paddings = _tuple(output_padding, 2, "output_padding")
+        if min(paddings) < 0:
+            raise ValueError(f"[conv_transpose] output_padding must be >= 0, got "
+                             f"{output_padding!r}")
+    out_hw, pads = [], []
+    for n, k, s, d, p in zip(xd.shape[1:3], kd.shape[:2], strides, dilation, paddings):
+        length, axis_pads = conv_transpose_geometry(n, k, s, d, padding, p)
+        out_hw.append(length)
+        pads.extend(axis_pads)
     N = xd.shape[0]
     xp = backend.array_module(xd)
     K = backend.kernels(xd)
-    y = xp.empty((N, out_hw[0], out_hw[1], kd.shape[2]), dtype=kd.dtype)
+    y_shape = (N, out_hw[0], out_hw[1], kd.shape[2])
     geometry = (strides[0], strides[1], *pads, dilation[0], dilation[1], 1)
-    try:
+    empty = 0 in y_shape or 0 in xd.shape
+    if empty:  # nothing to scatter, or nowhere to put it (Keras returns the empty shape too)
+        y = xp.zeros(y_shape, dtype=kd.dtype)
+    else:
+        y = xp.empty(y_shape, dtype=kd.dtype)
         K.conv2d_backward(None, kd, None, xd, y, None, None, *geometry, 0)
-    except ValueError as e:
-        raise ValueError(f"[conv_transpose] output_padding={output_padding} is inconsistent "
-                         f"with input shape {xd.shape}, kernel {kd.shape}, strides {strides}: "
-                         f"{e}") from None
 
     def backward(g):
         need_x, need_w = out._node.needs
         if not g.flags.c_contiguous:
             g = xp.ascontiguousarray(g)
+        if empty:
+            return (xp.zeros_like(xd) if need_x else None,
+                    xp.zeros_like(kd) if need_w else None)
         dx = dW = None
         if need_x:
             dx = xp.empty_like(xd)
@@ -322,190 +357,3 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
     out = make_output(y, (inputs, kernel), backward, "conv_transpose")
     return _channels_first(out) if first else out
-
-
-# -- pooling -------------------------------------------------------------------------------------
-
-def _pool(kind, inputs, pool_size, strides, padding, data_format):
-    from .math import reshape
-    where = "max_pool" if kind == "max" else "average_pool"
-    inputs, first = _channels_last(inputs, data_format)
-    xd = _data(inputs)
-    if xd.dtype.kind != "f":
-        inputs, xd = _float_input(inputs, np.dtype(backend.floatx()))
-    if xd.ndim == 3:
-        pool = (1,) + _tuple(pool_size, 1, "pool_size")
-        s = pool if strides is None else (1,) + _tuple(strides, 1, "strides")
-        x4 = reshape(inputs, (xd.shape[0], 1) + xd.shape[1:])
-        y = _pool(kind, x4, pool, s, padding, None)
-        y = reshape(y, (y.shape[0],) + y.shape[2:])
-        return _channels_first(y) if first else y
-    if xd.ndim != 4:
-        raise ValueError(f"[{where}] expected a 3-D or 4-D input, got shape {xd.shape}")
-    if not xd.flags.c_contiguous:
-        xd = backend.array_module(xd).ascontiguousarray(xd)
-    pool = _tuple(pool_size, 2, "pool_size")
-    strides = pool if strides is None else _tuple(strides, 2, "strides")
-    padding = _padding_name(padding)
-    if any(p < 1 for p in pool) or any(s < 1 for s in strides):
-        raise ValueError(f"[{where}] pool_size and strides must be positive, got {pool} and "
-                         f"{strides}")
-    pads = []
-    for axis, (n, k, s) in enumerate(zip(xd.shape[1:3], pool, strides)):
-        if padding == "valid" and k > n:
-            raise ValueError(f"[{where}] pool_size {pool} is larger than the input's spatial "
-                             f"size {xd.shape[1:3]} with 'valid' padding")
-        pads.extend(conv_pads(n, k, s, 1, padding))
-    N, H, W, C = xd.shape
-    OH = (H + pads[0] + pads[1] - pool[0]) // strides[0] + 1
-    OW = (W + pads[2] + pads[3] - pool[1]) // strides[1] + 1
-    xp = backend.array_module(xd)
-    K = backend.kernels(xd)
-    y = xp.empty((N, OH, OW, C), dtype=xd.dtype)
-    geometry = (pool[0], pool[1], strides[0], strides[1], *pads)
-    if kind == "max":
-        argmax = xp.empty(y.shape, dtype=np.int32) if is_recording() else None
-        K.max_pool2d_forward(xd, y, argmax, *geometry)
-
-        def backward(g):
-            g = g if g.flags.c_contiguous else xp.ascontiguousarray(g)
-            dx = xp.empty_like(xd)
-            K.max_pool2d_backward(g, argmax, dx, *geometry)
-            return (dx,)
-    else:
-        K.avg_pool2d_forward(xd, y, *geometry)
-
-        def backward(g):
-            g = g if g.flags.c_contiguous else xp.ascontiguousarray(g)
-            dx = xp.empty_like(xd)
-            K.avg_pool2d_backward(g, dx, *geometry)
-            return (dx,)
-
-    out = make_output(y, (inputs,), backward, where)
-    return _channels_first(out) if first else out
-
-
-def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """keras.ops.max_pool for (N, L, C) or (N, H, W, C); strides default to pool_size."""
-    return _pool("max", inputs, pool_size, strides, padding, data_format)
-
-
-def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """keras.ops.average_pool; with "same" padding the padding cells are not counted."""
-    return _pool("avg", inputs, pool_size, strides, padding, data_format)
-
-
-def _global_pool(kind, x, keepdims, data_format):
-    from .math import reshape
-    x, first = _channels_last(x, data_format)
-    xd = _data(x)
-    if xd.ndim not in (3, 4):
-        raise ValueError(f"[global_{kind}_pool] expected a 3-D or 4-D input, got shape "
-                         f"{xd.shape}")
-    spatial = xd.shape[1:-1]
-    y = _pool(kind, x, spatial, spatial, "valid", None)
-    shape = (xd.shape[0],) + ((1,) * len(spatial) if keepdims else ()) + (xd.shape[-1],)
-    y = reshape(y, shape)
-    if first and keepdims:
-        y = _channels_first(y)
-    return y
-
-
-def global_average_pool(x, keepdims=False, data_format=None):
-    """Mean over the spatial axes of (N, L, C) or (N, H, W, C)."""
-    return _global_pool("avg", x, keepdims, data_format)
-
-
-def global_max_pool(x, keepdims=False, data_format=None):
-    """Max over the spatial axes of (N, L, C) or (N, H, W, C)."""
-    return _global_pool("max", x, keepdims, data_format)
-
-
-# -- batch normalization -------------------------------------------------------------------------
-
-def _rows(x, axis):
-    """x as a C-contiguous (rows, C) array with `axis` last, and how to undo it."""
-    xd = _data(x)
-    axis = axis % xd.ndim
-    xp = backend.array_module(xd)
-    if axis == xd.ndim - 1:
-        a = xd if xd.flags.c_contiguous else xp.ascontiguousarray(xd)
-        return a.reshape(-1, xd.shape[-1]), lambda r: r.reshape(xd.shape)
-    perm = tuple(i for i in range(xd.ndim) if i != axis) + (axis,)
-    inv = tuple(np.argsort(perm))
-    moved = xp.ascontiguousarray(xd.transpose(perm))
-    return moved.reshape(-1, xd.shape[axis]), \
-        lambda r: xp.ascontiguousarray(r.reshape(moved.shape).transpose(inv))
-
-
-def _vector(v, C, dtype, name):
-    if v is None:
-        return None
-    a = v.data if isinstance(v, Tensor) else np.asarray(v, dtype=dtype)
-    if a.shape != (C,):
-        raise ValueError(f"[batch_normalization] {name} must have shape ({C},), got {a.shape}")
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    return a
-
-
-def batch_norm_train(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
-    """Batch normalization with the batch's statistics (training): returns (y, mean, variance),
-    mean/variance as arrays (biased variance, what Keras feeds its moving averages). y records
-    one node whose backward differentiates through the statistics."""
-    xd = _data(x)
-    if xd.dtype.kind != "f":
-        x, xd = _float_input(x, np.dtype(backend.floatx()))
-    rows, restore = _rows(x, axis)
-    C = rows.shape[1]
-    g = _vector(gamma, C, rows.dtype, "gamma")
-    b = _vector(beta, C, rows.dtype, "beta")
-    xp = backend.array_module(rows)
-    K = backend.kernels(rows)
-    y = xp.empty_like(rows)
-    mean = xp.empty(C, dtype=rows.dtype)
-    var = xp.empty(C, dtype=rows.dtype)
-    K.batchnorm_forward_training(rows, g, b, float(epsilon), y, mean, var)
-
-    def backward(grad):
-        need_x, need_g, need_b = out._node.needs
-        grows, _ = _rows(grad, axis)
-        dx = xp.empty_like(rows) if need_x else None
-        dg = xp.empty_like(mean) if need_g else None
-        db = xp.empty_like(mean) if need_b else None
-        K.batchnorm_backward(rows, g, mean, var, float(epsilon), grows, True, dx, dg, db)
-        return (None if dx is None else restore(dx), dg, db)
-
-    out = make_output(restore(y), (x, gamma, beta), backward, "batch_norm_train")
-    return out, mean, var
-
-
-def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
-    """keras.ops.batch_normalization: (x - mean) / sqrt(variance + epsilon) * scale + offset
-    with given statistics along `axis`; gradients for x, offset, scale (mean and variance are
-    treated as constants, as in inference)."""
-    xd = _data(x)
-    if xd.dtype.kind != "f":
-        x, xd = _float_input(x, np.dtype(backend.floatx()))
-    rows, restore = _rows(x, axis)
-    C = rows.shape[1]
-    m = _vector(mean, C, rows.dtype, "mean")
-    v = _vector(variance, C, rows.dtype, "variance")
-    g = _vector(scale, C, rows.dtype, "scale")
-    b = _vector(offset, C, rows.dtype, "offset")
-    xp = backend.array_module(rows)
-    K = backend.kernels(rows)
-    y = xp.empty_like(rows)
-    K.batchnorm_forward_inference(rows, g, b, m, v, float(epsilon), y)
-
-    def backward(grad):
-        need_x, need_b, need_g = out._node.needs[:3]
-        grows, _ = _rows(grad, axis)
-        dx = xp.empty_like(rows) if need_x else None
-        dg = xp.empty_like(m) if need_g else None
-        db = xp.empty_like(m) if need_b else None
-        K.batchnorm_backward(rows, g, m, v, float(epsilon), grows, False, dx, dg, db)
-        return (None if dx is None else restore(dx), db, dg)
-
-    out = make_output(restore(y), (x, offset, scale), backward, "batch_normalization")
-    return out
