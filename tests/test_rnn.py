@@ -85,8 +85,16 @@ def test_zero_output_for_mask(cell):
     assert np.all(got[0][~mask] == 0)
 
 
-@pytest.mark.parametrize("activation,recurrent_activation",
-                         [("relu", "hard_sigmoid"), ("linear", "tanh"), ("sigmoid", "sigmoid")])
+# Every element-wise activation of csrc/common/activation_math.h, as `activation` and as
+# `recurrent_activation` (paired so that each name appears in both roles).
+ACTIVATION_PAIRS = [("relu", "hard_sigmoid"), ("linear", "tanh"), ("sigmoid", "sigmoid"),
+                    ("elu", "softsign"), ("selu", "relu6"), ("gelu", "swish"),
+                    ("softplus", "elu"), ("silu", "gelu"), ("leaky_relu", "softplus"),
+                    ("softsign", "selu"), ("relu6", "silu"), ("hard_sigmoid", "leaky_relu"),
+                    ("tanh", "linear"), ("swish", "relu")]
+
+
+@pytest.mark.parametrize("activation,recurrent_activation", ACTIVATION_PAIRS)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1"])
 def test_other_activations(cell, activation, recurrent_activation):
     args, mask = make_case(cell, 2, 4, 3, 5, masked=True)
@@ -96,12 +104,25 @@ def test_other_activations(cell, activation, recurrent_activation):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("activation", sorted({a for pair in ACTIVATION_PAIRS for a in pair}))
 def test_simple_rnn_activations(activation):
     args, mask = make_case("simple", 2, 4, 3, 5, masked=True, scale=0.3)
     got, want = run_both("simple", args, mask, True, True, activation=activation)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "simple"])
+@pytest.mark.parametrize("activation,recurrent_activation",
+                         [("gelu", "softsign"), ("elu", "swish"), ("softplus", "hard_sigmoid")])
+def test_float32_other_activations_every_isa(cell, activation, recurrent_activation, isa):
+    args, mask = make_case(cell, 3, 5, 4, 7, np.float32, masked=True)
+    kw = {"activation": activation}
+    if cell != "simple":
+        kw["recurrent_activation"] = recurrent_activation
+    got, want = run_both(cell, args, mask, False, True, **kw)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
 
 
 def test_no_bias_and_default_states():
@@ -141,11 +162,18 @@ def test_gradients_through_time(cell, masked, go_backwards, return_sequences):
                     rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1"])
-def test_gradients_other_activations(cell):
+@pytest.mark.parametrize("activation,recurrent_activation",
+                         [("sigmoid", "tanh"), ("gelu", "swish"), ("elu", "softsign"),
+                          ("softplus", "selu"), ("silu", "softplus"), ("selu", "gelu")])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "simple"])
+def test_gradients_other_activations(cell, activation, recurrent_activation):
+    # smooth activations only: finite differences across a kink (relu, hard_sigmoid) are wrong
     args, mask = make_case(cell, 2, 3, 2, 3, masked=True)
-    check_gradients(_grad_fn(cell, mask, False, True, activation="sigmoid",
-                             recurrent_activation="tanh"), *args.values(), rtol=1e-5, atol=1e-7)
+    kw = {"activation": activation}
+    if cell != "simple":
+        kw["recurrent_activation"] = recurrent_activation
+    check_gradients(_grad_fn(cell, mask, False, True, **kw), *args.values(), rtol=1e-5,
+                    atol=1e-7)
 
 
 def test_gradient_of_frozen_input_is_skipped():
@@ -183,9 +211,13 @@ def test_shape_errors_are_clear():
     with pytest.raises(ValueError, match=r"initial state h0 of shape \(3, 2\)"):
         rnn_ops.simple_rnn(x, np.zeros((4, 2), np.float32), np.zeros((2, 2), np.float32),
                            h0=np.zeros((3, 2), np.float32))
-    with pytest.raises(ValueError, match="unsupported activation 'gelu'"):
+    with pytest.raises(ValueError, match="unsupported activation 'softmax'"):
         rnn_ops.lstm(x, np.zeros((4, 8), np.float32), np.zeros((2, 8), np.float32),
-                     activation="gelu")
+                     activation="softmax")
+    with pytest.raises(ValueError, match=r"recurrent_mask of shape \(2, 5\): expected "
+                                         r"\(batch, units\) = \(2, 2\) or \(batch, 3 \* units\)"):
+        rnn_ops.gru(x, np.zeros((4, 6), np.float32), np.zeros((2, 6), np.float32),
+                    recurrent_mask=np.ones((2, 5)))
 
 
 def test_kernel_checks_arguments():
@@ -200,8 +232,9 @@ def test_kernel_checks_arguments():
     with pytest.raises(TypeError, match=r"argument 'kernel': expected dtype float32"):
         _cpu.lstm_sequence_forward(x, W.astype(np.float64), R, None, h, h, None, None, 3, 2, gates,
                                    hs, hs.copy())
-    with pytest.raises(ValueError, match="unsupported activation code 7"):
-        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, None, 7, 2, gates, hs, hs.copy())
+    with pytest.raises(ValueError, match=r"unsupported activation code 4 \(expected one of the "
+                                         r"element-wise kinds: linear 0, relu 1, .*softsign 14"):
+        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, None, 4, 2, gates, hs, hs.copy())
     with pytest.raises(ValueError, match="at least one timestep"):
         _cpu.simple_rnn_sequence_forward(np.zeros((2, 0, 4), np.float32), W[:, :2].copy(), R[:, :2].copy(),
                                          None, h, None, None, 3, np.empty((2, 0, 2), np.float32),
@@ -209,9 +242,14 @@ def test_kernel_checks_arguments():
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
-def test_thread_counts_and_row_blocks_agree(cell):
+@pytest.mark.parametrize("dropout_elu", [False, True])
+def test_thread_counts_and_row_blocks_agree(cell, dropout_elu):
     """Big enough for the row-block time loop (each thread runs all steps on its rows)."""
     args, mask = make_case(cell, 9, 7, 5, 33, masked=True)
+    kw = {}
+    if dropout_elu:  # the per-gate recurrent products and the generic activation path
+        kw = {"activation": "elu",
+              "recurrent_mask": (rng.random((9, 33 * CELLS[cell][0])) > 0.4) / 0.6}
     before = _cpu.get_num_threads()
     results = []
     try:
@@ -219,12 +257,13 @@ def test_thread_counts_and_row_blocks_agree(cell):
             _cpu.set_num_threads(n)
             vs = [L.Variable(v) for v in args.values()]
             with L.GradientTape() as tape:
-                out = CELLS[cell][1](*vs, mask=mask, return_sequences=True, **CELLS[cell][3])[0]
+                out = CELLS[cell][1](*vs, mask=mask, return_sequences=True, **CELLS[cell][3],
+                                     **kw)[0]
                 loss = ops.sum(ops.multiply(out, out))
             results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
     finally:
         _cpu.set_num_threads(before)
-    got, want = run_both(cell, args, mask, False, True)
+    got, want = run_both(cell, args, mask, False, True, **kw)
     np.testing.assert_allclose(results[0][0], want[0], rtol=1e-11, atol=1e-12)
     for other in results[1:]:
         for a, b in zip(other, results[0]):
@@ -365,16 +404,50 @@ def test_dropout_only_in_training_and_gru_recurrent_dropout_refused():
         L.layers.GRU(3, recurrent_dropout=0.2)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "simple"])
-def test_recurrent_mask_matches_oracle_and_gradients(cell):
+def test_simple_rnn_backward_twice_on_a_persistent_tape():
+    """The SimpleRNN kernel reads its pre-activations from the workspace it overwrites: a
+    second backward of the same op must still see them."""
+    args, mask = make_case("simple", 2, 4, 3, 5, masked=True)
+    vs = [L.Variable(v) for v in args.values()]
+    with L.GradientTape(persistent=True) as tape:
+        out, _ = rnn_ops.simple_rnn(*vs, mask=mask, return_sequences=True, activation="gelu")
+        loss = ops.sum(ops.multiply(out, out))
+    first = [g.data for g in tape.gradient(loss, vs)]
+    second = [g.data for g in tape.gradient(loss, vs)]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("per_gate", [False, True])
+def test_recurrent_mask_matches_oracle_and_gradients(cell, per_gate):
+    """Recurrent dropout as Keras 3's cells: one keep mask per gate (or one for all)."""
+    gates = CELLS[cell][0]
+    width = gates if per_gate else 1
     args, mask = make_case(cell, 9, 6, 3, 30, masked=True)
-    rm = (rng.random((9, 30)) > 0.3) / 0.7
+    rm = (rng.random((9, 30 * width)) > 0.3) / 0.7
     got, want = run_both(cell, args, mask, True, True, recurrent_mask=rm)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12)
     small, mask = make_case(cell, 3, 4, 2, 3, masked=True)
-    rm = (rng.random((3, 3)) > 0.3) / 0.7
+    rm = (rng.random((3, 3 * width)) > 0.3) / 0.7
     check_gradients(_grad_fn(cell, mask, False, True, recurrent_mask=rm), *small.values())
+    check_gradients(_grad_fn(cell, mask, True, False, recurrent_mask=rm, activation="elu"),
+                    *small.values())
+
+
+def test_gru_recurrent_dropout_keeps_the_undropped_state_in_the_blend():
+    """Keras 3's GRUCell: with every recurrent product dropped to zero, h_t = z h_{t-1} +
+    (1 - z) hh still carries h_{t-1} (the blend reads the undropped state)."""
+    args, _ = make_case("gru", 2, 3, 4, 5)
+    zero = np.zeros((2, 15))
+    out, h = rnn_ops.gru(**args, recurrent_mask=zero, return_sequences=True)
+    free = dict(args, recurrent_kernel=np.zeros_like(args["recurrent_kernel"]))
+    want, _ = rnn_ops.gru(**free, return_sequences=True)
+    np.testing.assert_allclose(out.data, want.data, rtol=1e-12, atol=1e-14)
+    # were h_{t-1} dropped in the blend too, the first step would not depend on h0
+    no_h0, _ = rnn_ops.gru(**dict(free, h0=0 * args["h0"]), return_sequences=True)
+    assert np.abs(out.data[:, 0] - no_h0.data[:, 0]).max() > 1e-2
 
 
 def test_sequential_lstm_model_learns():
