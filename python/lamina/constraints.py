@@ -1,7 +1,8 @@
 """Weight constraints (Keras 3), applied to a weight after each optimizer update."""
 import numpy as np
 
-__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get"]
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize",
+           "deserialize"]
 
 
 class Constraint:
@@ -12,6 +13,10 @@ class Constraint:
 
     def get_config(self):
         return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 class NonNeg(Constraint):
@@ -28,6 +33,9 @@ class MaxNorm(Constraint):
         desired = np.clip(norms, 0, self.max_value)
         return w * (desired / (1e-7 + norms))
 
+    def get_config(self):
+        return {"max_value": self.max_value, "axis": self.axis}
+
 
 class UnitNorm(Constraint):
     def __init__(self, axis=0):
@@ -35,6 +43,9 @@ class UnitNorm(Constraint):
 
     def __call__(self, w):
         return w / (1e-7 + np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True)))
+
+    def get_config(self):
+        return {"axis": self.axis}
 
 
 class MinMaxNorm(Constraint):
@@ -47,10 +58,26 @@ class MinMaxNorm(Constraint):
             (1 - self.rate) * norms
         return w * (desired / (1e-7 + norms))
 
+    def get_config(self):
+        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
+                "axis": self.axis}
+
 
 _BY_NAME = {"non_neg": NonNeg, "max_norm": MaxNorm, "unit_norm": UnitNorm,
             "min_max_norm": MinMaxNorm, "NonNeg": NonNeg, "MaxNorm": MaxNorm,
             "UnitNorm": UnitNorm, "MinMaxNorm": MinMaxNorm}
+
+
+def serialize(constraint):
+    """{"class_name", "config"} for lamina's constraints (what ``get`` takes back); None and
+    any other callable are returned as they are."""
+    if type(constraint) in (NonNeg, MaxNorm, UnitNorm, MinMaxNorm):
+        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    return constraint
+
+
+def deserialize(config):
+    return get(config)
 
 
 def get(identifier):
@@ -60,6 +87,11 @@ def get(identifier):
         if identifier not in _BY_NAME:
             raise ValueError(f"Unknown constraint: {identifier!r}")
         return _BY_NAME[identifier]()
+    if isinstance(identifier, dict):
+        name = identifier.get("class_name")
+        if name not in _BY_NAME:
+            raise ValueError(f"Unknown constraint class_name: {name!r}")
+        return _BY_NAME[name].from_config(identifier.get("config", {}))
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")

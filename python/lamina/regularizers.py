@@ -1,7 +1,8 @@
 """Weight regularizers (Keras 3): a penalty added to the loss, differentiable through ops."""
 from . import ops
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
+           "deserialize"]
 
 
 class Regularizer:
@@ -53,6 +54,18 @@ class L2(L1L2):
 
 l1, l2, l1_l2 = L1, L2, L1L2
 _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def serialize(regularizer):
+    """{"class_name", "config"} for lamina's regularizers (what ``get`` takes back); None and
+    any other callable are returned as they are."""
+    if type(regularizer) in (L1, L2, L1L2):
+        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return regularizer
+
+
+def deserialize(config):
+    return get(config)
 
 
 def get(identifier):
