@@ -11,11 +11,11 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                       MaxPooling1D, MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
-from .regularization import Dropout
-from .reshaping import Flatten, Reshape
+from .regularization import Dropout, SpatialDropout1D
+from .reshaping import Flatten, RepeatVector, Reshape
 
 __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "Dropout",
-           "Flatten", "Reshape",
+           "SpatialDropout1D", "Flatten", "Reshape", "RepeatVector",
            "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose",
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
