@@ -19,6 +19,7 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._seed_generator = None if seed is None else random.SeedGenerator(seed)
+        self.supports_masking = True  # Keras: the input's mask passes through
         self.built = True
 
     _UNTRACKED = frozenset({"_seed_generator"})
