@@ -6,6 +6,7 @@ import pytest
 
 import lamina as L
 from lamina import _cpu, ops
+from lamina.layers.masking import get_mask
 from lamina.ops import rnn as rnn_ops
 import reference as ref
 from conftest import tolerance
@@ -346,40 +347,98 @@ def test_masking_layer_feeds_the_gru():
     np.testing.assert_allclose(out.data, last, rtol=2e-4, atol=2e-5)
 
 
-@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
-def test_bidirectional_merge_modes(merge_mode):
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple"])
+def test_layer_activation_names_and_functions_agree(cell):
+    """activation / recurrent_activation: a Keras name or the lamina.activations function."""
+    cls, _ = LAYERS[cell]
     x = rng.standard_normal((2, 4, 3)).astype(np.float32)
-    mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
-    bi = L.layers.Bidirectional(L.layers.LSTM(5, return_sequences=True), merge_mode=merge_mode)
-    out = bi(x, mask=mask)
-    w = bi.get_weights()
-    assert len(w) == 6
-    z = np.zeros((2, 5))
-    fw, *_ = ref.lstm(x, *w[:3], z, z, mask=mask, zero_output_for_mask=True)
-    bw, *_ = ref.lstm(x, *w[3:], z, z, mask=mask, go_backwards=True, zero_output_for_mask=True)
-    bw = bw[:, ::-1]
-    want = {"concat": lambda: np.concatenate([fw, bw], -1), "sum": lambda: fw + bw,
-            "mul": lambda: fw * bw, "ave": lambda: (fw + bw) / 2, None: lambda: [fw, bw]}
-    got = [o.data for o in out] if merge_mode is None else out.data
-    np.testing.assert_allclose(got, want[merge_mode](), rtol=2e-4, atol=2e-5)
-    assert bi.compute_output_shape((None, 4, 3)) == (
-        [(None, 4, 5)] * 2 if merge_mode is None else
-        (None, 4, 10 if merge_mode == "concat" else 5))
+    kw_name = {"activation": "elu"}
+    kw_fn = {"activation": L.activations.elu}
+    if cell != "simple":
+        kw_name["recurrent_activation"] = "hard_sigmoid"
+        kw_fn["recurrent_activation"] = L.activations.hard_sigmoid
+    by_name, by_fn = cls(3, **kw_name), cls(3, **kw_fn)
+    by_name(x)
+    by_fn(x)
+    by_fn.set_weights(by_name.get_weights())
+    np.testing.assert_array_equal(by_name(x).data, by_fn(x).data)
+    assert by_fn.activation is L.activations.elu
+    assert by_fn.get_config()["activation"] == "elu"
 
 
-def test_bidirectional_return_state():
-    bi = L.layers.Bidirectional(L.layers.GRU(3, return_state=True))
-    outs = bi(rng.standard_normal((2, 4, 3)).astype(np.float32))
-    assert [o.shape for o in outs] == [(2, 6), (2, 3), (2, 3)]
+@pytest.mark.parametrize("arg", ["activation", "recurrent_activation"])
+def test_custom_activation_callable_is_a_clear_error(arg):
+    with pytest.raises(ValueError, match=rf"LSTM 'my_lstm': `{arg}`=<function .*<lambda> .* is not "
+                                         r"supported: the callable "
+                                         r"has no fused recurrent kernel\. The recurrent layers "
+                                         r"take one of \[.*'elu'.*'softsign'.*\]"):
+        L.layers.LSTM(3, name="my_lstm", **{arg: lambda t: t * 2})
+    with pytest.raises(ValueError, match=r"GRU 'g': `activation`='softmax' is not supported"):
+        L.layers.GRU(3, name="g", activation="softmax")
 
 
-def test_time_distributed_dense():
-    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
-    td = L.layers.TimeDistributed(L.layers.Dense(4))
-    out = td(x)
-    k, b = td.get_weights()
-    np.testing.assert_allclose(out.data, x @ k + b, rtol=1e-5, atol=1e-6)
-    assert td.compute_output_shape((None, 5, 3)) == (None, 5, 4)
+def _config_kwargs():
+    return dict(kernel_regularizer="l2", recurrent_regularizer=L.regularizers.L1(0.3),
+                bias_regularizer=L.regularizers.L1L2(0.1, 0.2), activity_regularizer="l1",
+                kernel_constraint="non_neg", recurrent_constraint=L.constraints.MaxNorm(1.5),
+                bias_constraint=L.constraints.UnitNorm(axis=0), dropout=0.1,
+                recurrent_dropout=0.2, seed=4, return_sequences=True, go_backwards=True,
+                kernel_initializer="he_normal", activation="selu")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru_v1", "simple"])
+def test_get_config_is_complete_and_round_trips(cell):
+    cls, extra = LAYERS[cell]
+    layer = cls(4, name="rec", **extra, **_config_kwargs())
+    config = layer.get_config()
+    keras_keys = {"units", "activation", "use_bias", "kernel_initializer",
+                  "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                  "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                  "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+                  "recurrent_dropout", "seed", "return_sequences", "return_state",
+                  "go_backwards", "stateful", "unroll", "zero_output_for_mask", "name",
+                  "trainable", "dtype"}
+    keras_keys |= {"lstm": {"recurrent_activation", "unit_forget_bias"},
+                   "gru_v1": {"recurrent_activation", "reset_after"}, "simple": set()}[cell]
+    assert set(config) == keras_keys
+    assert config["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+    assert config["recurrent_constraint"] == {"class_name": "MaxNorm",
+                                              "config": {"max_value": 1.5, "axis": 0}}
+    clone = cls.from_config(config)
+    assert clone.get_config() == config
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    layer(x)
+    clone(x)
+    assert len(clone.losses) == len(layer.losses) == 4  # 3 weight penalties + activity
+    assert [type(v.constraint).__name__ for v in clone.weights] == \
+        ["NonNeg", "MaxNorm", "UnitNorm"]
+
+
+def test_go_backwards_output_mask_is_the_input_mask():
+    """Keras returns the input's (unreversed) mask after go_backwards, from compute_mask and on
+    the output alike."""
+    emb = L.layers.Embedding(10, 3, mask_zero=True)
+    ids = np.array([[0, 0, 3, 4], [5, 6, 0, 0]])
+    layer = L.layers.GRU(2, go_backwards=True, return_sequences=True)
+    out = layer(emb(ids))
+    np.testing.assert_array_equal(get_mask(out), ids != 0)
+    np.testing.assert_array_equal(layer.compute_mask(None, ids != 0), ids != 0)
+    assert layer.compute_mask(None, None) is None
+    assert L.layers.GRU(2).compute_mask(None, ids != 0) is None
+    assert L.layers.LSTM(2, return_sequences=True, return_state=True).compute_mask(
+        None, ids != 0)[1:] == [None, None]
+
+
+def test_stateful_layer_refuses_a_new_batch_size():
+    layer = L.layers.LSTM(3, stateful=True)
+    x = rng.standard_normal((4, 5, 2)).astype(np.float32)
+    layer(x)
+    with pytest.raises(ValueError, match=r"LSTM 'lstm\w*': stateful=True carries the states of a "
+                                         r"batch of 4 samples into the next call, but this call "
+                                         r"has a batch of 3\. .*reset_states\(\)"):
+        layer(x[:3])
+    layer.reset_states()
+    assert layer(x[:3]).shape == (3, 3)
 
 
 def test_stateful_layer_carries_state_between_calls():
@@ -394,14 +453,31 @@ def test_stateful_layer_carries_state_between_calls():
     np.testing.assert_allclose(np.concatenate([first, second], 1), full, rtol=1e-5, atol=1e-6)
 
 
-def test_dropout_only_in_training_and_gru_recurrent_dropout_refused():
+def test_dropout_only_in_training():
     layer = L.layers.LSTM(4, dropout=0.5, recurrent_dropout=0.3, seed=1)
     x = rng.standard_normal((3, 5, 2)).astype(np.float32)
     a, b = layer(x).data, layer(x).data
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(layer(x, training=True).data, a)
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        L.layers.GRU(3, recurrent_dropout=0.2)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "simple"])
+def test_layer_recurrent_dropout_is_keras_per_gate_masks(cell):
+    """recurrent_dropout in training: one keep mask per sample and gate, drawn once for the
+    sequence (Keras 3's cells; GRU included), the state update on the undropped state."""
+    cls, extra = LAYERS[cell]
+    rate, U = 0.4, 5
+    layer = cls(U, recurrent_dropout=rate, seed=3, return_sequences=True, **extra)
+    x = rng.standard_normal((4, 6, 3)).astype(np.float64)
+    layer.build((None, 6, 3))
+    layer.set_weights(keras_weights(cell, 3, U))
+    out = layer(x.astype(np.float32), training=True).data
+    keep = np.random.default_rng(3).random((4, CELLS[cell][0] * U)) >= rate
+    zeros = [np.zeros((4, U))] * (2 if cell == "lstm" else 1)
+    seq, *_ = CELLS[cell][2](x, *layer.get_weights(), *zeros, **CELLS[cell][3],
+                             recurrent_mask=keep / (1 - rate))
+    np.testing.assert_allclose(out, seq, rtol=2e-4, atol=2e-5)
+    assert not np.allclose(out, layer(x.astype(np.float32)).data)  # inference: no dropout
 
 
 def test_simple_rnn_backward_twice_on_a_persistent_tape():

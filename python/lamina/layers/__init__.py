@@ -10,9 +10,11 @@ from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                       MaxPooling1D, MaxPooling2D)
-from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .regularization import Dropout, SpatialDropout1D
 from .reshaping import Flatten, RepeatVector, Reshape
+from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "Dropout",
            "SpatialDropout1D", "Flatten", "Reshape", "RepeatVector",
@@ -24,5 +26,5 @@ __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum",
            "concatenate", "dot",
-           "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
-           "TimeDistributed"]
+           "Embedding", "Masking", "RNN", "LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
+           "SimpleRNNCell", "StackedRNNCells", "Bidirectional", "TimeDistributed"]
