@@ -6,6 +6,10 @@ Cases (batch 32, 50 timesteps, 64 features, float32):
   train: one training step: recurrent layer (last output) -> Dense 10 -> sparse softmax
          cross-entropy (from logits, batch mean) -> Adam; forward, backward and update.
   infer: the recurrent layer's forward pass alone, no tape.
+  model train: the train step through the model API, lamina's
+         Sequential([Input, LSTM(128), Dense(10)]).train_on_batch (compiled with Adam and the
+         same loss) against the same torch step: what a Keras user's step costs, layer and
+         trainer overhead included.
 Validates first (same weights: lamina's output against torch's), then times; each figure is the
 median over repeats after a warm-up, lamina's and torch's calls interleaved so both see the same
 machine load. ratio = torch / lamina (> 1: lamina is faster).
@@ -78,6 +82,24 @@ def lamina_case(cell, units):
         forward(x)
 
     return forward, train, infer
+
+
+def lamina_model_case(cell, units):
+    """The train step through Sequential.train_on_batch, the same weights."""
+    import lamina as L
+    w = make_weights(cell, units)
+    layer = L.layers.LSTM(units) if cell == "lstm" else L.layers.GRU(units)
+    model = L.Sequential([L.Input((T, F)), layer, L.layers.Dense(CLASSES)])
+    model.set_weights([w[k] for k in ("kernel", "recurrent_kernel", "bias", "dense_kernel",
+                                      "dense_bias")])
+    model.compile(optimizer=L.optimizers.Adam(1e-3),
+                  loss=L.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = data()
+
+    def train():
+        model.train_on_batch(x, y)
+
+    return train
 
 
 # ---- torch ---------------------------------------------------------------------------------
@@ -175,7 +197,18 @@ def main():
                 a, b = median_ms([lam[idx], tor[idx]], repeats) if tor else \
                     (median_ms([lam[idx]], repeats)[0], float("nan"))
                 ours, theirs = min(ours, a), min(theirs, b)
+            theirs = theirs if tor else float("nan")
             print(f"{cell.upper()}({units}) {what:<10}{ours:>11.2f}{theirs:>11.2f}"
+                  f"{theirs / ours:>8.2f}")
+        if (cell, units) == ("lstm", 128):
+            model_train = lamina_model_case(cell, units)
+            ours = theirs = float("inf")
+            for _ in range(args.runs):
+                a, b = median_ms([model_train, tor[1]], args.repeats) if tor else \
+                    (median_ms([model_train], args.repeats)[0], float("nan"))
+                ours, theirs = min(ours, a), min(theirs, b)
+            theirs = theirs if tor else float("nan")
+            print(f"{cell.upper()}({units}) {'model train':<10}{ours:>10.2f}{theirs:>11.2f}"
                   f"{theirs / ours:>8.2f}")
 
 

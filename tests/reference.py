@@ -512,8 +512,30 @@ def _sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
-_RNN_ACTS = {"tanh": np.tanh, "sigmoid": _sigmoid, "relu": lambda x: np.maximum(x, 0.0),
-             "linear": lambda x: x, "hard_sigmoid": lambda x: np.clip((x + 3.0) / 6.0, 0.0, 1.0)}
+class _RnnActs(dict):
+    """Keras activation name -> float64 function: the named ones below, else
+    activation_forward's (gelu, elu, selu, softplus, silu, leaky_relu)."""
+
+    def __missing__(self, name):
+        name = {"swish": "silu"}.get(name, name)
+        return lambda x: activation_forward(x, name)
+
+
+_RNN_ACTS = _RnnActs({
+    "tanh": np.tanh, "sigmoid": _sigmoid, "relu": lambda x: np.maximum(x, 0.0),
+    "linear": lambda x: x, "hard_sigmoid": lambda x: np.clip((x + 3.0) / 6.0, 0.0, 1.0),
+    "relu6": lambda x: np.clip(x, 0.0, 6.0), "softsign": lambda x: x / (1.0 + np.abs(x))})
+
+
+def _gate_masks(recurrent_mask, U, gates):
+    """Per-gate recurrent dropout masks (Keras 3's cells): a (N, gates * U) mask split in column
+    blocks, a (N, U) mask shared by every gate, or 1 without dropout."""
+    if recurrent_mask is None:
+        return [1.0] * gates
+    rm = np.asarray(recurrent_mask, np.float64)
+    if rm.shape[1] == U:
+        return [rm] * gates
+    return [rm[:, k * U:(k + 1) * U] for k in range(gates)]
 
 
 def rnn_loop(step, x, states, mask=None, go_backwards=False, zero_output_for_mask=False):
@@ -546,12 +568,13 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=Fals
     b = 0.0 if bias is None else np.asarray(bias, np.float64)
     U = R.shape[0]
 
-    rm = 1.0 if recurrent_mask is None else np.asarray(recurrent_mask, np.float64)
+    rm = _gate_masks(recurrent_mask, U, 4)
 
     def step(xt, states):
         h, c = states
-        z = xt @ W + (h * rm) @ R + b
-        i, f, g, o = (z[:, k * U:(k + 1) * U] for k in range(4))
+        xz = xt @ W + b
+        i, f, g, o = (xz[:, k * U:(k + 1) * U] + (h * rm[k]) @ R[:, k * U:(k + 1) * U]
+                      for k in range(4))
         c = ract(f) * c + ract(i) * act(g)
         h = ract(o) * act(c)
         return h, [h, c]
@@ -562,7 +585,10 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=Fals
 
 
 def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, reset_after=True,
-        activation="tanh", recurrent_activation="sigmoid", zero_output_for_mask=False):
+        activation="tanh", recurrent_activation="sigmoid", zero_output_for_mask=False,
+        recurrent_mask=None):
+    """Keras 3's GRUCell; with recurrent_mask its implementation 1: h_tm1 dropped per gate in
+    the z, r and h products, the blend z * h_tm1 + (1 - z) * hh on the undropped h_tm1."""
     act, ract = _RNN_ACTS[activation], _RNN_ACTS[recurrent_activation]
     W, R = np.asarray(kernel, np.float64), np.asarray(recurrent_kernel, np.float64)
     U = R.shape[0]
@@ -573,19 +599,19 @@ def gru(x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, re
     else:
         bi, br = np.asarray(bias, np.float64), 0.0
 
+    mz, mr, mh = _gate_masks(recurrent_mask, U, 3)
+    br = np.zeros(3 * U) + br
+
     def step(xt, states):
         (h,) = states
         mx = xt @ W + bi
         xz, xr, xh = mx[:, :U], mx[:, U:2 * U], mx[:, 2 * U:]
+        z = ract(xz + (h * mz) @ R[:, :U] + br[:U])
+        r = ract(xr + (h * mr) @ R[:, U:2 * U] + br[U:2 * U])
         if reset_after:
-            mi = h @ R + br
-            z = ract(xz + mi[:, :U])
-            r = ract(xr + mi[:, U:2 * U])
-            hh = act(xh + r * mi[:, 2 * U:])
+            hh = act(xh + r * ((h * mh) @ R[:, 2 * U:] + br[2 * U:]))
         else:
-            z = ract(xz + h @ R[:, :U])
-            r = ract(xr + h @ R[:, U:2 * U])
-            hh = act(xh + (r * h) @ R[:, 2 * U:])
+            hh = act(xh + (r * (h * mh)) @ R[:, 2 * U:])
         h = z * h + (1 - z) * hh
         return h, [h]
 

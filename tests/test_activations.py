@@ -241,3 +241,17 @@ def test_error_zero_dim():
     with pytest.raises(ValueError, match=r"argument 'x': expected an array with at least 1 "
                                          r"dimension, got shape \(\)"):
         _cpu.activation_forward(np.zeros(()), np.zeros(()), 1)
+
+
+# ---- lamina.activations (python/lamina/activations.py) --------------------------------------
+@pytest.mark.parametrize("name,formula", [
+    ("hard_sigmoid", lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0),
+    ("softsign", lambda x: x / (1.0 + np.abs(x)))])
+def test_keras_activation_functions(name, formula):
+    import lamina as L
+    from gradcheck import check_gradients
+    fn = L.activations.get(name)
+    assert fn is getattr(L.activations, name) and L.activations.serialize(fn) == name
+    x = np.array([-5.0, -3.5, -1.0, -0.2, 0.4, 2.0, 3.5, 7.0])
+    np.testing.assert_allclose(fn(L.ops.convert_to_tensor(x)).data, formula(x), rtol=1e-12)
+    check_gradients(fn, x)  # the points avoid hard_sigmoid's kinks at -3 and 3

@@ -77,11 +77,18 @@ def test_greedy_decode():
     for b, s in enumerate(steps):
         x[b, np.arange(7), s] = 1.0
     decoded, scores = ctc_decode(x, [7, 4], strategy="greedy")
-    assert decoded.shape == (1, 2, 4)
-    np.testing.assert_array_equal(decoded[0], [[1, 1, 2, 3], [3, 2, -1, -1]])
+    # Keras: (1, batch, timesteps) int32, labels first, -1 to the full length
+    assert decoded.shape == (1, 2, 7) and decoded.dtype == np.int32
+    np.testing.assert_array_equal(decoded[0], [[1, 1, 2, 3, -1, -1, -1],
+                                               [3, 2, -1, -1, -1, -1, -1]])
+    assert scores.shape == (2, 1) and scores.dtype == np.float64
     np.testing.assert_allclose(scores[:, 0], [-7.0, -4.0])
     unmerged, _ = ctc_decode(x, [7, 7], strategy="greedy", merge_repeated=False)
-    np.testing.assert_array_equal(unmerged[0][0], [1, 1, 1, 2, 2, 3])
+    np.testing.assert_array_equal(unmerged[0][0], [1, 1, 1, 2, 2, 3, -1])
+    _, scores32 = ctc_decode(x.astype(np.float32), [7, 4])
+    assert scores32.dtype == np.float32
+    empty, _ = ctc_decode(np.zeros((2, 3, 4)) + np.eye(4)[0], [3, 0])  # blanks only
+    np.testing.assert_array_equal(empty, np.full((1, 2, 3), -1))
 
 
 def test_beam_search_finds_the_most_probable_labelings():
@@ -89,7 +96,7 @@ def test_beam_search_finds_the_most_probable_labelings():
     x = rng.standard_normal((B, T, C)) * 2
     decoded, scores = ctc_decode(x, [5, 5, 4], strategy="beam_search", beam_width=200,
                                  top_paths=3)
-    assert decoded.shape[:2] == (3, B) and scores.shape == (B, 3)
+    assert decoded.shape == (3, B, T) and decoded.dtype == np.int32 and scores.shape == (B, 3)
     for b, length in enumerate([5, 5, 4]):
         probs = ref.ctc_labelings(x[b, :length])
         best = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
@@ -104,3 +111,33 @@ def test_decode_errors():
         ctc_decode(np.zeros((1, 2, 3)), [2], strategy="best")
     with pytest.raises(ValueError, match=r"top_paths.*expected 1 <= top_paths <= beam_width"):
         ctc_decode(np.zeros((1, 2, 3)), [2], strategy="beam_search", beam_width=2, top_paths=3)
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam_search"])
+def test_decode_input_checks(strategy):
+    x = np.zeros((2, 3, 5))
+    with pytest.raises(ValueError, match=r"\[ctc_decode\] mask_index must be a class in "
+                                         r"\[0, 5\) \(the blank\), got 7"):
+        ctc_decode(x, [3, 2], strategy=strategy, mask_index=7)
+    with pytest.raises(ValueError, match=r"\[ctc_decode\] sequence_lengths must be a scalar or "
+                                         r"have one entry per batch row: expected shape \(2,\), "
+                                         r"got \(3,\)"):
+        ctc_decode(x, [3, 2, 1], strategy=strategy)
+    with pytest.raises(ValueError, match=r"\[ctc_decode\] sequence_lengths must hold integers, "
+                                         r"got 2\.5 at 1"):
+        ctc_decode(x, [3.0, 2.5], strategy=strategy)
+    decoded, _ = ctc_decode(x, 3, strategy=strategy, mask_index=None)  # None: the last class
+    assert decoded.shape[1:] == (2, 3)
+
+
+def test_loss_input_checks():
+    logits = np.zeros((1, 4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"\[ctc_loss\] target must hold integers, got 1\.7 at "
+                                         r"\[0, 0\]"):
+        ctc_loss(np.array([[1.7, 2.0]]), logits, [2], [4])
+    with pytest.raises(ValueError, match=r"\[ctc_loss\] target_length must be a scalar or have "
+                                         r"one entry per batch row: expected shape \(1,\), got "
+                                         r"\(2,\)"):
+        ctc_loss(np.array([[1, 2]]), logits, [2, 2], [4])
+    integral = ctc_loss(np.array([[1.0, 2.0]]), logits, [2.0], 4).data
+    np.testing.assert_array_equal(integral, ctc_loss(np.array([[1, 2]]), logits, [2], [4]).data)

@@ -97,3 +97,20 @@ def test_masking_layer_zeroes_and_masks():
     np.testing.assert_array_equal(L.layers.embedding.get_mask(out), [[True, False, True]])
     out = L.layers.Masking(1.0)(np.array([[[1.0, 1.0], [1.0, 2.0]]], np.float32))
     np.testing.assert_array_equal(out.data, [[[0.0, 0.0], [1.0, 2.0]]])
+
+
+def test_embedding_get_config_is_complete_and_round_trips():
+    layer = L.layers.Embedding(6, 2, embeddings_initializer="he_normal",
+                               embeddings_regularizer="l2", activity_regularizer="l1",
+                               embeddings_constraint="non_neg", mask_zero=True, name="emb")
+    config = layer.get_config()
+    assert set(config) == {"name", "trainable", "dtype", "input_dim", "output_dim",
+                           "embeddings_initializer", "embeddings_regularizer",
+                           "activity_regularizer", "embeddings_constraint", "mask_zero"}
+    assert config["embeddings_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+    assert config["embeddings_constraint"] == {"class_name": "NonNeg", "config": {}}
+    clone = L.layers.Embedding.from_config(config)
+    assert clone.get_config() == config
+    clone(np.array([[1, 0]]))
+    assert len(clone.losses) == 2  # the table's penalty and the activity penalty
+    assert isinstance(clone.embeddings.constraint, L.constraints.NonNeg)

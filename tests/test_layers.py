@@ -141,3 +141,37 @@ def test_automatic_names_follow_keras(cls, prefix):
     layer = getattr(layers, cls)(**({"units": 2} if cls == "Dense" else
                                    {"filters": 2, "kernel_size": 1} if "Conv" in cls else {}))
     assert layer.name == prefix or layer.name.startswith(prefix + "_")
+
+
+def test_repeat_vector():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    layer = layers.RepeatVector(4)
+    out = layer(x)
+    np.testing.assert_array_equal(out.data, np.repeat(x[:, None], 4, axis=1))
+    assert layer.compute_output_shape((None, 3)) == (None, 4, 3)
+    assert layers.RepeatVector.from_config(layer.get_config()).n == 4
+    v = L.Variable(x)
+    with L.GradientTape() as tape:
+        loss = ops.sum(ops.multiply(layer(v), np.arange(4, dtype=np.float32)[None, :, None]))
+    np.testing.assert_array_equal(tape.gradient(loss, [v])[0].data, np.full((2, 3), 6.0))
+    with pytest.raises(ValueError, match=r"RepeatVector 'rv': `n` must be a positive integer, "
+                                         r"got 0"):
+        layers.RepeatVector(0, name="rv")
+    with pytest.raises(ValueError, match=r"expected ndim=2, got ndim=3"):
+        layer(np.zeros((2, 3, 1), np.float32))
+
+
+def test_spatial_dropout1d_drops_whole_channels():
+    x = np.ones((4, 6, 8), np.float32)
+    layer = layers.SpatialDropout1D(0.5, seed=2)
+    np.testing.assert_array_equal(layer(x).data, x)
+    out = layer(x, training=True).data
+    assert np.all((out == 0) | (out == 2.0))
+    np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1], out.shape))  # per channel
+    assert 0 < (out == 0).mean() < 1
+    assert layers.SpatialDropout1D.from_config(layer.get_config()).rate == 0.5
+    with pytest.raises(ValueError, match=r"expected ndim=3"):
+        layer(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"SpatialDropout1D 'sd': invalid value received for "
+                                         r"argument `rate`"):
+        layers.SpatialDropout1D(1.5, name="sd")

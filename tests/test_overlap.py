@@ -49,7 +49,7 @@ def _gru_backward():
     dgates = np.empty((N, T, 3 * U))
     return lambda: _cpu.gru_sequence_backward(
         np.ones((N, T, U)), np.ones((U, 3 * U)), np.ones((U, 3 * U)), np.zeros((N, U)), None,
-        3, 2, True, gates, np.ones((N, T, U)), np.ones((N, T, U)), np.ones((N, T, U)), None,
+        None, 3, 2, True, gates, np.ones((N, T, U)), np.ones((N, T, U)), np.ones((N, T, U)), None,
         None, np.empty((U, 3 * U)), np.empty((U, 3 * U)), None, np.empty((N, U)), dgates,
         dgates)
 

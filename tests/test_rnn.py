@@ -6,6 +6,7 @@ import pytest
 
 import lamina as L
 from lamina import _cpu, ops
+from lamina.layers.masking import get_mask
 from lamina.ops import rnn as rnn_ops
 import reference as ref
 from conftest import tolerance
@@ -85,8 +86,16 @@ def test_zero_output_for_mask(cell):
     assert np.all(got[0][~mask] == 0)
 
 
-@pytest.mark.parametrize("activation,recurrent_activation",
-                         [("relu", "hard_sigmoid"), ("linear", "tanh"), ("sigmoid", "sigmoid")])
+# Every element-wise activation of csrc/common/activation_math.h, as `activation` and as
+# `recurrent_activation` (paired so that each name appears in both roles).
+ACTIVATION_PAIRS = [("relu", "hard_sigmoid"), ("linear", "tanh"), ("sigmoid", "sigmoid"),
+                    ("elu", "softsign"), ("selu", "relu6"), ("gelu", "swish"),
+                    ("softplus", "elu"), ("silu", "gelu"), ("leaky_relu", "softplus"),
+                    ("softsign", "selu"), ("relu6", "silu"), ("hard_sigmoid", "leaky_relu"),
+                    ("tanh", "linear"), ("swish", "relu")]
+
+
+@pytest.mark.parametrize("activation,recurrent_activation", ACTIVATION_PAIRS)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1"])
 def test_other_activations(cell, activation, recurrent_activation):
     args, mask = make_case(cell, 2, 4, 3, 5, masked=True)
@@ -96,12 +105,25 @@ def test_other_activations(cell, activation, recurrent_activation):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("activation", sorted({a for pair in ACTIVATION_PAIRS for a in pair}))
 def test_simple_rnn_activations(activation):
     args, mask = make_case("simple", 2, 4, 3, 5, masked=True, scale=0.3)
     got, want = run_both("simple", args, mask, True, True, activation=activation)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "simple"])
+@pytest.mark.parametrize("activation,recurrent_activation",
+                         [("gelu", "softsign"), ("elu", "swish"), ("softplus", "hard_sigmoid")])
+def test_float32_other_activations_every_isa(cell, activation, recurrent_activation, isa):
+    args, mask = make_case(cell, 3, 5, 4, 7, np.float32, masked=True)
+    kw = {"activation": activation}
+    if cell != "simple":
+        kw["recurrent_activation"] = recurrent_activation
+    got, want = run_both(cell, args, mask, False, True, **kw)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
 
 
 def test_no_bias_and_default_states():
@@ -141,11 +163,18 @@ def test_gradients_through_time(cell, masked, go_backwards, return_sequences):
                     rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1"])
-def test_gradients_other_activations(cell):
+@pytest.mark.parametrize("activation,recurrent_activation",
+                         [("sigmoid", "tanh"), ("gelu", "swish"), ("elu", "softsign"),
+                          ("softplus", "selu"), ("silu", "softplus"), ("selu", "gelu")])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "simple"])
+def test_gradients_other_activations(cell, activation, recurrent_activation):
+    # smooth activations only: finite differences across a kink (relu, hard_sigmoid) are wrong
     args, mask = make_case(cell, 2, 3, 2, 3, masked=True)
-    check_gradients(_grad_fn(cell, mask, False, True, activation="sigmoid",
-                             recurrent_activation="tanh"), *args.values(), rtol=1e-5, atol=1e-7)
+    kw = {"activation": activation}
+    if cell != "simple":
+        kw["recurrent_activation"] = recurrent_activation
+    check_gradients(_grad_fn(cell, mask, False, True, **kw), *args.values(), rtol=1e-5,
+                    atol=1e-7)
 
 
 def test_gradient_of_frozen_input_is_skipped():
@@ -183,9 +212,13 @@ def test_shape_errors_are_clear():
     with pytest.raises(ValueError, match=r"initial state h0 of shape \(3, 2\)"):
         rnn_ops.simple_rnn(x, np.zeros((4, 2), np.float32), np.zeros((2, 2), np.float32),
                            h0=np.zeros((3, 2), np.float32))
-    with pytest.raises(ValueError, match="unsupported activation 'gelu'"):
+    with pytest.raises(ValueError, match="unsupported activation 'softmax'"):
         rnn_ops.lstm(x, np.zeros((4, 8), np.float32), np.zeros((2, 8), np.float32),
-                     activation="gelu")
+                     activation="softmax")
+    with pytest.raises(ValueError, match=r"recurrent_mask of shape \(2, 5\): expected "
+                                         r"\(batch, units\) = \(2, 2\) or \(batch, 3 \* units\)"):
+        rnn_ops.gru(x, np.zeros((4, 6), np.float32), np.zeros((2, 6), np.float32),
+                    recurrent_mask=np.ones((2, 5)))
 
 
 def test_kernel_checks_arguments():
@@ -200,8 +233,9 @@ def test_kernel_checks_arguments():
     with pytest.raises(TypeError, match=r"argument 'kernel': expected dtype float32"):
         _cpu.lstm_sequence_forward(x, W.astype(np.float64), R, None, h, h, None, None, 3, 2, gates,
                                    hs, hs.copy())
-    with pytest.raises(ValueError, match="unsupported activation code 7"):
-        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, None, 7, 2, gates, hs, hs.copy())
+    with pytest.raises(ValueError, match=r"unsupported activation code 4 \(expected one of the "
+                                         r"element-wise kinds: linear 0, relu 1, .*softsign 14"):
+        _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, None, 4, 2, gates, hs, hs.copy())
     with pytest.raises(ValueError, match="at least one timestep"):
         _cpu.simple_rnn_sequence_forward(np.zeros((2, 0, 4), np.float32), W[:, :2].copy(), R[:, :2].copy(),
                                          None, h, None, None, 3, np.empty((2, 0, 2), np.float32),
@@ -209,9 +243,14 @@ def test_kernel_checks_arguments():
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
-def test_thread_counts_and_row_blocks_agree(cell):
+@pytest.mark.parametrize("dropout_elu", [False, True])
+def test_thread_counts_and_row_blocks_agree(cell, dropout_elu):
     """Big enough for the row-block time loop (each thread runs all steps on its rows)."""
     args, mask = make_case(cell, 9, 7, 5, 33, masked=True)
+    kw = {}
+    if dropout_elu:  # the per-gate recurrent products and the generic activation path
+        kw = {"activation": "elu",
+              "recurrent_mask": (rng.random((9, 33 * CELLS[cell][0])) > 0.4) / 0.6}
     before = _cpu.get_num_threads()
     results = []
     try:
@@ -219,12 +258,13 @@ def test_thread_counts_and_row_blocks_agree(cell):
             _cpu.set_num_threads(n)
             vs = [L.Variable(v) for v in args.values()]
             with L.GradientTape() as tape:
-                out = CELLS[cell][1](*vs, mask=mask, return_sequences=True, **CELLS[cell][3])[0]
+                out = CELLS[cell][1](*vs, mask=mask, return_sequences=True, **CELLS[cell][3],
+                                     **kw)[0]
                 loss = ops.sum(ops.multiply(out, out))
             results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
     finally:
         _cpu.set_num_threads(before)
-    got, want = run_both(cell, args, mask, False, True)
+    got, want = run_both(cell, args, mask, False, True, **kw)
     np.testing.assert_allclose(results[0][0], want[0], rtol=1e-11, atol=1e-12)
     for other in results[1:]:
         for a, b in zip(other, results[0]):
@@ -307,40 +347,98 @@ def test_masking_layer_feeds_the_gru():
     np.testing.assert_allclose(out.data, last, rtol=2e-4, atol=2e-5)
 
 
-@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
-def test_bidirectional_merge_modes(merge_mode):
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple"])
+def test_layer_activation_names_and_functions_agree(cell):
+    """activation / recurrent_activation: a Keras name or the lamina.activations function."""
+    cls, _ = LAYERS[cell]
     x = rng.standard_normal((2, 4, 3)).astype(np.float32)
-    mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
-    bi = L.layers.Bidirectional(L.layers.LSTM(5, return_sequences=True), merge_mode=merge_mode)
-    out = bi(x, mask=mask)
-    w = bi.get_weights()
-    assert len(w) == 6
-    z = np.zeros((2, 5))
-    fw, *_ = ref.lstm(x, *w[:3], z, z, mask=mask, zero_output_for_mask=True)
-    bw, *_ = ref.lstm(x, *w[3:], z, z, mask=mask, go_backwards=True, zero_output_for_mask=True)
-    bw = bw[:, ::-1]
-    want = {"concat": lambda: np.concatenate([fw, bw], -1), "sum": lambda: fw + bw,
-            "mul": lambda: fw * bw, "ave": lambda: (fw + bw) / 2, None: lambda: [fw, bw]}
-    got = [o.data for o in out] if merge_mode is None else out.data
-    np.testing.assert_allclose(got, want[merge_mode](), rtol=2e-4, atol=2e-5)
-    assert bi.compute_output_shape((None, 4, 3)) == (
-        [(None, 4, 5)] * 2 if merge_mode is None else
-        (None, 4, 10 if merge_mode == "concat" else 5))
+    kw_name = {"activation": "elu"}
+    kw_fn = {"activation": L.activations.elu}
+    if cell != "simple":
+        kw_name["recurrent_activation"] = "hard_sigmoid"
+        kw_fn["recurrent_activation"] = L.activations.hard_sigmoid
+    by_name, by_fn = cls(3, **kw_name), cls(3, **kw_fn)
+    by_name(x)
+    by_fn(x)
+    by_fn.set_weights(by_name.get_weights())
+    np.testing.assert_array_equal(by_name(x).data, by_fn(x).data)
+    assert by_fn.activation is L.activations.elu
+    assert by_fn.get_config()["activation"] == "elu"
 
 
-def test_bidirectional_return_state():
-    bi = L.layers.Bidirectional(L.layers.GRU(3, return_state=True))
-    outs = bi(rng.standard_normal((2, 4, 3)).astype(np.float32))
-    assert [o.shape for o in outs] == [(2, 6), (2, 3), (2, 3)]
+@pytest.mark.parametrize("arg", ["activation", "recurrent_activation"])
+def test_custom_activation_callable_is_a_clear_error(arg):
+    with pytest.raises(ValueError, match=rf"LSTM 'my_lstm': `{arg}`=<function .*<lambda> .* is not "
+                                         r"supported: the callable "
+                                         r"has no fused recurrent kernel\. The recurrent layers "
+                                         r"take one of \[.*'elu'.*'softsign'.*\]"):
+        L.layers.LSTM(3, name="my_lstm", **{arg: lambda t: t * 2})
+    with pytest.raises(ValueError, match=r"GRU 'g': `activation`='softmax' is not supported"):
+        L.layers.GRU(3, name="g", activation="softmax")
 
 
-def test_time_distributed_dense():
-    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
-    td = L.layers.TimeDistributed(L.layers.Dense(4))
-    out = td(x)
-    k, b = td.get_weights()
-    np.testing.assert_allclose(out.data, x @ k + b, rtol=1e-5, atol=1e-6)
-    assert td.compute_output_shape((None, 5, 3)) == (None, 5, 4)
+def _config_kwargs():
+    return dict(kernel_regularizer="l2", recurrent_regularizer=L.regularizers.L1(0.3),
+                bias_regularizer=L.regularizers.L1L2(0.1, 0.2), activity_regularizer="l1",
+                kernel_constraint="non_neg", recurrent_constraint=L.constraints.MaxNorm(1.5),
+                bias_constraint=L.constraints.UnitNorm(axis=0), dropout=0.1,
+                recurrent_dropout=0.2, seed=4, return_sequences=True, go_backwards=True,
+                kernel_initializer="he_normal", activation="selu")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru_v1", "simple"])
+def test_get_config_is_complete_and_round_trips(cell):
+    cls, extra = LAYERS[cell]
+    layer = cls(4, name="rec", **extra, **_config_kwargs())
+    config = layer.get_config()
+    keras_keys = {"units", "activation", "use_bias", "kernel_initializer",
+                  "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                  "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                  "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+                  "recurrent_dropout", "seed", "return_sequences", "return_state",
+                  "go_backwards", "stateful", "unroll", "zero_output_for_mask", "name",
+                  "trainable", "dtype"}
+    keras_keys |= {"lstm": {"recurrent_activation", "unit_forget_bias"},
+                   "gru_v1": {"recurrent_activation", "reset_after"}, "simple": set()}[cell]
+    assert set(config) == keras_keys
+    assert config["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+    assert config["recurrent_constraint"] == {"class_name": "MaxNorm",
+                                              "config": {"max_value": 1.5, "axis": 0}}
+    clone = cls.from_config(config)
+    assert clone.get_config() == config
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    layer(x)
+    clone(x)
+    assert len(clone.losses) == len(layer.losses) == 4  # 3 weight penalties + activity
+    assert [type(v.constraint).__name__ for v in clone.weights] == \
+        ["NonNeg", "MaxNorm", "UnitNorm"]
+
+
+def test_go_backwards_output_mask_is_the_input_mask():
+    """Keras returns the input's (unreversed) mask after go_backwards, from compute_mask and on
+    the output alike."""
+    emb = L.layers.Embedding(10, 3, mask_zero=True)
+    ids = np.array([[0, 0, 3, 4], [5, 6, 0, 0]])
+    layer = L.layers.GRU(2, go_backwards=True, return_sequences=True)
+    out = layer(emb(ids))
+    np.testing.assert_array_equal(get_mask(out), ids != 0)
+    np.testing.assert_array_equal(layer.compute_mask(None, ids != 0), ids != 0)
+    assert layer.compute_mask(None, None) is None
+    assert L.layers.GRU(2).compute_mask(None, ids != 0) is None
+    assert L.layers.LSTM(2, return_sequences=True, return_state=True).compute_mask(
+        None, ids != 0)[1:] == [None, None]
+
+
+def test_stateful_layer_refuses_a_new_batch_size():
+    layer = L.layers.LSTM(3, stateful=True)
+    x = rng.standard_normal((4, 5, 2)).astype(np.float32)
+    layer(x)
+    with pytest.raises(ValueError, match=r"LSTM 'lstm\w*': stateful=True carries the states of a "
+                                         r"batch of 4 samples into the next call, but this call "
+                                         r"has a batch of 3\. .*reset_states\(\)"):
+        layer(x[:3])
+    layer.reset_states()
+    assert layer(x[:3]).shape == (3, 3)
 
 
 def test_stateful_layer_carries_state_between_calls():
@@ -355,26 +453,77 @@ def test_stateful_layer_carries_state_between_calls():
     np.testing.assert_allclose(np.concatenate([first, second], 1), full, rtol=1e-5, atol=1e-6)
 
 
-def test_dropout_only_in_training_and_gru_recurrent_dropout_refused():
+def test_dropout_only_in_training():
     layer = L.layers.LSTM(4, dropout=0.5, recurrent_dropout=0.3, seed=1)
     x = rng.standard_normal((3, 5, 2)).astype(np.float32)
     a, b = layer(x).data, layer(x).data
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(layer(x, training=True).data, a)
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        L.layers.GRU(3, recurrent_dropout=0.2)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "simple"])
-def test_recurrent_mask_matches_oracle_and_gradients(cell):
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_v1", "simple"])
+def test_layer_recurrent_dropout_is_keras_per_gate_masks(cell):
+    """recurrent_dropout in training: one keep mask per sample and gate, drawn once for the
+    sequence (Keras 3's cells; GRU included), the state update on the undropped state."""
+    cls, extra = LAYERS[cell]
+    rate, U = 0.4, 5
+    layer = cls(U, recurrent_dropout=rate, seed=3, return_sequences=True, **extra)
+    x = rng.standard_normal((4, 6, 3)).astype(np.float64)
+    layer.build((None, 6, 3))
+    layer.set_weights(keras_weights(cell, 3, U))
+    out = layer(x.astype(np.float32), training=True).data
+    keep = np.random.default_rng(3).random((4, CELLS[cell][0] * U)) >= rate
+    zeros = [np.zeros((4, U))] * (2 if cell == "lstm" else 1)
+    seq, *_ = CELLS[cell][2](x, *layer.get_weights(), *zeros, **CELLS[cell][3],
+                             recurrent_mask=keep / (1 - rate))
+    np.testing.assert_allclose(out, seq, rtol=2e-4, atol=2e-5)
+    assert not np.allclose(out, layer(x.astype(np.float32)).data)  # inference: no dropout
+
+
+def test_simple_rnn_backward_twice_on_a_persistent_tape():
+    """The SimpleRNN kernel reads its pre-activations from the workspace it overwrites: a
+    second backward of the same op must still see them."""
+    args, mask = make_case("simple", 2, 4, 3, 5, masked=True)
+    vs = [L.Variable(v) for v in args.values()]
+    with L.GradientTape(persistent=True) as tape:
+        out, _ = rnn_ops.simple_rnn(*vs, mask=mask, return_sequences=True, activation="gelu")
+        loss = ops.sum(ops.multiply(out, out))
+    first = [g.data for g in tape.gradient(loss, vs)]
+    second = [g.data for g in tape.gradient(loss, vs)]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("per_gate", [False, True])
+def test_recurrent_mask_matches_oracle_and_gradients(cell, per_gate):
+    """Recurrent dropout as Keras 3's cells: one keep mask per gate (or one for all)."""
+    gates = CELLS[cell][0]
+    width = gates if per_gate else 1
     args, mask = make_case(cell, 9, 6, 3, 30, masked=True)
-    rm = (rng.random((9, 30)) > 0.3) / 0.7
+    rm = (rng.random((9, 30 * width)) > 0.3) / 0.7
     got, want = run_both(cell, args, mask, True, True, recurrent_mask=rm)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12)
     small, mask = make_case(cell, 3, 4, 2, 3, masked=True)
-    rm = (rng.random((3, 3)) > 0.3) / 0.7
+    rm = (rng.random((3, 3 * width)) > 0.3) / 0.7
     check_gradients(_grad_fn(cell, mask, False, True, recurrent_mask=rm), *small.values())
+    check_gradients(_grad_fn(cell, mask, True, False, recurrent_mask=rm, activation="elu"),
+                    *small.values())
+
+
+def test_gru_recurrent_dropout_keeps_the_undropped_state_in_the_blend():
+    """Keras 3's GRUCell: with every recurrent product dropped to zero, h_t = z h_{t-1} +
+    (1 - z) hh still carries h_{t-1} (the blend reads the undropped state)."""
+    args, _ = make_case("gru", 2, 3, 4, 5)
+    zero = np.zeros((2, 15))
+    out, h = rnn_ops.gru(**args, recurrent_mask=zero, return_sequences=True)
+    free = dict(args, recurrent_kernel=np.zeros_like(args["recurrent_kernel"]))
+    want, _ = rnn_ops.gru(**free, return_sequences=True)
+    np.testing.assert_allclose(out.data, want.data, rtol=1e-12, atol=1e-14)
+    # were h_{t-1} dropped in the blend too, the first step would not depend on h0
+    no_h0, _ = rnn_ops.gru(**dict(free, h0=0 * args["h0"]), return_sequences=True)
+    assert np.abs(out.data[:, 0] - no_h0.data[:, 0]).max() > 1e-2
 
 
 def test_sequential_lstm_model_learns():

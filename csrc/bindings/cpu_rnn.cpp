@@ -66,12 +66,15 @@ struct Seq {
   Arr state(py::handle obj, const char* name) const { return in(obj, name, {shape.N, shape.U}); }
 
   void activation(int code, const char* name) const {
-    using namespace rnn_math;
-    if (code != kLinear && code != kRelu && code != kSigmoid && code != kTanh &&
-        code != kHardSigmoid) {
+    if (!rnn_math::supported(code)) {
+      std::string known;
+      for (int k = 0; k < activation_math::kElementwiseCount; ++k) {
+        if (!rnn_math::supported(k)) continue;
+        known += (known.empty() ? "" : ", ") + std::string(activation_math::kNames[k]) + " " +
+                 std::to_string(k);
+      }
       fail_value(where, name, "unsupported activation code " + std::to_string(code) +
-                                  " (expected linear 0, relu 1, sigmoid 2, tanh 3, "
-                                  "hard_sigmoid 12)");
+                                  " (expected one of the element-wise kinds: " + known + ")");
     }
   }
 };
@@ -92,7 +95,7 @@ void lstm_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
   const Arr b = s.opt_in(b_o, "bias", {s.G});
   const Arr h0 = s.state(h0_o, "h0"), c0 = s.state(c0_o, "c0");
   const Arr m = s.mask(m_o);
-  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, U});
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, s.G});
   const Arr gates = s.out(gates_o, "gates", {N, T, s.G});
   const Arr hseq = s.out(hseq_o, "h_seq", {N, T, U});
   const Arr cseq = s.out(cseq_o, "c_seq", {N, T, U});
@@ -123,7 +126,7 @@ void lstm_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::han
   s.activation(ract, "recurrent_activation");
   const Arr h0 = s.state(h0_o, "h0"), c0 = s.state(c0_o, "c0");
   const Arr m = s.mask(m_o);
-  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, U});
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, s.G});
   const Arr gates = s.in(gates_o, "gates", {N, T, s.G});
   const Arr hseq = s.in(hseq_o, "h_seq", {N, T, U});
   const Arr cseq = s.in(cseq_o, "c_seq", {N, T, U});
@@ -157,8 +160,9 @@ void lstm_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::han
 
 // ---- GRU -----------------------------------------------------------------------------------
 void gru_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handle b_o,
-                       py::handle h0_o, py::handle m_o, int act, int ract, bool reset_after,
-                       py::handle gates_o, py::handle rh_o, py::handle hseq_o) {
+                       py::handle h0_o, py::handle m_o, py::handle rm_o, int act, int ract,
+                       bool reset_after, py::handle gates_o, py::handle rh_o,
+                       py::handle hseq_o) {
   const Seq s("gru_sequence_forward", x_o, k_o, r_o, 3);
   const auto [N, T, F, U] = s.shape;
   (void)F;
@@ -167,6 +171,7 @@ void gru_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handl
   const Arr b = reset_after ? s.opt_in(b_o, "bias", {2, s.G}) : s.opt_in(b_o, "bias", {s.G});
   const Arr h0 = s.state(h0_o, "h0");
   const Arr m = s.mask(m_o);
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, s.G});
   const Arr gates = s.out(gates_o, "gates", {N, T, s.G});
   const Arr rh = s.out(rh_o, "rh", {N, T, U});
   const Arr hseq = s.out(hseq_o, "h_seq", {N, T, U});
@@ -177,13 +182,14 @@ void gru_forward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handl
     using V = decltype(zero);
     py::gil_scoped_release nogil;
     gru_sequence_forward<V>(s.shape, reset_after, p<V>(s.x), p<V>(s.kernel), p<V>(s.rec),
-                            p<V>(b), p<V>(h0), p<V>(m), act, ract, p<V>(gates), p<V>(rh),
-                            p<V>(hseq));
+                            p<V>(b), p<V>(h0), p<V>(m), p<V>(rm), act, ract, p<V>(gates),
+                            p<V>(rh), p<V>(hseq));
   });
 }
 
 void gru_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::handle h0_o,
-                        py::handle m_o, int act, int ract, bool reset_after, py::handle gates_o,
+                        py::handle m_o, py::handle rm_o, int act, int ract, bool reset_after,
+                        py::handle gates_o,
                         py::handle rh_o, py::handle hseq_o, py::handle dhseq_o,
                         py::handle dhlast_o, py::handle dx_o, py::handle dk_o, py::handle dr_o,
                         py::handle db_o, py::handle dh0_o, py::handle dg_o, py::handle ds_o) {
@@ -193,6 +199,7 @@ void gru_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
   s.activation(ract, "recurrent_activation");
   const Arr h0 = s.state(h0_o, "h0");
   const Arr m = s.mask(m_o);
+  const Arr rm = s.opt_in(rm_o, "recurrent_mask", {N, s.G});
   const Arr gates = s.in(gates_o, "gates", {N, T, s.G});
   const Arr rh = s.in(rh_o, "rh", {N, T, U});
   const Arr hseq = s.in(hseq_o, "h_seq", {N, T, U});
@@ -215,7 +222,8 @@ void gru_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::hand
     using V = decltype(zero);
     py::gil_scoped_release nogil;
     gru_sequence_backward<V>(s.shape, reset_after, p<V>(s.x), p<V>(s.kernel), p<V>(s.rec),
-                             p<V>(h0), p<V>(m), act, ract, p<V>(gates), p<V>(rh), p<V>(hseq),
+                             p<V>(h0), p<V>(m), p<V>(rm), act, ract, p<V>(gates), p<V>(rh),
+                             p<V>(hseq),
                              p<V>(dhseq), p<V>(dhlast), p<V>(dx), p<V>(dk), p<V>(dr), p<V>(db),
                              p<V>(dh0), p<V>(dg), p<V>(ds));
   });
@@ -266,10 +274,10 @@ void simple_backward_entry(py::handle x_o, py::handle k_o, py::handle r_o, py::h
   const Arr dr = s.out(dr_o, "drecurrent_kernel", {U, U});
   const Arr db = s.opt_out(db_o, "dbias", {U});
   const Arr dh0 = s.out(dh0_o, "dh0", {N, U});
-  const Arr dg = s.out(dg_o, "dgates", {N, T, U});
+  const Arr dg = s.out(dg_o, "gates", {N, T, U});
   expect_all_disjoint(s.where,
                       {{dx, "dx"}, {dk, "dkernel"}, {dr, "drecurrent_kernel"}, {db, "dbias"},
-                       {dh0, "dh0"}, {dg, "dgates"}},
+                       {dh0, "dh0"}, {dg, "gates"}},
                       {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
                        {h0, "h0"}, {m, "mask"}, {rm, "recurrent_mask"}, {hseq, "h_seq"},
                        {dhseq, "dh_seq"}, {dhlast, "dh_last"}});
@@ -302,11 +310,13 @@ void bind_rnn(py::module_& m) {
         arg("dbias"), arg("dh0"), arg("dc0"), arg("dgates"),
         "Whole-sequence LSTM backward through time; gradients are assigned.");
   m.def("gru_sequence_forward", &gru_forward_entry, arg("x"), arg("kernel"),
-        arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("mask"), arg("activation"),
+        arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("mask"), arg("recurrent_mask"),
+        arg("activation"),
         arg("recurrent_activation"), arg("reset_after"), arg("gates"), arg("rh"), arg("h_seq"),
         "Whole-sequence GRU forward (Keras gate order z, r, h).");
   m.def("gru_sequence_backward", &gru_backward_entry, arg("x"), arg("kernel"),
-        arg("recurrent_kernel"), arg("h0"), arg("mask"), arg("activation"),
+        arg("recurrent_kernel"), arg("h0"), arg("mask"), arg("recurrent_mask"),
+        arg("activation"),
         arg("recurrent_activation"), arg("reset_after"), arg("gates"), arg("rh"), arg("h_seq"),
         arg("dh_seq"), arg("dh_last"), arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
         arg("dbias"), arg("dh0"), arg("dgates"), arg("ds"),
@@ -317,8 +327,10 @@ void bind_rnn(py::module_& m) {
   m.def("simple_rnn_sequence_backward", &simple_backward_entry, arg("x"), arg("kernel"),
         arg("recurrent_kernel"), arg("h0"), arg("mask"), arg("recurrent_mask"),
         arg("activation"), arg("h_seq"), arg("dh_seq"), arg("dh_last"), arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
-        arg("dbias"), arg("dh0"), arg("dgates"),
-        "Whole-sequence SimpleRNN backward through time; gradients are assigned.");
+        arg("dbias"), arg("dh0"), arg("gates"),
+        "Whole-sequence SimpleRNN backward through time; gradients are assigned. `gates` is the "
+        "forward's gates buffer: read as the pre-activations, overwritten with their "
+        "gradients.");
 }
 
 }  // namespace lamina::bind

@@ -1,22 +1,30 @@
 // Per-element activation formulas usable from host and device code (Keras 3 numerics).
 //
-// The CUDA kernels (csrc/cuda/activations.cu, dense.cu) evaluate these directly; the CPU
-// kernels keep their own vectorised float32 copies in csrc/cpu/simd/activations.cpp (same
-// formulas, written so that GCC vectorises them) and could adopt this header for float64.
-// Codes are those of lamina::Activation (csrc/cpu/activations.h, lamina._cpu.ACTIVATIONS).
+// The CUDA kernels (csrc/cuda/activations.cu, dense.cu) and the recurrent cells on the CPU
+// (csrc/common/lstm_math.h, csrc/cpu/simd/rnn_cells.cpp) evaluate these directly; the CPU
+// activation kernels keep their own vectorised float32 copies in csrc/cpu/simd/activations.cpp
+// (same formulas, written so that GCC vectorises them) and could adopt this header for float64.
+// Codes 0..kCount-1 are those of lamina::Activation (csrc/cpu/activations.h,
+// lamina._cpu.ACTIVATIONS); codes kCount..kElementwiseCount-1 (hard_sigmoid, relu6, softsign)
+// are element-wise kinds only the recurrent cells take so far.
+//
+// Every function has internal linkage (static): a translation unit compiled for one ISA
+// (-mavx512f) keeps its own copy, so the linker can never hand that copy to generic code
+// (numpy#25274).
 //
 // Formulas: sigmoid 1/(1+e^-x) without overflow; softplus max(x,0)+log1p(e^-|x|); gelu x*Phi(x)
 // with Phi from erfc (no cancellation for x < 0); gelu_tanh x*sigmoid(2u), u the tanh argument;
 // elu x>0 ? x : alpha*expm1(x); selu scale*elu(x, 1.67326...); leaky_relu x>0 ? x : alpha*x;
-// silu x*sigmoid(x); relu'(0) = 0.
+// silu x*sigmoid(x); hard_sigmoid relu6(x+3)/6; relu6 min(max(x,0),6); softsign x/(1+|x|);
+// relu'(0) = 0.
 #pragma once
 
 #include <math.h>
 
 #if defined(__CUDACC__)
-#define LAMINA_HOST_DEVICE __host__ __device__ __forceinline__
+#define LAMINA_HOST_DEVICE static __host__ __device__ __forceinline__
 #else
-#define LAMINA_HOST_DEVICE inline
+#define LAMINA_HOST_DEVICE static inline
 #endif
 
 namespace lamina::activation_math {
@@ -34,8 +42,12 @@ enum Kind : int {
   kSoftplus = 9,
   kSilu = 10,
   kLeakyRelu = 11,
+  kHardSigmoid = 12,
+  kRelu6 = 13,
+  kSoftsign = 14,
 };
-constexpr int kCount = 12;
+constexpr int kCount = 12;             // the kinds of the activation kernels
+constexpr int kElementwiseCount = 15;  // every kind forward() / backward() evaluate
 
 constexpr double kSeluAlpha = 1.6732632423543772;
 constexpr double kSeluScale = 1.0507009873554805;
@@ -44,10 +56,10 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/sqrt(2 pi)
 constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2/pi)
 constexpr double kGeluTanhCubic = 0.044715;
 
-// Names in code order (lamina._cuda.ACTIVATIONS is built from them, as _cpu's is).
-constexpr const char* kNames[kCount] = {"linear", "relu",      "sigmoid", "tanh",
-                                        "softmax", "gelu",     "gelu_tanh", "elu",
-                                        "selu",    "softplus", "silu",    "leaky_relu"};
+// Names in code order (lamina._cuda.ACTIVATIONS is built from the first kCount, as _cpu's is).
+constexpr const char* kNames[kElementwiseCount] = {
+    "linear", "relu",     "sigmoid", "tanh",       "softmax",      "gelu",  "gelu_tanh", "elu",
+    "selu",   "softplus", "silu",    "leaky_relu", "hard_sigmoid", "relu6", "softsign"};
 
 // Keras' default alpha: elu's alpha 1.0, leaky_relu's negative_slope 0.2, else 0.
 LAMINA_HOST_DEVICE double default_alpha(int kind) {
@@ -119,6 +131,12 @@ LAMINA_HOST_DEVICE T forward(int kind, T v, T alpha) {
     case kSoftplus: return (v > T(0) ? v : T(0)) + log1p_t(exp_t(-abs_t(v)));
     case kSilu: return v * sigmoid_t(v);
     case kLeakyRelu: return v > T(0) ? v : alpha * v;
+    case kHardSigmoid: {
+      const T y = (v + T(3)) / T(6);
+      return y < T(0) ? T(0) : (y > T(1) ? T(1) : y);
+    }
+    case kRelu6: return v < T(0) ? T(0) : (v > T(6) ? T(6) : v);
+    case kSoftsign: return v / (T(1) + abs_t(v));
     default: return v;  // linear
   }
 }
@@ -150,6 +168,12 @@ LAMINA_HOST_DEVICE T backward(int kind, T a, T g, T alpha) {
       return g * (s * (T(1) + a * (T(1) - s)));
     }
     case kLeakyRelu: return a > T(0) ? g : alpha * g;  // same test from x or (alpha > 0) from y
+    case kHardSigmoid: return (a > T(0) && a < T(1)) ? g / T(6) : T(0);
+    case kRelu6: return (a > T(0) && a < T(6)) ? g : T(0);
+    case kSoftsign: {  // y' = 1 / (1 + |x|)^2 = (1 - |y|)^2
+      const T d = T(1) - abs_t(a);
+      return g * d * d;
+    }
     default: return g;  // linear
   }
 }

@@ -5,17 +5,19 @@
 // AVX-512 copy compiled into isa_avx512 can never be the one the linker keeps for the generic
 // code (numpy#25274). No STL: compiler builtins only, usable in device code.
 //
-// float32 uses a branch-free exp (Cody-Waite range reduction, degree-6 polynomial, about 2 ulp)
-// that the compiler vectorises inside the step loops; float64 calls libm, since float64 serves
-// gradient checks, where accuracy matters and speed does not.
-//
-// Activation codes (the same numbers as ops/nn.py ACTIVATIONS where they overlap):
-//   0 linear, 1 relu, 2 sigmoid, 3 tanh, 12 hard_sigmoid (Keras 3: relu6(x + 3) / 6).
-// Every derivative here is written in terms of the activation's OUTPUT y, so the backward pass
-// needs only what the forward pass saved.
+// Two paths:
+// - the default pair (activation tanh, recurrent_activation sigmoid) uses the branch-free float32
+//   exp below (Cody-Waite range reduction, degree-6 polynomial, about 2 ulp), which the compiler
+//   vectorises inside the step loops; float64 calls libm, since float64 serves gradient checks;
+// - every other activation goes through the element-wise formulas of common/activation_math.h,
+//   the ones the activation kernels use, so a recurrent cell and an Activation layer compute the
+//   same function. Codes are activation_math's (every element-wise kind: all but softmax), with
+//   Keras' default parameters (elu alpha 1, leaky_relu negative_slope 0.2).
 #pragma once
 
 #include <cstdint>
+
+#include "common/activation_math.h"
 
 #if defined(__CUDACC__)
 #define LAMINA_HD __host__ __device__
@@ -25,7 +27,20 @@
 
 namespace lamina::rnn_math {
 
-enum Act : int { kLinear = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kHardSigmoid = 12 };
+namespace am = ::lamina::activation_math;
+
+enum Act : int {
+  kLinear = am::kLinear,
+  kRelu = am::kRelu,
+  kSigmoid = am::kSigmoid,
+  kTanh = am::kTanh,
+  kHardSigmoid = am::kHardSigmoid,
+};
+
+// Whether `code` names an activation the recurrent cells evaluate.
+LAMINA_HD static inline bool supported(int code) {
+  return code >= 0 && code < am::kElementwiseCount && code != am::kSoftmax;
+}
 
 LAMINA_HD static inline float fast_exp(float x) {
   // Clamp to where the result stays a normal float: below -86 it would reach the denormals (slow
@@ -67,30 +82,18 @@ LAMINA_HD static inline float tanh_act(float x) {
 
 LAMINA_HD static inline double tanh_act(double x) { return __builtin_tanh(x); }
 
+// y = activation(x), any supported code.
 template <class T>
 LAMINA_HD static inline T activate(int code, T x) {
-  switch (code) {
-    case kRelu: return x > T(0) ? x : T(0);
-    case kSigmoid: return sigmoid(x);
-    case kTanh: return tanh_act(x);
-    case kHardSigmoid: {
-      const T y = (x + T(3)) / T(6);
-      return y < T(0) ? T(0) : (y > T(1) ? T(1) : y);
-    }
-    default: return x;
-  }
+  return am::forward(code, x, T(am::default_alpha(code)));
 }
 
-// d activation / d x, from the output y = activate(code, x).
+// d activation / d x at the pre-activation x whose output is y (each kind reads the one its
+// formula needs: gelu, silu and softplus read x, the others y).
 template <class T>
-LAMINA_HD static inline T activate_grad(int code, T y) {
-  switch (code) {
-    case kRelu: return y > T(0) ? T(1) : T(0);
-    case kSigmoid: return y * (T(1) - y);
-    case kTanh: return T(1) - y * y;
-    case kHardSigmoid: return (y > T(0) && y < T(1)) ? T(1) / T(6) : T(0);
-    default: return T(1);
-  }
+LAMINA_HD static inline T activate_grad(int code, T x, T y) {
+  const double alpha = am::default_alpha(code);
+  return am::backward(code, am::needs_input(code, alpha) ? x : y, T(1), T(alpha));
 }
 
 }  // namespace lamina::rnn_math

@@ -104,16 +104,43 @@ void step_gemm(i64 M, i64 N, i64 K, const T* A, i64 lda, const T* B, i64 ldb, T 
   }
 }
 
-// dh[n0:n1] += (dg @ R^T) (* rmask): the recurrent product's share of dL/dh_{t-1}.
+// Recurrent dropout (Keras 3's cells): rmask (N, G) holds one scaled keep mask (N, U) per gate,
+// fixed for the sequence; gate g's recurrent product reads h_{t-1} * rmask[:, g-th block], and
+// the cell update itself uses the undropped state. Without rmask every gate reads h_{t-1}.
+
+// z[n0:n1, gate block g] (+)= (h_{t-1} (* rmask_g)) @ R[:, g-th block] for gates 0 .. gates-1.
+// R and rmask rows hold G elements (all of the layer's gates); h rows ldh; z rows ldz; hd is an
+// (N, G) scratch for the dropped copies. The caller's rows are [n0, n1); z points at row 0.
 template <class T>
-void recurrent_state_gradient(i64 n0, i64 n1, i64 U, i64 G, const T* dg, i64 ldg, const T* rt,
-                              const T* rmask, T* tmp, T* dh) {
+void recurrent_products(i64 n0, i64 n1, i64 U, i64 gates, i64 G, const T* h, i64 ldh,
+                        const T* rmask, const T* R, T beta, T* z, i64 ldz, T* hd) {
+  const i64 M = n1 - n0;
   if (!rmask) {
-    step_gemm<T>(n1 - n0, U, G, dg, ldg, rt, U, T(1), dh + n0 * U, U);
+    step_gemm<T>(M, gates * U, U, h + n0 * ldh, ldh, R, G, beta, z + n0 * ldz, ldz);
     return;
   }
-  step_gemm<T>(n1 - n0, U, G, dg, ldg, rt, U, T(0), tmp + n0 * U, U);
-  for (i64 i = n0 * U; i < n1 * U; ++i) dh[i] += tmp[i] * rmask[i];
+  for (i64 n = n0; n < n1; ++n)
+    for (i64 g = 0; g < gates; ++g)
+      for (i64 u = 0; u < U; ++u) hd[n * G + g * U + u] = h[n * ldh + u] * rmask[n * G + g * U + u];
+  for (i64 g = 0; g < gates; ++g)
+    step_gemm<T>(M, U, U, hd + n0 * G + g * U, G, R + g * U, G, beta, z + n0 * ldz + g * U, ldz);
+}
+
+// dh[n0:n1] += sum_g (dg_g @ R_g^T) (* rmask_g), the recurrent products' share of dL/dh_{t-1};
+// dg points at row n0 of the step's gate gradients (stride ldg), rt is R^T (G, U), tmp (N, U).
+template <class T>
+void recurrent_state_gradient(i64 n0, i64 n1, i64 U, i64 gates, i64 G, const T* dg, i64 ldg,
+                              const T* rt, const T* rmask, T* tmp, T* dh) {
+  const i64 M = n1 - n0;
+  if (!rmask) {
+    step_gemm<T>(M, U, gates * U, dg, ldg, rt, U, T(1), dh + n0 * U, U);
+    return;
+  }
+  for (i64 g = 0; g < gates; ++g) {
+    step_gemm<T>(M, U, U, dg + g * U, ldg, rt + g * U * U, U, T(0), tmp + n0 * U, U);
+    for (i64 n = n0; n < n1; ++n)
+      for (i64 u = 0; u < U; ++u) dh[n * U + u] += tmp[n * U + u] * rmask[n * G + g * U + u];
+  }
 }
 
 // (G, U) copy of the recurrent kernel (U, G), so the backward step product dgates @ R^T reads
@@ -126,28 +153,19 @@ std::vector<T> transposed(const T* r, i64 U, i64 G) {
   return rt;
 }
 
-// Recurrent dropout (Keras 3's LSTM and SimpleRNN cells): the state entering the recurrent
-// product is h_{t-1} * rmask, rmask (N, U) already scaled by 1 / (1 - rate) and fixed for the
-// sequence; the cell update itself uses the undropped state. Rows [n0, n1) of the dropped copy.
+// h0 * m and h_seq * m for one gate's mask m (N, U) of row stride ldm: what that gate's
+// recurrent-kernel gradient pairs with its gate gradients.
 template <class T>
-const T* dropped_rows(const T* rmask, const T* h, i64 ldh, i64 n0, i64 n1, i64 U, T* out) {
-  for (i64 n = n0; n < n1; ++n)
-    for (i64 u = 0; u < U; ++u) out[n * U + u] = h[n * ldh + u] * rmask[n * U + u];
-  return out + n0 * U;
-}
-
-// h_seq * rmask and h0 * rmask, what drecurrent_kernel pairs with the gate gradients.
-template <class T>
-void dropped_sequence(const RnnShape& s, const T* rmask, const T* h0, const T* h_seq,
+void dropped_sequence(const RnnShape& s, const T* m, i64 ldm, const T* h0, const T* h_seq,
                       std::vector<T>& h0d, std::vector<T>& hd) {
   const i64 N = s.N, Ts = s.T, U = s.U;
   h0d.resize(static_cast<size_t>(N * U));
   hd.resize(static_cast<size_t>(N * Ts * U));
   for (i64 n = 0; n < N; ++n) {
-    for (i64 u = 0; u < U; ++u) h0d[n * U + u] = h0[n * U + u] * rmask[n * U + u];
+    for (i64 u = 0; u < U; ++u) h0d[n * U + u] = h0[n * U + u] * m[n * ldm + u];
     for (i64 t = 0; t < Ts; ++t)
       for (i64 u = 0; u < U; ++u)
-        hd[(n * Ts + t) * U + u] = h_seq[(n * Ts + t) * U + u] * rmask[n * U + u];
+        hd[(n * Ts + t) * U + u] = h_seq[(n * Ts + t) * U + u] * m[n * ldm + u];
   }
 }
 
@@ -197,6 +215,23 @@ void recurrent_kernel_gradient(const RnnShape& s, const T* h0, const T* h_seq, c
   gemm<T>(true, false, U, ncols, N, T(1), fix.data(), U, dg, Ts * ldg, T(1), drk, ldk);
 }
 
+// drk[:, gate blocks 0 .. gates-1] (rows of G) = sum_{n,t} (h_{t-1} (* rmask_g))^T dg_g, with dg
+// the (N*T, ldg) gradients of the products that recurrent_products computed.
+template <class T>
+void recurrent_kernel_gradients(const RnnShape& s, i64 gates, i64 G, const T* h0,
+                                const T* h_seq, const T* rmask, const T* dg, i64 ldg, T* drk) {
+  const i64 U = s.U;
+  if (!rmask) {
+    recurrent_kernel_gradient(s, h0, h_seq, dg, ldg, gates * U, drk, G);
+    return;
+  }
+  std::vector<T> h0d, hd;
+  for (i64 g = 0; g < gates; ++g) {
+    dropped_sequence(s, rmask + g * U, G, h0, h_seq, h0d, hd);
+    recurrent_kernel_gradient(s, h0d.data(), hd.data(), dg + g * U, ldg, U, drk + g * U, G);
+  }
+}
+
 // dkernel = x^T dg, dx = dg @ kernel^T (skipped when dx is null), dg rows of G contiguous.
 template <class T>
 void input_gradients(const RnnShape& s, i64 G, const T* x, const T* kernel, const T* dg, T* dx,
@@ -228,7 +263,7 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
   const i64 Ts = s.T, U = s.U, G = 4 * U;
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
-  std::vector<T> hd(rmask ? static_cast<size_t>(s.N * U) : 0);
+  std::vector<T> hd(rmask ? static_cast<size_t>(s.N * G) : 0);
   run_sequence(s.N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
       LstmStepArgs<T> a{};
@@ -246,13 +281,8 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       a.units = U;
       a.act = activation;
       a.ract = recurrent_activation;
-      const T* hp = a.h_prev + n0 * a.ldh_prev;
-      i64 ldhp = a.ldh_prev;
-      if (rmask) {
-        hp = dropped_rows(rmask, a.h_prev, a.ldh_prev, n0, n1, U, hd.data());
-        ldhp = U;
-      }
-      step_gemm<T>(n1 - n0, G, U, hp, ldhp, recurrent_kernel, G, T(1), a.z + n0 * a.ldz, a.ldz);
+      recurrent_products(n0, n1, U, 4, G, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(1),
+                         a.z, a.ldz, hd.data());
       run_rows(k.lstm_forward, a, n0, n1, G, threaded);
     }
   });
@@ -294,19 +324,13 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
       a.dc = dc0;
       a.dz = dgates + t * G;
       run_rows(k.lstm_backward, a, n0, n1, G, threaded);
-      recurrent_state_gradient(n0, n1, U, G, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
+      recurrent_state_gradient(n0, n1, U, 4, G, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
                                drec.data(), dh0);
     }
   });
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
   if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
-  if (rmask) {
-    std::vector<T> h0d, hd;
-    dropped_sequence(s, rmask, h0, h_seq, h0d, hd);
-    recurrent_kernel_gradient(s, h0d.data(), hd.data(), dgates, G, G, drecurrent_kernel, G);
-  } else {
-    recurrent_kernel_gradient(s, h0, h_seq, dgates, G, G, drecurrent_kernel, G);
-  }
+  recurrent_kernel_gradients(s, 4, G, h0, h_seq, rmask, dgates, G, drecurrent_kernel);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,11 +339,13 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
 template <class T>
 void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
                           const T* recurrent_kernel, const T* bias, const T* h0, const T* mask,
-                          int activation, int recurrent_activation, T* gates, T* rh, T* h_seq) {
+                          const T* rmask, int activation, int recurrent_activation, T* gates,
+                          T* rh, T* h_seq) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 3 * U;
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
   std::vector<T> sbuf(reset_after ? static_cast<size_t>(N * G) : 0);
+  std::vector<T> hd(rmask ? static_cast<size_t>(N * G) : 0);
   run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
     const i64 M = n1 - n0;
     for (i64 t = 0; t < Ts; ++t) {
@@ -337,16 +363,17 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
       a.units = U;
       a.act = activation;
       a.ract = recurrent_activation;
-      const T* hp = a.h_prev + n0 * a.ldh_prev;
+      a.rmask_h = rmask ? rmask + 2 * U : nullptr;
+      a.ldrm = G;
       if (reset_after) {
         a.s = sbuf.data();
         a.rbias = bias ? bias + G : nullptr;
-        step_gemm<T>(M, G, U, hp, a.ldh_prev, recurrent_kernel, G, T(0), sbuf.data() + n0 * G,
-                     G);
+        recurrent_products(n0, n1, U, 3, G, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(0),
+                           sbuf.data(), G, hd.data());
         run_rows(k.gru_forward, a, n0, n1, G, threaded);
       } else {
-        step_gemm<T>(M, 2 * U, U, hp, a.ldh_prev, recurrent_kernel, G, T(1), a.z + n0 * a.ldz,
-                     a.ldz);
+        recurrent_products(n0, n1, U, 2, G, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(1),
+                           a.z, a.ldz, hd.data());
         run_rows(k.gru_v1_forward_a, a, n0, n1, 2 * U, threaded);
         step_gemm<T>(M, U, U, a.rh + n0 * a.ldrh, a.ldrh, recurrent_kernel + 2 * U, G, T(1),
                      a.z + n0 * a.ldz + 2 * U, a.ldz);
@@ -358,14 +385,15 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
 
 template <class T>
 void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
-                           const T* recurrent_kernel, const T* h0, const T* mask, int activation,
-                           int recurrent_activation, const T* gates, const T* rh, const T* h_seq,
-                           const T* dh_seq, const T* dh_last, T* dx, T* dkernel,
+                           const T* recurrent_kernel, const T* h0, const T* mask, const T* rmask,
+                           int activation, int recurrent_activation, const T* gates, const T* rh,
+                           const T* h_seq, const T* dh_seq, const T* dh_last, T* dx, T* dkernel,
                            T* drecurrent_kernel, T* dbias, T* dh0, T* dgates, T* ds) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 3 * U;
   const auto& k = cells<T>();
   const std::vector<T> rt = transposed(recurrent_kernel, U, G);
   std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * U));
+  std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
   run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
     const i64 M = n1 - n0;
     init_state_grad(n0, n1, U, dh_last, dh0);
@@ -382,6 +410,8 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
       a.units = U;
       a.act = activation;
       a.ract = recurrent_activation;
+      a.rmask_h = rmask ? rmask + 2 * U : nullptr;
+      a.ldrm = G;
       a.dy = dh_seq ? dh_seq + t * U : nullptr;
       a.lddy = Ts * U;
       a.dh = dh0;
@@ -390,14 +420,16 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
       if (reset_after) {
         a.ds = ds + t * G;
         run_rows(k.gru_backward, a, n0, n1, G, threaded);
-        step_gemm<T>(M, U, G, a.ds + r0, a.ldz, rt.data(), U, T(1), dh0 + n0 * U, U);
+        recurrent_state_gradient(n0, n1, U, 3, G, a.ds + r0, a.ldz, rt.data(), rmask,
+                                 drec.data(), dh0);
       } else {
         a.drh = drh.data();
         run_rows(k.gru_v1_backward_a, a, n0, n1, G, threaded);
         step_gemm<T>(M, U, U, a.dz + r0 + 2 * U, a.ldz, rt.data() + 2 * U * U, U, T(0),
                      drh.data() + n0 * U, U);
         run_rows(k.gru_v1_backward_b, a, n0, n1, U, threaded);
-        step_gemm<T>(M, U, 2 * U, a.dz + r0, a.ldz, rt.data(), U, T(1), dh0 + n0 * U, U);
+        recurrent_state_gradient(n0, n1, U, 2, G, a.dz + r0, a.ldz, rt.data(), rmask,
+                                 drec.data(), dh0);
       }
     }
   });
@@ -407,10 +439,10 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
       column_sums(N * Ts, G, dgates, G, dbias);
       column_sums(N * Ts, G, ds, G, dbias + G);
     }
-    recurrent_kernel_gradient(s, h0, h_seq, ds, G, G, drecurrent_kernel, G);
+    recurrent_kernel_gradients(s, 3, G, h0, h_seq, rmask, ds, G, drecurrent_kernel);
   } else {
     if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
-    recurrent_kernel_gradient(s, h0, h_seq, dgates, G, 2 * U, drecurrent_kernel, G);
+    recurrent_kernel_gradients(s, 2, G, h0, h_seq, rmask, dgates, G, drecurrent_kernel);
     gemm<T>(true, false, U, U, N * Ts, T(1), rh, U, dgates + 2 * U, G, T(0),
             drecurrent_kernel + 2 * U, G);
   }
@@ -441,13 +473,8 @@ void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       a.ldm = Ts;
       a.units = U;
       a.act = activation;
-      const T* hp = a.h_prev + n0 * a.ldh_prev;
-      i64 ldhp = a.ldh_prev;
-      if (rmask) {
-        hp = dropped_rows(rmask, a.h_prev, a.ldh_prev, n0, n1, U, hd.data());
-        ldhp = U;
-      }
-      step_gemm<T>(n1 - n0, U, U, hp, ldhp, recurrent_kernel, U, T(1), a.z + n0 * a.ldz, a.ldz);
+      recurrent_products(n0, n1, U, 1, U, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(1),
+                         a.z, a.ldz, hd.data());
       run_rows(k.simple_forward, a, n0, n1, U, threaded);
     }
   });
@@ -480,19 +507,13 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
       a.dz = dgates + t * U;
       a.ldz = Ts * U;
       run_rows(k.simple_backward, a, n0, n1, U, threaded);
-      recurrent_state_gradient(n0, n1, U, U, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
+      recurrent_state_gradient(n0, n1, U, 1, U, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
                                drec.data(), dh0);
     }
   });
   input_gradients(s, U, x, kernel, dgates, dx, dkernel);
   if (dbias) column_sums(N * Ts, U, dgates, U, dbias);
-  if (rmask) {
-    std::vector<T> h0d, hd;
-    dropped_sequence(s, rmask, h0, h_seq, h0d, hd);
-    recurrent_kernel_gradient(s, h0d.data(), hd.data(), dgates, U, U, drecurrent_kernel, U);
-  } else {
-    recurrent_kernel_gradient(s, h0, h_seq, dgates, U, U, drecurrent_kernel, U);
-  }
+  recurrent_kernel_gradients(s, 1, U, h0, h_seq, rmask, dgates, U, drecurrent_kernel);
 }
 
 #define LAMINA_INSTANTIATE_RNN(T)                                                              \
@@ -505,11 +526,12 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
                                           const T*, const T*, const T*, const T*, const T*,    \
                                           T*, T*, T*, T*, T*, T*, T*);                         \
   template void gru_sequence_forward<T>(const RnnShape&, bool, const T*, const T*, const T*,   \
-                                        const T*, const T*, const T*, int, int, T*, T*, T*);   \
+                                        const T*, const T*, const T*, const T*, int, int, T*,  \
+                                        T*, T*);                                               \
   template void gru_sequence_backward<T>(const RnnShape&, bool, const T*, const T*, const T*,  \
-                                         const T*, const T*, int, int, const T*, const T*,     \
-                                         const T*, const T*, const T*, T*, T*, T*, T*, T*, T*, \
-                                         T*);                                                  \
+                                         const T*, const T*, const T*, int, int, const T*,     \
+                                         const T*, const T*, const T*, const T*, T*, T*, T*,   \
+                                         T*, T*, T*, T*);                                      \
   template void simple_rnn_sequence_forward<T>(const RnnShape&, const T*, const T*, const T*,  \
                                                const T*, const T*, const T*, const T*, int, T*, \
                                                T*);                                            \

@@ -6,14 +6,19 @@
 //   x (N, T, F), kernel (F, G), recurrent_kernel (U, G), bias (G,) or null;
 //   GRU with reset_after: bias (2, G) = [input bias; recurrent bias];
 //   h0, c0 (N, U); mask (N, T) of 0/1 in the float type, or null (all steps valid);
-//   rmask (N, U) (LSTM, SimpleRNN): recurrent dropout, the scaled keep mask that multiplies
-//   h_{t-1} where it enters the recurrent product (Keras 3's cells), or null.
+//   rmask (N, G): recurrent dropout as Keras 3's cells do it, or null. One scaled keep mask
+//   (N, U) per gate (column block g for gate g), fixed for the sequence; gate g's recurrent
+//   product reads h_{t-1} * rmask_g, while the state update (LSTM c and h, GRU's blend
+//   h = z h_{t-1} + (1 - z) hh) uses the undropped h_{t-1}. GRU reset_after=False: the
+//   candidate reads r * (h_{t-1} * rmask_h).
 // Gate order is Keras': LSTM i, f, c, o; GRU z, r, h.
+// activation, recurrent_activation: codes of common/activation_math.h (any element-wise kind).
 //
 // Forward, per call: ONE gemm projects every timestep (x (N*T, F) @ kernel -> gates (N, T, G)),
 // bias added; then per step t one gemm adds h_{t-1} @ recurrent_kernel into gates[:, t] and one
 // fused pass applies the gate non-linearities and the state update (csrc/cpu/simd/rnn_cells.cpp).
-// Written (assigned): gates (activated gate values, saved for backward), h_seq (N, T, U) the
+// Written (assigned): gates (gate values saved for backward: activated with the default tanh /
+// sigmoid pair, pre-activations otherwise; SimpleRNN: pre-activations), h_seq (N, T, U) the
 // state after every step (a masked step repeats the previous state), c_seq (N, T, U) for the
 // LSTM, rh (N, T, U) for the GRU (reset_after: h_{t-1} @ R_h + b_h; otherwise r * h_{t-1}).
 //
@@ -24,7 +29,8 @@
 // and dh_last / dc_last (N, U) the gradients of the final states (or null).
 // Written (assigned, never accumulated): dx (or null to skip), dkernel, drecurrent_kernel, dbias
 // (or null), dh0 and dc0 (N, U) (always: they hold the running state gradients), and the
-// workspaces dgates (N, T, G) (and ds (N, T, G) for the reset_after GRU).
+// workspaces dgates (N, T, G) (and ds (N, T, G) for the reset_after GRU). SimpleRNN's dgates is
+// the forward's gates buffer: read as the pre-activations, overwritten with their gradients.
 #pragma once
 
 #include <cstdint>
@@ -53,13 +59,14 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
 template <class T>
 void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
                           const T* recurrent_kernel, const T* bias, const T* h0, const T* mask,
-                          int activation, int recurrent_activation, T* gates, T* rh, T* h_seq);
+                          const T* rmask, int activation, int recurrent_activation, T* gates,
+                          T* rh, T* h_seq);
 
 template <class T>
 void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, const T* kernel,
-                           const T* recurrent_kernel, const T* h0, const T* mask, int activation,
-                           int recurrent_activation, const T* gates, const T* rh, const T* h_seq,
-                           const T* dh_seq, const T* dh_last, T* dx, T* dkernel,
+                           const T* recurrent_kernel, const T* h0, const T* mask, const T* rmask,
+                           int activation, int recurrent_activation, const T* gates, const T* rh,
+                           const T* h_seq, const T* dh_seq, const T* dh_last, T* dx, T* dkernel,
                            T* drecurrent_kernel, T* dbias, T* dh0, T* dgates, T* ds);
 
 template <class T>

@@ -5,6 +5,11 @@
 // Row pointers: every "(N, X) at step t" operand is given as its row-0 pointer plus a row stride
 // (ld*), so the same pass reads a slice of a (N, T, X) sequence buffer or a plain (N, X) state.
 // mask: null, or a row-0 pointer with stride ldm; a row whose mask is 0 carries its state.
+//
+// Saved gates: with the default activations (tanh, sigmoid) the forward passes overwrite the
+// pre-activations with the activated gate values, which is all the backward passes need; with
+// any other pair they keep the pre-activations and the backward passes re-evaluate the
+// activations (some derivatives, gelu's or silu's, need the input, not the output).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +42,9 @@ struct GruStepArgs {
   const T* h_prev; std::int64_t ldh_prev;
   T* h; std::int64_t ldh;
   const T* mask; std::int64_t ldm;
+  // reset_after=False with recurrent dropout: the candidate gate's keep mask (row stride ldrm),
+  // so that rh = r * (h_prev * rmask_h); null without recurrent dropout.
+  const T* rmask_h; std::int64_t ldrm;
   std::int64_t units; int act, ract;
   // backward only
   const T* dy; std::int64_t lddy;
@@ -58,7 +66,8 @@ struct RnnCellKernelsOf {
   void (*gru_v1_forward_b)(const GruStepArgs<T>&, std::int64_t n0, std::int64_t n1);
   void (*gru_v1_backward_a)(const GruStepArgs<T>&, std::int64_t n0, std::int64_t n1);
   void (*gru_v1_backward_b)(const GruStepArgs<T>&, std::int64_t n0, std::int64_t n1);
-  // SimpleRNN reuses LstmStepArgs (z: (N, U), h, h_prev, mask, dy, dh, dz).
+  // SimpleRNN reuses LstmStepArgs (z: (N, U), h, h_prev, mask, dy, dh, dz). Backward reads the
+  // pre-activations from dz and overwrites them with their gradients.
   void (*simple_forward)(const LstmStepArgs<T>&, std::int64_t n0, std::int64_t n1);
   void (*simple_backward)(const LstmStepArgs<T>&, std::int64_t n0, std::int64_t n1);
 };

@@ -6,7 +6,8 @@
 from . import ops
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "elu", "selu",
-           "gelu", "softplus", "silu", "swish", "leaky_relu", "relu6", "get", "serialize",
+           "gelu", "softplus", "silu", "swish", "leaky_relu", "relu6", "hard_sigmoid",
+           "softsign", "get", "serialize",
            "deserialize", "FUSED"]
 
 
@@ -77,11 +78,21 @@ def leaky_relu(x, negative_slope=0.2):
     return ops.leaky_relu(x, negative_slope)
 
 
+def hard_sigmoid(x):
+    """relu6(x + 3) / 6 (Keras 3): 0 below -3, 1 above 3, linear between."""
+    return ops.multiply(ops.clip(ops.add(x, 3.0), 0.0, 6.0), 1.0 / 6.0)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return ops.divide(x, ops.add(ops.abs(x), 1.0))
+
+
 _BY_NAME = {
     "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax,
     "log_softmax": log_softmax, "linear": linear, "elu": elu, "selu": selu, "gelu": gelu,
     "softplus": softplus, "silu": silu, "swish": swish, "leaky_relu": leaky_relu,
-    "relu6": relu6,
+    "relu6": relu6, "hard_sigmoid": hard_sigmoid, "softsign": softsign,
 }
 
 # Functions whose default form the fused kernels compute, by kernel activation name.

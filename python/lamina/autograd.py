@@ -79,14 +79,10 @@ class Node:
 
 
 class Tensor:
-    """An array plus, when produced by a recorded op, the node that made it.
+    """An array plus, when produced by a recorded op, the node that made it (a Keras mask
+    beside it is kept by lamina.masking)."""
 
-    ``_keras_mask`` (unset unless an op sets it, read with ``getattr(t, "_keras_mask", None)``)
-    is Keras' output mask of a loss: a boolean array of the losses' shape whose False entries a
-    Loss leaves out of its reduction (``sparse_categorical_crossentropy(ignore_class=...)``).
-    """
-
-    __slots__ = ("data", "_node", "_index", "_requires_grad", "_keras_mask", "__weakref__")
+    __slots__ = ("data", "_node", "_index", "_requires_grad", "__weakref__")
     __array_priority__ = 100  # numpy defers binary operators to Tensor
 
     def __init__(self, data, requires_grad=False):

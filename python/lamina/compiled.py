@@ -17,7 +17,7 @@ import numpy as np
 
 from . import losses as losses_module, metrics as metrics_module
 from .autograd import Tensor
-from .layers.embedding import get_mask as _tensor_mask
+from .masking import get_mask as _tensor_mask
 
 __all__ = ["CompiledOutputs", "CompileMetrics"]
 

@@ -5,7 +5,7 @@ gives the loss of every sample and its gradient. A Loss object then weights and 
 Keras 3's Loss does (keras/src/losses/loss.py): "sum_over_batch_size" (the default) and "mean"
 divide the sum of the weighted losses by their number, "mean_with_sample_weight" by the sum of
 the sample weights, "sum" sums, "none"/None returns the weighted per-sample losses. A mask on
-the losses (``_keras_mask``, set by ``sparse_categorical_crossentropy(ignore_class=...)``) is
+the losses (lamina.masking, set by ``sparse_categorical_crossentropy(ignore_class=...)``) is
 merged into the sample weights as Keras' apply_mask does: masked entries count for nothing, and
 "mean"/"sum_over_batch_size" divide by the number of valid entries.
 """
@@ -13,6 +13,7 @@ import numpy as np
 
 from . import backend, ops
 from .autograd import Tensor
+from .masking import get_mask
 from .ops import losses as _loss_ops
 
 __all__ = ["Loss", "LossFunctionWrapper", "CategoricalCrossentropy",
@@ -113,7 +114,7 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         values = self.call(y_true, y_pred)
-        mask = getattr(values, "_keras_mask", None)
+        mask = get_mask(values)
         if sample_weight is None and mask is None:
             return reduce_values(values, None, self.reduction)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction,

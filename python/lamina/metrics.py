@@ -14,7 +14,7 @@ mask that a masking layer attached to a ``y_pred`` Tensor weighs the masked entr
 import numpy as np
 
 from .autograd import Tensor
-from .layers.embedding import get_mask as _tensor_mask
+from .masking import get_mask as _tensor_mask
 
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",

@@ -3,7 +3,9 @@
 //
 // Each pass walks batch rows; within a row the unit loop is branch-free for the default
 // activations (tanh / sigmoid), so the compiler vectorises it with the ISA's full width, the
-// float32 exp included (common/lstm_math.h). Other activations take the per-element switch.
+// float32 exp included (common/lstm_math.h). Other activations take activation_math's
+// per-element switch; their passes keep the pre-activations in the gate buffer and backward
+// re-evaluates the activations from them (kDefault = false below).
 // A masked row (mask == 0) carries its state: forward copies h_prev (and c_prev), backward
 // writes zero pre-activation gradients and passes dh (and dc) through unchanged.
 #include "cpu/simd/simd.h"
@@ -17,6 +19,8 @@ namespace {
 using namespace ::lamina::rnn_math;
 using i64 = std::int64_t;
 
+// Activation (act) and recurrent activation (ract) values and derivatives. The derivatives
+// take the pre-activation x and the value y; the default pair reads y only.
 template <class T, bool kDefault>
 inline T act_of(int code, T x) {
   if (kDefault) return tanh_act(x);
@@ -28,14 +32,20 @@ inline T ract_of(int code, T x) {
   return activate(code, x);
 }
 template <class T, bool kDefault>
-inline T dact_of(int code, T y) {
+inline T dact_of(int code, T x, T y) {
   if (kDefault) return T(1) - y * y;
-  return activate_grad(code, y);
+  return activate_grad(code, x, y);
 }
 template <class T, bool kDefault>
-inline T dract_of(int code, T y) {
+inline T dract_of(int code, T x, T y) {
   if (kDefault) return y * (T(1) - y);
-  return activate_grad(code, y);
+  return activate_grad(code, x, y);
+}
+// A saved gate's value: saved activated on the default path, re-evaluated otherwise.
+template <class T, bool kDefault>
+inline T saved_act(int code, T s) {
+  if (kDefault) return s;
+  return activate(code, s);
 }
 
 template <class T>
@@ -70,10 +80,12 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
       const T g = act_of<T, kDefault>(a.act, z[2 * U + j]);
       const T o = ract_of<T, kDefault>(a.ract, z[3 * U + j]);
       const T cn = f * cp[j] + i * g;
-      z[j] = i;
-      z[U + j] = f;
-      z[2 * U + j] = g;
-      z[3 * U + j] = o;
+      if (kDefault) {
+        z[j] = i;
+        z[U + j] = f;
+        z[2 * U + j] = g;
+        z[3 * U + j] = o;
+      }
       c[j] = cn;
       h[j] = o * act_of<T, kDefault>(a.act, cn);
     }
@@ -100,14 +112,16 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict c = a.c + n * a.ldch;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T i = z[j], f = z[U + j], g = z[2 * U + j], o = z[3 * U + j];
+      const T zi = z[j], zf = z[U + j], zg = z[2 * U + j], zo = z[3 * U + j];
+      const T i = saved_act<T, kDefault>(a.ract, zi), f = saved_act<T, kDefault>(a.ract, zf);
+      const T g = saved_act<T, kDefault>(a.act, zg), o = saved_act<T, kDefault>(a.ract, zo);
       const T tc = act_of<T, kDefault>(a.act, c[j]);
       const T dhv = dh[j];
-      const T dcv = dc[j] + dhv * o * dact_of<T, kDefault>(a.act, tc);
-      dz[j] = dcv * g * dract_of<T, kDefault>(a.ract, i);
-      dz[U + j] = dcv * cp[j] * dract_of<T, kDefault>(a.ract, f);
-      dz[2 * U + j] = dcv * i * dact_of<T, kDefault>(a.act, g);
-      dz[3 * U + j] = dhv * tc * dract_of<T, kDefault>(a.ract, o);
+      const T dcv = dc[j] + dhv * o * dact_of<T, kDefault>(a.act, c[j], tc);
+      dz[j] = dcv * g * dract_of<T, kDefault>(a.ract, zi, i);
+      dz[U + j] = dcv * cp[j] * dract_of<T, kDefault>(a.ract, zf, f);
+      dz[2 * U + j] = dcv * i * dact_of<T, kDefault>(a.act, zg, g);
+      dz[3 * U + j] = dhv * tc * dract_of<T, kDefault>(a.ract, zo, o);
       dc[j] = dcv * f;
       dh[j] = T(0);  // the recurrent product dz @ R^T is added on top by the driver
     }
@@ -136,13 +150,15 @@ void gru_forward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T bz = rb ? rb[j] : T(0), br = rb ? rb[U + j] : T(0), bh = rb ? rb[2 * U + j] : T(0);
-      const T zg = ract_of<T, kDefault>(a.ract, x[j] + s[j] + bz);
-      const T r = ract_of<T, kDefault>(a.ract, x[U + j] + s[U + j] + br);
+      const T pz = x[j] + s[j] + bz, pr = x[U + j] + s[U + j] + br;
+      const T zg = ract_of<T, kDefault>(a.ract, pz);
+      const T r = ract_of<T, kDefault>(a.ract, pr);
       const T sh = s[2 * U + j] + bh;
-      const T hh = act_of<T, kDefault>(a.act, x[2 * U + j] + r * sh);
-      x[j] = zg;
-      x[U + j] = r;
-      x[2 * U + j] = hh;
+      const T ph = x[2 * U + j] + r * sh;
+      const T hh = act_of<T, kDefault>(a.act, ph);
+      x[j] = kDefault ? zg : pz;
+      x[U + j] = kDefault ? r : pr;
+      x[2 * U + j] = kDefault ? hh : ph;
       rh[j] = sh;
       h[j] = zg * hp[j] + (T(1) - zg) * hh;
     }
@@ -172,11 +188,13 @@ void gru_backward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T zg = g[j], r = g[U + j], hh = g[2 * U + j];
+      const T pz = g[j], pr = g[U + j], ph = g[2 * U + j];
+      const T zg = saved_act<T, kDefault>(a.ract, pz), r = saved_act<T, kDefault>(a.ract, pr);
+      const T hh = saved_act<T, kDefault>(a.act, ph);
       const T dhv = dh[j];
-      const T dah = dhv * (T(1) - zg) * dact_of<T, kDefault>(a.act, hh);
-      const T daz = dhv * (hp[j] - hh) * dract_of<T, kDefault>(a.ract, zg);
-      const T dar = dah * rh[j] * dract_of<T, kDefault>(a.ract, r);
+      const T dah = dhv * (T(1) - zg) * dact_of<T, kDefault>(a.act, ph, hh);
+      const T daz = dhv * (hp[j] - hh) * dract_of<T, kDefault>(a.ract, pz, zg);
+      const T dar = dah * rh[j] * dract_of<T, kDefault>(a.ract, pr, r);
       dz[j] = daz;
       dz[U + j] = dar;
       dz[2 * U + j] = dah;
@@ -191,7 +209,9 @@ void gru_backward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
 // ---------------------------------------------------------------------------------------------
 // GRU, reset_after=False: z = ract(xz + h_prev Rz), r = ract(xr + h_prev Rr),
 // hh = act(xh + (r h_prev) Rh). Pass a: z, r and rh = r h_prev; pass b (after the driver added
-// rh @ Rh into the candidate column block): hh and h.
+// rh @ Rh into the candidate column block): hh and h. With recurrent dropout the driver has
+// dropped h_prev in the z and r products, and rh = r (h_prev rmask_h) (Keras 3's GRUCell); the
+// blend h = z h_prev + (1 - z) hh keeps the undropped h_prev.
 // ---------------------------------------------------------------------------------------------
 template <class T, bool kDefault>
 void gru_v1_forward_a_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
@@ -200,13 +220,16 @@ void gru_v1_forward_a_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     T* __restrict x = a.z + n * a.ldz;
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
     T* __restrict rh = a.rh + n * a.ldrh;
+    const T* __restrict mh = a.rmask_h ? a.rmask_h + n * a.ldrm : nullptr;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T zg = ract_of<T, kDefault>(a.ract, x[j]);
       const T r = ract_of<T, kDefault>(a.ract, x[U + j]);
-      x[j] = zg;
-      x[U + j] = r;
-      rh[j] = r * hp[j];
+      if (kDefault) {
+        x[j] = zg;
+        x[U + j] = r;
+      }
+      rh[j] = r * (mh ? hp[j] * mh[j] : hp[j]);
     }
   }
 }
@@ -224,9 +247,9 @@ void gru_v1_forward_b_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     }
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T zg = x[j];
+      const T zg = saved_act<T, kDefault>(a.ract, x[j]);
       const T hh = act_of<T, kDefault>(a.act, x[2 * U + j]);
-      x[2 * U + j] = hh;
+      if (kDefault) x[2 * U + j] = hh;
       h[j] = zg * hp[j] + (T(1) - zg) * hh;
     }
   }
@@ -250,11 +273,12 @@ void gru_v1_backward_a_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T zg = g[j], hh = g[2 * U + j];
+      const T pz = g[j], ph = g[2 * U + j];
+      const T zg = saved_act<T, kDefault>(a.ract, pz), hh = saved_act<T, kDefault>(a.act, ph);
       const T dhv = dh[j];
-      dz[j] = dhv * (hp[j] - hh) * dract_of<T, kDefault>(a.ract, zg);
+      dz[j] = dhv * (hp[j] - hh) * dract_of<T, kDefault>(a.ract, pz, zg);
       dz[U + j] = T(0);  // filled by pass b once d(r h_prev) is known
-      dz[2 * U + j] = dhv * (T(1) - zg) * dact_of<T, kDefault>(a.act, hh);
+      dz[2 * U + j] = dhv * (T(1) - zg) * dact_of<T, kDefault>(a.act, ph, hh);
       dh[j] = dhv * zg;
     }
   }
@@ -270,17 +294,21 @@ void gru_v1_backward_b_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict g = a.z + n * a.ldz;
     const T* __restrict drh = a.drh + n * U;
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
+    const T* __restrict mh = a.rmask_h ? a.rmask_h + n * a.ldrm : nullptr;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T r = g[U + j];
-      dz[U + j] = drh[j] * hp[j] * dract_of<T, kDefault>(a.ract, r);
-      dh[j] += drh[j] * r;
+      const T pr = g[U + j];
+      const T r = saved_act<T, kDefault>(a.ract, pr);
+      const T m = mh ? mh[j] : T(1);
+      dz[U + j] = drh[j] * hp[j] * m * dract_of<T, kDefault>(a.ract, pr, r);
+      dh[j] += drh[j] * r * m;
     }
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// SimpleRNN: h = act(x W + b + h_prev R).
+// SimpleRNN: h = act(x W + b + h_prev R). The pre-activations stay in the gate buffer, which
+// backward overwrites with their gradients.
 // ---------------------------------------------------------------------------------------------
 template <class T>
 void simple_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
@@ -315,9 +343,16 @@ void simple_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
       continue;
     }
     const T* __restrict h = a.h + n * a.ldch;
+    if (a.act == kTanh) {
 #pragma omp simd
+      for (i64 j = 0; j < U; ++j) {
+        dz[j] = dh[j] * (T(1) - h[j] * h[j]);
+        dh[j] = T(0);
+      }
+      continue;
+    }
     for (i64 j = 0; j < U; ++j) {
-      dz[j] = dh[j] * activate_grad(a.act, h[j]);
+      dz[j] = dh[j] * activate_grad(a.act, dz[j], h[j]);  // dz holds the pre-activation
       dh[j] = T(0);
     }
   }

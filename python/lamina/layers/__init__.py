@@ -10,12 +10,14 @@ from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                       MaxPooling1D, MaxPooling2D)
-from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
-from .regularization import Dropout
-from .reshaping import Flatten, Reshape
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
+from .regularization import Dropout, SpatialDropout1D
+from .reshaping import Flatten, RepeatVector, Reshape
+from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "Dropout",
-           "Flatten", "Reshape",
+           "SpatialDropout1D", "Flatten", "Reshape", "RepeatVector",
            "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose",
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
@@ -24,5 +26,5 @@ __all__ = ["Layer", "InputSpec", "Input", "InputLayer", "Dense", "Activation", "
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "Concatenate", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum",
            "concatenate", "dot",
-           "Embedding", "Masking", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
-           "TimeDistributed"]
+           "Embedding", "Masking", "RNN", "LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
+           "SimpleRNNCell", "StackedRNNCells", "Bidirectional", "TimeDistributed"]

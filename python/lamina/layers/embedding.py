@@ -1,41 +1,20 @@
-"""Embedding and Masking layers, and where lamina keeps Keras masks.
+"""Embedding and Masking: the layers that start a Keras mask.
 
-Keras attaches a mask to a layer's output (``Embedding(mask_zero=True)``, ``Masking``) and the
-next mask-consuming layer (LSTM, GRU, SimpleRNN, Bidirectional) reads it. lamina records the
-mask beside the output Tensor (``set_mask`` / ``get_mask``, weakly keyed, so it lives exactly as
-long as the tensor); a layer that is called with ``mask=...`` uses that instead.
+``Embedding(mask_zero=True)`` masks the steps whose index is 0, ``Masking(mask_value)`` the
+steps whose features all equal mask_value; ``Layer.__call__`` attaches the mask to the output
+(``compute_mask``) and the layers after pass it on to the recurrent layers that use it
+(layers/masking.py: ``get_mask`` / ``set_mask``).
 """
-import weakref
-
 import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
 from ..autograd import Tensor
 from ..ops.embedding import embedding
+from ..serialization import serialize_argument
 from .layer import Layer
+from .masking import get_mask, set_mask
 
 __all__ = ["Embedding", "Masking", "get_mask", "set_mask"]
-
-_masks = {}  # id(tensor) -> (weakref to tensor, boolean mask array)
-
-
-def set_mask(tensor, mask):
-    """Attaches a boolean (batch, timesteps) mask to `tensor` (None removes it)."""
-    key = id(tensor)
-    if mask is None:
-        _masks.pop(key, None)
-        return tensor
-    ref = weakref.ref(tensor, lambda _r, key=key: _masks.pop(key, None))
-    _masks[key] = (ref, np.asarray(mask.data if isinstance(mask, Tensor) else mask, bool))
-    return tensor
-
-
-def get_mask(tensor):
-    """The mask attached to `tensor` by the layer that produced it, or None."""
-    entry = _masks.get(id(tensor))
-    if entry is None or entry[0]() is not tensor:
-        return None
-    return entry[1]
 
 
 class Embedding(Layer):
@@ -44,7 +23,7 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 weights=None, lora_rank=None, **kwargs):
+                 weights=None, lora_rank=None, activity_regularizer=None, **kwargs):
         kwargs.pop("input_length", None)  # Keras 2 argument, ignored as in Keras 3
         super().__init__(**kwargs)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
@@ -59,6 +38,7 @@ class Embedding(Layer):
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._initial_weights = weights
 
     def build(self, input_shape=None):
@@ -72,10 +52,7 @@ class Embedding(Layer):
             self._initial_weights = None
 
     def call(self, inputs):
-        out = embedding(inputs, self.embeddings)
-        if self.mask_zero:
-            set_mask(out, self.compute_mask(inputs))
-        return out
+        return embedding(inputs, self.embeddings)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -88,10 +65,13 @@ class Embedding(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
-                       "embeddings_initializer":
-                           initializers.serialize(self.embeddings_initializer),
-                       "mask_zero": self.mask_zero})
+        config.update({
+            "input_dim": self.input_dim, "output_dim": self.output_dim,
+            "embeddings_initializer": serialize_argument(self.embeddings_initializer),
+            "embeddings_regularizer": serialize_argument(self.embeddings_regularizer),
+            "activity_regularizer": serialize_argument(self.activity_regularizer),
+            "embeddings_constraint": serialize_argument(self.embeddings_constraint),
+            "mask_zero": self.mask_zero})
         return config
 
 
@@ -108,9 +88,7 @@ class Masking(Layer):
     def call(self, inputs):
         data = inputs.data
         keep = np.any(data != self.mask_value, axis=-1, keepdims=True)
-        out = ops.multiply(inputs, keep.astype(data.dtype))
-        set_mask(out, keep[..., 0])
-        return out
+        return ops.multiply(inputs, keep.astype(data.dtype))
 
     def compute_mask(self, inputs, mask=None):
         data = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)

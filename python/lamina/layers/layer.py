@@ -2,7 +2,9 @@
 
 ``__init__`` stores arguments, ``build(input_shape)`` creates weights with ``add_weight``,
 ``call(inputs, training=None)`` computes with lamina.ops (so gradients come for free), and
-``__call__`` builds on the first call from the input's shape and checks ``input_spec``.
+``__call__`` builds on the first call from the input's shape and checks ``input_spec``, and
+passes Keras masks on (layers/masking.py): a layer with ``supports_masking`` gives its output
+``compute_mask(inputs, mask)``, by default the input's mask.
 
 Sublayers and Variables assigned as attributes (also inside lists, tuples and dicts) are
 tracked, so ``weights`` of a user's own composite layer includes theirs, in Keras' order: the
@@ -10,11 +12,13 @@ layer's own variables in creation order, then each sublayer's in assignment orde
 """
 import inspect
 import re
+import warnings
 
 import numpy as np
 
 from .. import backend, initializers, regularizers
 from ..autograd import Tensor, Variable, convert_to_tensor
+from .masking import _masks, attach_output_masks, input_mask
 from .symbolic import SymbolicTensor, has_symbolic, symbolic_call
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor"]
@@ -88,6 +92,7 @@ def _accepts(fn, arg):
 
 
 _ACCEPTS_TRAINING = {}
+_ACCEPTS_MASK = {}
 
 
 def _shape_of(x):
@@ -118,6 +123,17 @@ class Layer:
 
     # Attributes the tracker never walks (bookkeeping that may hold layers or variables).
     _UNTRACKED = frozenset()
+    # Whether the class overrides compute_mask (set for every subclass): such a layer may make
+    # a mask of its own (Embedding, Masking), so __call__ asks it even when no mask came in.
+    _custom_compute_mask = False
+    # Set once a mask went into or came out of a call: fit's fast path then keeps calling the
+    # layer through __call__, so that the masks keep flowing (models/sequential.py,
+    # models/functional.py).
+    _passes_masks = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._custom_compute_mask = cls.compute_mask is not Layer.compute_mask
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -134,7 +150,9 @@ class Layer:
         self._dtype = np.dtype(dtype or backend.floatx()).name
         self.built = False
         self.input_spec = None
-        self.supports_masking = False
+        # Keras 3: a layer that overrides compute_mask supports masking unless it says no;
+        # layers that pass masks through unchanged (Dense, Dropout, ...) set it themselves.
+        self.supports_masking = type(self)._custom_compute_mask
         self._activity_losses = []
         self.activity_regularizer = None
         if input_dim is not None and input_shape is None:
@@ -360,6 +378,11 @@ class Layer:
             kwargs["training"] = training
         else:
             kwargs.pop("training", None)
+        mask = kwargs.get("mask") if kwargs else None
+        if mask is None and _masks:  # some live tensor carries a mask: is it one of ours?
+            mask = input_mask(inputs)
+            if mask is not None and self._call_takes_mask():
+                kwargs["mask"] = mask
         _context.training = training if training is not None else outer
         try:
             outputs = self.call(inputs, *args, **kwargs)
@@ -367,7 +390,39 @@ class Layer:
             _context.training = outer
         if self.activity_regularizer is not None:
             self._activity_losses = [self.activity_regularizer(outputs) / outputs.shape[0]]
+        if mask is not None or (cls._custom_compute_mask and self.supports_masking):
+            self._set_mask_metadata(inputs, outputs, mask)
         return outputs
+
+    # -- masks (layers/masking.py) -----------------------------------------------------------
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output given the inputs and their mask (Keras: the input's mask)."""
+        return mask
+
+    def _call_takes_mask(self):
+        cls = type(self)
+        takes = _ACCEPTS_MASK.get(cls)
+        if takes is None:
+            takes = _ACCEPTS_MASK[cls] = _accepts(self.call, "mask")
+        return takes
+
+    def _set_mask_metadata(self, inputs, outputs, mask):
+        """Keras' step after call: the output's mask from compute_mask where the layer supports
+        masking; otherwise the mask stops here, with Keras' warning."""
+        if mask is not None:
+            self._passes_masks = True
+        if not self.supports_masking:
+            if mask is not None:
+                warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed "
+                              "an input with a mask attached to it. However, this layer does "
+                              "not support masking and will therefore destroy the mask "
+                              "information. Downstream layers will not see the mask.",
+                              stacklevel=3)
+            return
+        out_mask = self.compute_mask(inputs, mask)
+        if out_mask is not None:
+            self._passes_masks = True
+            attach_output_masks(outputs, out_mask)
 
     def _check_input(self, inputs, spec):
         if isinstance(spec, (list, tuple)):

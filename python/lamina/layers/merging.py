@@ -4,7 +4,14 @@ Minimum, Concatenate, Dot, and their functional forms ``add([a, b])``, ``concate
 Each takes a list of tensors and computes with lamina.ops, so gradients come from the tape.
 The element-wise ones accept shapes that broadcast along axes of size 1, as Keras does; a
 mismatch is reported when the graph is built, with both shapes.
+
+Masks (Keras 3): the element-wise layers give their output the OR of their inputs' masks when
+every input is masked (else no mask); Concatenate masks a step that is valid in any input along
+the feature axis, and joins the masks along any other axis (an unmasked input counts as all
+valid); Dot gives no mask.
 """
+import numpy as np
+
 from .. import ops
 from .layer import Layer
 
@@ -68,6 +75,27 @@ class _Merge(Layer):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) should be called on "
                              f"a list of inputs")
         return self._merge(list(inputs))
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras' Merge.compute_mask: OR of the inputs' masks, None unless all are masked."""
+        masks = self._input_masks(inputs, mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        out = np.asarray(masks[0], bool)
+        for m in masks[1:]:
+            out = np.logical_or(out, m)
+        return out
+
+    def _input_masks(self, inputs, mask):
+        if mask is None:
+            return None
+        if not isinstance(mask, (list, tuple)) or not isinstance(inputs, (list, tuple)) or \
+                len(mask) != len(inputs):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): `mask` should be a "
+                             f"list with one entry per input, got {type(mask).__name__} for "
+                             f"{len(inputs) if isinstance(inputs, (list, tuple)) else 1} "
+                             f"input(s)")
+        return None if all(m is None for m in mask) else list(mask)
 
 
 class Add(_Merge):
@@ -171,6 +199,23 @@ class Concatenate(_Merge):
             return xs[0]
         return ops.concatenate(xs, axis=self.axis % xs[0].ndim)
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras' Concatenate.compute_mask: each input's mask broadcast to the input's shape
+        (all True where an input has none), joined along `axis`, then any() over the last
+        axis."""
+        masks = self._input_masks(inputs, mask)
+        if masks is None:
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            shape = tuple(x.shape)
+            if m is None:
+                full.append(np.ones(shape, bool))
+            else:
+                m = np.asarray(m, bool)
+                full.append(np.broadcast_to(m[..., None], shape) if m.ndim < len(shape) else m)
+        return np.concatenate(full, axis=self.axis % len(full[0].shape)).any(axis=-1)
+
     def get_config(self):
         config = super().get_config()
         config["axis"] = self.axis
@@ -237,6 +282,9 @@ class Dot(_Merge):
         if ib == 2:
             y = ops.transpose(y, (0, 2, 1))
         return ops.matmul(x, y)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def get_config(self):
         config = super().get_config()

@@ -1,10 +1,10 @@
-"""Reshaping layers: Flatten, Reshape (the batch axis is kept)."""
+"""Reshaping layers: Flatten, Reshape, RepeatVector (the batch axis is kept)."""
 import numpy as np
 
 from .. import ops
-from .layer import Layer
+from .layer import InputSpec, Layer
 
-__all__ = ["Flatten", "Reshape"]
+__all__ = ["Flatten", "Reshape", "RepeatVector"]
 
 
 class Flatten(Layer):
@@ -61,4 +61,31 @@ class Reshape(Layer):
     def get_config(self):
         config = super().get_config()
         config["target_shape"] = self.target_shape
+        return config
+
+
+class RepeatVector(Layer):
+    """(N, features) -> (N, n, features): the input repeated n times along a new time axis
+    (Keras 3), e.g. to feed an encoder's summary to every step of a decoder RNN."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+            raise ValueError(f"RepeatVector '{self.name}': `n` must be a positive integer, got "
+                             f"{n!r}")
+        self.n = int(n)
+        self.input_spec = InputSpec(ndim=2)
+        self.built = True
+
+    def call(self, inputs):
+        # a broadcasting product: backward sums the n copies' gradients in one reduction
+        ones = np.ones((1, self.n, 1), dtype=inputs.dtype)
+        return ops.multiply(ops.expand_dims(inputs, 1), ones)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self):
+        config = super().get_config()
+        config["n"] = self.n
         return config

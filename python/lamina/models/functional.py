@@ -376,7 +376,9 @@ class Functional(Model):
         for layer in self._graph_layers:
             if getattr(layer, "activity_regularizer", None) is not None or not layer.built:
                 return None
-        steps = [self._step(node, ins, outs, checked=isinstance(node.layer, Model))
+        # Layers a Keras mask flows through keep __call__, which passes the masks on.
+        steps = [self._step(node, ins, outs,
+                            checked=isinstance(node.layer, Model) or node.layer._passes_masks)
                  for node, ins, outs in self._steps]
         index = self._output_index
         single = len(index) == 1

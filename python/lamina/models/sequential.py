@@ -78,6 +78,9 @@ class Sequential(Model):
         for layer in self.layers:
             if layer.activity_regularizer is not None or not layer.built:
                 return None
+            if layer._passes_masks:  # a Keras mask flows through it: keep __call__'s masks
+                plan.append((layer.__call__, True))
+                continue
             cls = type(layer)
             takes = _ACCEPTS_TRAINING.get(cls)
             if takes is None:

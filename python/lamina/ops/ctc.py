@@ -3,6 +3,10 @@ log space) and ``ctc_decode`` (greedy, vectorised numpy; beam search, native pre
 with keras.ops' signatures and Keras' conventions: logits (batch, timesteps, classes), integer
 targets (batch, max_label_length), 0 as the blank / mask index.
 
+Labels and lengths must be integers (integral floats are accepted); a non-integer value (which
+a cast would silently truncate), a mask_index outside the classes or lengths of the wrong size
+raise a ValueError naming the argument.
+
 Beyond Keras: a target entry equal to mask_index inside target_length is padding and is skipped,
 so 0-padded targets with a full-length target_length (as Keras' ``losses.CTC`` passes them) give
 the loss of the unpadded labels. A target that cannot be aligned in output_length steps gives
@@ -20,15 +24,30 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _lengths(v, batch, what):
-    a = np.asarray(_data(v))
+def _integers(a, where, what):
+    """An integer array from integers or integral floats (Keras casts those); a non-integer
+    float or another dtype is an error naming the first offending entry."""
+    a = np.asarray(a)
+    if a.dtype.kind in "iu":
+        return a
+    if a.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(a) | (np.mod(a, 1) != 0))
+        if bad.size == 0:
+            return a.astype(np.int64)
+        at = [int(i) for i in np.unravel_index(bad[0], a.shape)]
+        raise ValueError(f"[{where}] {what} must hold integers, got {a.flat[bad[0]].item()!r} "
+                         f"at {at if len(at) > 1 else at[0]} (dtype {a.dtype})")
+    raise ValueError(f"[{where}] {what} must hold integers, got dtype {a.dtype}")
+
+
+def _lengths(v, batch, where, what):
+    """(batch,) int64 lengths from a scalar or one entry per batch row."""
+    a = _integers(_data(v), where, what)
     if a.ndim == 0:
         a = np.full((batch,), a)
-    if a.dtype.kind not in "iu":
-        if a.dtype.kind == "f" and np.all(np.mod(a, 1) == 0):
-            a = a.astype(np.int64)
-        else:
-            raise ValueError(f"[ctc] {what} must be integers, got dtype {a.dtype}")
+    if a.shape != (batch,):
+        raise ValueError(f"[{where}] {what} must be a scalar or have one entry per batch row: "
+                         f"expected shape ({batch},), got {a.shape}")
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
@@ -44,12 +63,9 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0, zero_in
         raise ValueError(f"[ctc_loss] output must be (batch, timesteps, classes) logits, got "
                          f"shape {out.shape}")
     B = out.shape[0]
-    tgt = np.asarray(_data(target))
-    if tgt.dtype.kind == "f":
-        tgt = tgt.astype(np.int64)
-    tgt = np.ascontiguousarray(tgt, dtype=np.int64)
-    tlen = _lengths(target_length, B, "target_length")
-    olen = _lengths(output_length, B, "output_length")
+    tgt = np.ascontiguousarray(_integers(_data(target), "ctc_loss", "target"), dtype=np.int64)
+    tlen = _lengths(target_length, B, "ctc_loss", "target_length")
+    olen = _lengths(output_length, B, "ctc_loss", "output_length")
     K = backend.kernels(out)
     loss = xp.empty((B,), dtype=out.dtype)
     want_grad = isinstance(output, Tensor) and output.requires_grad
@@ -64,41 +80,46 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0, zero_in
 
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
                merge_repeated=True, mask_index=0):
-    """Decodes CTC outputs (keras.ops.ctc_decode). Returns ``(decoded, log_probabilities)``:
-    decoded (top_paths, batch, max_decoded_length) int64 padded with -1; for "greedy" the
-    scores are (batch, 1), the negative sum of the per-step maximum inputs (as Keras); for
-    "beam_search" (batch, top_paths) log-probabilities of each path under log_softmax(inputs)."""
+    """Decodes CTC outputs as keras.ops.ctc_decode. Returns ``(decoded, log_probabilities)``:
+    decoded int32 of shape (top_paths, batch, timesteps) (top_paths = 1 for "greedy"), each
+    path's labels first and -1 after them (Keras' padding, to the full timesteps); for
+    "greedy" the scores are (batch, 1), the negative sum over the valid steps of each step's
+    maximum input; for "beam_search" (batch, top_paths), the log-probability of each path under
+    log_softmax(inputs), best first. Scores are float64 for float64 inputs, else float32.
+    mask_index None means the last class."""
     x = np.asarray(_data(inputs))
     if x.ndim != 3:
         raise ValueError(f"[ctc_decode] inputs must be (batch, timesteps, classes), got shape "
                          f"{x.shape}")
+    x = x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
     B, T, C = x.shape
-    lengths = _lengths(sequence_lengths, B, "sequence_lengths")
+    lengths = _lengths(sequence_lengths, B, "ctc_decode", "sequence_lengths")
     if np.any(lengths < 0) or np.any(lengths > T):
         raise ValueError(f"[ctc_decode] sequence_lengths must lie in [0, {T}], got {lengths}")
     if mask_index is None:
         mask_index = C - 1
+    if isinstance(mask_index, bool) or not isinstance(mask_index, (int, np.integer)) or \
+            not 0 <= mask_index < C:
+        raise ValueError(f"[ctc_decode] mask_index must be a class in [0, {C}) (the blank), "
+                         f"got {mask_index!r}")
     if strategy == "greedy":
         best = x.argmax(axis=-1)
         valid = np.arange(T)[None, :] < lengths[:, None]
         keep = valid & (best != mask_index)
         if merge_repeated:
             keep[:, 1:] &= best[:, 1:] != best[:, :-1]
-        counts = keep.sum(axis=1)
-        decoded = np.full((B, int(counts.max(initial=0))), -1, dtype=np.int64)
+        decoded = np.full((B, T), -1, dtype=np.int32)
         rows, cols = np.nonzero(keep)
         decoded[rows, (np.cumsum(keep, axis=1) - 1)[rows, cols]] = best[rows, cols]
         scores = -np.where(valid, x.max(axis=-1), 0.0).sum(axis=1, keepdims=True)
-        return decoded[None], scores.astype(x.dtype if x.dtype.kind == "f" else np.float32)
+        return decoded[None], scores.astype(x.dtype)
     if strategy == "beam_search":
-        xf = np.ascontiguousarray(x if x.dtype in (np.float32, np.float64) else
-                                  x.astype(np.float32))
+        x = np.ascontiguousarray(x)
         paths = np.empty((B, top_paths, T), dtype=np.int64)
-        scores = np.empty((B, top_paths), dtype=xf.dtype)
+        scores = np.empty((B, top_paths), dtype=x.dtype)
         from .. import _cpu
-        _cpu.ctc_beam_search(xf, lengths, int(mask_index), int(beam_width), int(top_paths),
+        _cpu.ctc_beam_search(x, lengths, int(mask_index), int(beam_width), int(top_paths),
                              bool(merge_repeated), paths, scores)
-        width = int((paths >= 0).sum(axis=2).max(initial=0))
-        return np.ascontiguousarray(paths[:, :, :width].transpose(1, 0, 2)), scores
+        return np.ascontiguousarray(paths.transpose(1, 0, 2), dtype=np.int32), scores
     raise ValueError(f"[ctc_decode] invalid strategy {strategy!r}; expected 'greedy' or "
                      f"'beam_search'")

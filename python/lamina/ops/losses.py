@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, is_recording, make_output
+from ..masking import set_mask
 from .dtypes import kernel_input
 
 __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -115,7 +116,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     that is not a whole number (NaN, inf, 2.5).
 
     ignore_class (Keras): rows whose label equals it get loss 0 and gradient 0, and the result
-    carries the valid-row mask (``_keras_mask``) so that a Loss leaves those rows out of its
+    carries the valid-row mask (lamina.masking) so that a Loss leaves those rows out of its
     reduction, as Keras' does. Any integer works, -1 and 255 included."""
     where = "sparse_categorical_crossentropy"
     p = _prediction(y_pred, where)
@@ -139,7 +140,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         ignore_class = int(ignore_class)
     out = _row_loss(where, y_pred, p, labels.reshape(-1), where, bool(from_logits), ignore_class)
     if ignore_class is not None:
-        out._keras_mask = labels != ignore_class
+        set_mask(out, labels != ignore_class)
     return out
 
 

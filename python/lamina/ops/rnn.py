@@ -7,6 +7,14 @@ No Python runs per timestep.
 Layouts are Keras': x (batch, timesteps, features), kernel (features, gates * units),
 recurrent_kernel (units, gates * units), gate order LSTM i, f, c, o and GRU z, r, h.
 
+Activations: any element-wise activation lamina has a kernel formula for
+(csrc/common/activation_math.h, the formulas the Activation kernels use), by Keras name; the
+default pair (tanh, sigmoid) runs a vectorised fast path.
+
+Recurrent dropout follows Keras 3's cells: ``recurrent_mask`` (batch, gates * units) holds one
+scaled keep mask per gate (a (batch, units) mask is shared by every gate); gate g's recurrent
+product reads ``h_{t-1} * mask_g`` while the state update uses the undropped ``h_{t-1}``.
+
 Masks follow Keras' ``rnn``: at a timestep whose mask is 0 the states carry over unchanged and
 the output repeats the previous output (zeros before the first valid step), or is zero when
 ``zero_output_for_mask`` (what Bidirectional asks of its layers). ``go_backwards`` processes
@@ -19,8 +27,11 @@ from ..autograd import Tensor, make_outputs
 
 __all__ = ["lstm", "gru", "simple_rnn", "RNN_ACTIVATIONS"]
 
-# Kernel codes of the activations the recurrent cells support (csrc/common/lstm_math.h).
-RNN_ACTIVATIONS = {None: 0, "linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "hard_sigmoid": 12}
+# Kernel codes of the activations the recurrent cells support: csrc/common/activation_math.h's
+# element-wise kinds (Keras' default parameters: elu alpha 1, leaky_relu negative_slope 0.2).
+RNN_ACTIVATIONS = {None: 0, "linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "gelu": 5,
+                   "elu": 7, "selu": 8, "softplus": 9, "silu": 10, "swish": 10,
+                   "leaky_relu": 11, "hard_sigmoid": 12, "relu6": 13, "softsign": 14}
 
 
 def _code(name, what):
@@ -95,13 +106,17 @@ class _Sequence:
                              f"(batch, units) = ({self.N}, {self.U})")
         return a
 
-    def recurrent_mask(self, m):
+    def recurrent_mask(self, m, gates):
+        """(batch, gates * units): one keep mask per gate; a (batch, units) mask serves all."""
         if m is None:
             return None
         a = _contiguous(_data(m), self.dtype)
-        if a.shape != (self.N, self.U):
+        if a.shape == (self.N, self.U) and gates > 1:
+            a = self.xp.ascontiguousarray(self.xp.tile(a, (1, gates)))
+        if a.shape != (self.N, gates * self.U):
             raise ValueError(f"[{self.name}] recurrent_mask of shape {a.shape}: expected "
-                             f"(batch, units) = ({self.N}, {self.U})")
+                             f"(batch, units) = ({self.N}, {self.U}) or (batch, {gates} * "
+                             f"units) = ({self.N}, {gates * self.U})")
         return a
 
     def outputs(self, h_seq, return_sequences):
@@ -143,8 +158,8 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
          recurrent_activation="sigmoid", zero_output_for_mask=False, recurrent_mask=None):
     """LSTM over a whole sequence; returns ``(output, h, c)``: output is the sequence
     (batch, timesteps, units) with return_sequences, else the last output (batch, units).
-    recurrent_mask (batch, units), for recurrent dropout, multiplies h_{t-1} where it enters
-    the recurrent product (a constant: it receives no gradient)."""
+    recurrent_mask (batch, 4 * units) or (batch, units), for recurrent dropout, multiplies
+    h_{t-1} where it enters each gate's recurrent product (a constant: no gradient)."""
     act = _code(activation, "lstm")
     ract = _code(recurrent_activation, "lstm")
     s = _Sequence("lstm", x, kernel, recurrent_kernel, 4, mask, go_backwards,
@@ -152,7 +167,7 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
     xp, N, T, U = s.xp, s.N, s.T, s.U
     b = s.bias(bias, (4 * U,))
     h0d, c0d = s.state(h0, "h0"), s.state(c0, "c0")
-    rm = s.recurrent_mask(recurrent_mask)
+    rm = s.recurrent_mask(recurrent_mask, 4)
     gates = xp.empty((N, T, 4 * U), dtype=s.dtype)
     h_seq = xp.empty((N, T, U), dtype=s.dtype)
     c_seq = xp.empty((N, T, U), dtype=s.dtype)
@@ -182,9 +197,12 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
 
 def gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False,
         return_sequences=False, reset_after=True, activation="tanh",
-        recurrent_activation="sigmoid", zero_output_for_mask=False):
+        recurrent_activation="sigmoid", zero_output_for_mask=False, recurrent_mask=None):
     """GRU over a whole sequence (Keras 3 semantics); returns ``(output, h)``. With
-    reset_after (the default) bias is (2, 3 * units): input bias, then recurrent bias."""
+    reset_after (the default) bias is (2, 3 * units): input bias, then recurrent bias.
+    recurrent_mask (batch, 3 * units) or (batch, units): recurrent dropout as Keras 3's GRUCell,
+    h_{t-1} dropped in the z, r and h products only, never in the blend
+    h = z h_{t-1} + (1 - z) hh."""
     act = _code(activation, "gru")
     ract = _code(recurrent_activation, "gru")
     s = _Sequence("gru", x, kernel, recurrent_kernel, 3, mask, go_backwards,
@@ -192,12 +210,13 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards
     xp, N, T, U = s.xp, s.N, s.T, s.U
     b = s.bias(bias, (2, 3 * U) if reset_after else (3 * U,))
     h0d = s.state(h0, "h0")
+    rm = s.recurrent_mask(recurrent_mask, 3)
     gates = xp.empty((N, T, 3 * U), dtype=s.dtype)
     rh = xp.empty((N, T, U), dtype=s.dtype)
     h_seq = xp.empty((N, T, U), dtype=s.dtype)
     reset_after = bool(reset_after)
-    s.K.gru_sequence_forward(s.x, s.W, s.R, b, h0d, s.mask, act, ract, reset_after, gates, rh,
-                             h_seq)
+    s.K.gru_sequence_forward(s.x, s.W, s.R, b, h0d, s.mask, rm, act, ract, reset_after, gates,
+                             rh, h_seq)
 
     def backward(grads):
         g_out, g_h = grads
@@ -209,8 +228,8 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards
         dh0 = xp.empty_like(h0d)
         dgates = xp.empty_like(gates)
         ds = xp.empty_like(gates) if reset_after else None
-        s.K.gru_sequence_backward(s.x, s.W, s.R, h0d, s.mask, act, ract, reset_after, gates, rh,
-                                  h_seq, dh_seq, dh_last, dx, dW, dR, db, dh0, dgates, ds)
+        s.K.gru_sequence_backward(s.x, s.W, s.R, h0d, s.mask, rm, act, ract, reset_after, gates,
+                                  rh, h_seq, dh_seq, dh_last, dx, dW, dR, db, dh0, dgates, ds)
         return (s.input_grad(dx), dW, dR, db, dh0)
 
     datas = [s.outputs(h_seq, return_sequences), xp.ascontiguousarray(h_seq[:, -1])]
@@ -229,7 +248,7 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_ba
     xp, N, T, U = s.xp, s.N, s.T, s.U
     b = s.bias(bias, (U,))
     h0d = s.state(h0, "h0")
-    rm = s.recurrent_mask(recurrent_mask)
+    rm = s.recurrent_mask(recurrent_mask, 1)
     gates = xp.empty((N, T, U), dtype=s.dtype)
     h_seq = xp.empty((N, T, U), dtype=s.dtype)
     s.K.simple_rnn_sequence_forward(s.x, s.W, s.R, b, h0d, s.mask, rm, act, gates, h_seq)
@@ -242,8 +261,12 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_ba
         dW, dR = xp.empty_like(s.W), xp.empty_like(s.R)
         db = xp.empty_like(b) if b is not None else None
         dh0 = xp.empty_like(h0d)
+        # The kernel reads the pre-activations from this buffer and overwrites them with their
+        # gradients; tanh's derivative needs only h, so its buffer is reused (a persistent tape
+        # may run this backward twice: any other activation works on a copy).
+        work = gates if act == RNN_ACTIVATIONS["tanh"] else gates.copy()
         s.K.simple_rnn_sequence_backward(s.x, s.W, s.R, h0d, s.mask, rm, act, h_seq, dh_seq,
-                                         dh_last, dx, dW, dR, db, dh0, gates)
+                                         dh_last, dx, dW, dR, db, dh0, work)
         return (s.input_grad(dx), dW, dR, db, dh0)
 
     datas = [s.outputs(h_seq, return_sequences), xp.ascontiguousarray(h_seq[:, -1])]
