@@ -142,3 +142,18 @@ def test_masking_layer_and_rnn_without_sequences():
     assert get_mask(layers.SimpleRNN(2)(masked)) is None
     seq = layers.SimpleRNN(2, return_sequences=True)(masked)
     np.testing.assert_array_equal(get_mask(seq), get_mask(masked))
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_a_nested_model_passes_the_mask_on_without_a_warning(kind):
+    ids = np.array([[0, 0, 3, 4], [5, 6, 0, 0]])
+    emb = layers.Embedding(10, 3, mask_zero=True)
+    if kind == "functional":
+        i = L.Input((4, 3))
+        inner = L.Model(i, layers.Dense(3)(i))
+    else:
+        inner = L.Sequential([L.Input((4, 3)), layers.Dense(3)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = inner(emb(ids))
+    np.testing.assert_array_equal(get_mask(out), ids != 0)

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+import lamina as L
 from lamina import _cpu, ops
 
 import reference as ref
@@ -204,3 +205,32 @@ def test_pooling_layers_keras_shapes():
     with pytest.raises(ValueError, match=r"the `strides` argument must be a tuple of 1 integers "
                                          r"> 0, received strides=1.5"):
         L.layers.AveragePooling1D(2, strides=1.5)
+
+
+@pytest.mark.parametrize("data_format, keepdims", [("channels_last", False),
+                                                   ("channels_last", True),
+                                                   ("channels_first", False)])
+def test_global_average_pooling_1d_averages_the_unmasked_steps(data_format, keepdims):
+    # Keras: with a mask, the mean over the steps whose mask is True; the mask stops here.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 5, 4))
+    mask = np.array([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [0, 1, 0, 1, 0]], bool)
+    expect = np.stack([x[i][mask[i]].mean(0) for i in range(3)])
+    if keepdims:
+        expect = expect[:, None, :]
+    xin = x if data_format == "channels_last" else x.transpose(0, 2, 1)
+    layer = L.layers.GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims,
+                                            dtype="float64")
+    out = layer(xin, mask=mask)
+    np.testing.assert_allclose(out.data, expect, rtol=1e-12)
+    assert layer.compute_mask(xin, mask) is None
+    check_gradients(lambda v: layer(v, mask=mask), xin)
+
+
+def test_global_average_pooling_1d_takes_the_mask_of_an_embedding():
+    ids = np.array([[1, 2, 0, 0], [3, 0, 0, 0]])
+    emb = L.layers.Embedding(5, 3, mask_zero=True)
+    out = L.layers.GlobalAveragePooling1D()(emb(ids))
+    table = emb.get_weights()[0]
+    np.testing.assert_allclose(out.data, [table[[1, 2]].mean(0), table[[3]].mean(0)], rtol=1e-6)
+    assert L.layers.masking.get_mask(out) is None

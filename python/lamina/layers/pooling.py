@@ -118,7 +118,24 @@ class _GlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
+    """Mean over the steps of (N, L, C). With a Keras mask (N, L) (Embedding(mask_zero=True),
+    Masking) it averages the unmasked steps only, as Keras does, and the mask stops here."""
     rank, kind = 1, "avg"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(data_format, keepdims, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        steps = 1 if self.data_format == "channels_last" else 2
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), 3 - steps)
+        total = ops.sum(ops.multiply(inputs, weights), axis=steps, keepdims=self.keepdims)
+        return ops.divide(total, ops.sum(weights, axis=steps, keepdims=self.keepdims))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

@@ -170,6 +170,12 @@ class Functional(Model):
         self.built = True
         self._fast_steps = None
 
+    def compute_mask(self, inputs, mask=None):
+        """A model used as a layer passes masks on: the layers inside attach their outputs'
+        masks as it runs (as Keras' Functional computes them through its graph), so there is
+        nothing to add here and no reason to warn that the mask is dropped."""
+        return None
+
     # -- structure ---------------------------------------------------------------------------
     @property
     def _layers(self):

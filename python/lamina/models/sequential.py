@@ -23,6 +23,12 @@ class Sequential(Model):
             self.add(layer, rebuild=False)
         self._maybe_rebuild()
 
+    def compute_mask(self, inputs, mask=None):
+        """A model used as a layer passes masks on: the layers inside attach their outputs'
+        masks as it runs (as Keras' Functional computes them through its graph), so there is
+        nothing to add here and no reason to warn that the mask is dropped."""
+        return None
+
     def add(self, layer, rebuild=True):
         if isinstance(layer, SymbolicTensor) and isinstance(layer.layer, InputLayer):
             layer = layer.layer
