@@ -37,10 +37,12 @@ SMALL_SHAPES = [
     (8, 15, 64), (9, 16, 31), (25, 47, 29), (32, 64, 64), (32, 10, 64), (64, 64, 32),
     (128, 10, 64), (16, 10, 33), (17, 16, 9), (15, 9, 20), (48, 40, 24), (24, 24, 12),
 ]
-# Packed path: just below/above MC (128, 192, 384), KC (256), NC (2048, 4096), many NR panels.
+# Packed path: just below/above MC (128, 192, 384), KC (256), NC (2048, 4096), many NR panels;
+# a last row panel of every partial size class (m <= MR/3, <= 2 MR/3, more: each runs its own
+# tile body), e.g. the 32 and 64 rows of a dense layer's batch on a 12-row kernel.
 LARGE_SHAPES = [
     (97, 101, 103), (130, 70, 257), (200, 33, 255), (385, 97, 129), (191, 193, 300),
-    (37, 521, 260), (37, 2100, 20), (20, 4200, 15),
+    (37, 521, 260), (37, 2100, 20), (20, 4200, 15), (32, 600, 70), (64, 300, 60),
 ]
 
 
