@@ -14,6 +14,19 @@ from lamina import _cpu
 RNG = np.random.default_rng(1234)
 
 
+@pytest.fixture(params=[(np.float32, None), (np.float64, "standard"), (np.float64, "wide")],
+                ids=["f32", "f64", "f64-wide"])
+def dtype(request):
+    """float32, and float64 on each double micro-tile (12 x 16 and 8 x 24 on AVX-512; the CPU
+    picks one at load, the tests run both)."""
+    dt, tile = request.param
+    before = _cpu.gemm_f64_tile()
+    if tile is not None:
+        _cpu.set_gemm_f64_tile(tile)
+    yield dt
+    _cpu.set_gemm_f64_tile(before)
+
+
 def operands(M, N, K, dtype, trans_a=False, trans_b=False):
     a = RNG.standard_normal((K, M) if trans_a else (M, K)).astype(dtype)
     b = RNG.standard_normal((N, K) if trans_b else (K, N)).astype(dtype)
@@ -187,6 +200,13 @@ def test_gemm_batched_empty_batch(dtype):
 
 
 # ---- argument checking: a bad call raises with a message naming the argument -------------------
+
+def test_f64_tile_switch_names_its_choices():
+    assert _cpu.gemm_f64_tile() in ("wide", "standard")
+    with pytest.raises(ValueError, match=r"\[set_gemm_f64_tile\] argument 'name': expected "
+                                         r"'wide' or 'standard', got 'huge'"):
+        _cpu.set_gemm_f64_tile("huge")
+
 
 def test_rejects_wrong_dtype():
     a = np.ones((3, 4), np.float32)

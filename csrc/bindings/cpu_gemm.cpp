@@ -1,4 +1,6 @@
 // lamina._cpu.gemm / gemm_batched: see csrc/cpu/gemm.h for the contract.
+#include <string>
+
 #include "bindings/arrays.h"
 #include "bindings/families.h"
 #include "bindings/overlap.h"
@@ -104,6 +106,16 @@ void bind_gemm(py::module_& m) {
         py::arg("beta") = 0.0,
         "c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i], in place. C-contiguous 3-D arrays; a "
         "batch of 1 in a or b is shared by every product.");
+  m.def("gemm_f64_tile", [] { return gemm_f64_wide() ? "wide" : "standard"; },
+        "The double micro-tile in use: 'wide' (8 x 24 on AVX-512, chosen on AMD CPUs) or "
+        "'standard' (12 x 16).");
+  m.def("set_gemm_f64_tile", [](const std::string& name) {
+    if (name != "wide" && name != "standard") {
+      throw py::value_error("[set_gemm_f64_tile] argument 'name': expected 'wide' or "
+                            "'standard', got '" + name + "'");
+    }
+    set_gemm_f64_wide(name == "wide");
+  }, py::arg("name"), "Switches the double micro-tile (for tests and benchmarks).");
 }
 
 }  // namespace lamina::bind

@@ -24,4 +24,10 @@ void gemm_batched(bool trans_a, bool trans_b, std::int64_t batch, std::int64_t M
                   const T* B, std::int64_t ldb, std::int64_t stride_b, T beta, T* C,
                   std::int64_t ldc, std::int64_t stride_c);
 
+// The double micro-tile in use: wide (8 x 24 on AVX-512) or standard (12 x 16). Chosen at load
+// from the CPU (wide on AMD); switching it is for tests and benchmarks, not thread-safe against
+// running products.
+void set_gemm_f64_wide(bool wide);
+bool gemm_f64_wide();
+
 }  // namespace lamina

@@ -53,6 +53,7 @@ struct GemmKernelsOf {
 struct GemmKernels {
   GemmKernelsOf<float> f32;
   GemmKernelsOf<double> f64;
+  GemmKernelsOf<double> f64_wide;  // an alternative double tile (gemm.cpp chooses per CPU)
 };
 
 }  // namespace lamina

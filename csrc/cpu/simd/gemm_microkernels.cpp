@@ -144,6 +144,20 @@ static inline void gemm_transpose4x4_pd(const double* s, std::int64_t lds, doubl
 #define GTRANS4 GTRANS_F64_4
 #endif
 #include "cpu/simd/gemm_ukernel.inc"
+
+// The wide double tile, 8 x 24 (3 vectors): 24 accumulators as in 12 x 16, but 11 loads per 24
+// FMAs instead of 14 and row panels of 8, which divide the 32- and 64-row products of dense
+// layers. Chosen on AMD Zen (see gemm.cpp), whose 32 KiB L1 the 12 x 16 kernel's B and A panels
+// overflow either way: on the Zen 4 dev machine, one thread, it measured 1024^3 50.5 -> 52.6,
+// 2048^3 50 -> 52.5, 32x512x784 40.3 -> 43.3 GFLOP/s. (On the Intel machine of an earlier round
+// an 8 x 24 double tile measured far slower, 54-58 against 82-85, hence no switch there.)
+#undef GMR
+#undef GNV
+#undef GNAME
+#define GMR 8
+#define GNV 3
+#define GNAME(x) x##_f64w
+#include "cpu/simd/gemm_ukernel.inc"
 #undef GTRANS4
 
 // KC: the KC x NR micro-panel of B is reused by every MR-row tile of the MC block and must stay
@@ -157,6 +171,12 @@ static inline void gemm_transpose4x4_pd(const double* s, std::int64_t lds, doubl
 // KC = 128..192 measured no faster (the shorter K loop pays more C-tile updates). A block
 // 384 x 256 x 8 = 768 KiB in L2; B block 256 x 2048 x 8 = 4 MiB in L3.
 #define GEMM_BLOCKING_F64 {12, 16, 256, 384, 2048, 16, 16}
+// The wide tile: B micro-panel 256 x 24 x 8 = 48 KiB (KC = 128 and 192 measured 1-5% slower on
+// Zen 4), NC a multiple of 24.
+// Only the packed path uses it: the small products keep the standard direct kernel (the 8 x 24
+// direct tile measured 10-30% slower at 64^3 and on 128x10x64).
+#define GEMM_BLOCKING_F64_WIDE {8, 24, 256, 384, 2040, 16, 16}
+#define GEMM_F64_WIDE {GEMM_BLOCKING_F64_WIDE, packed_f64w, direct_f64, pack_a_f64w, pack_b_f64w}
 
 #elif defined(__AVX2__)
 
@@ -285,9 +305,14 @@ static inline __m256i gemm_mask4(int n) {
 
 #endif
 
+#ifndef GEMM_F64_WIDE  // no wide double tile on this ISA: the standard one serves both
+#define GEMM_F64_WIDE {GEMM_BLOCKING_F64, packed_f64, direct_f64, pack_a_f64, pack_b_f64}
+#endif
+
 extern const GemmKernels gemm_kernels = {
     {GEMM_BLOCKING_F32, packed_f32, direct_f32, pack_a_f32, pack_b_f32},
     {GEMM_BLOCKING_F64, packed_f64, direct_f64, pack_a_f64, pack_b_f64},
+    GEMM_F64_WIDE,
 };
 
 }  // namespace lamina::LAMINA_ISA_NS
