@@ -146,6 +146,12 @@ class Model(Trainer, Layer):
         from ..saving.serialization_lib import serialize_keras_object
         return json.dumps(serialize_keras_object(self), **kwargs)
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves the model as a ``.keras`` archive: architecture, weights and optimizer state
+        (``lamina.saving.save_model``)."""
+        from ..saving import save_model
+        return save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
     # -- inspection --------------------------------------------------------------------------
     def _summary_rows(self):
         """(layer, [name cell, shape, params]) per layer, in ``layers`` order."""
@@ -226,8 +232,12 @@ class Model(Trainer, Layer):
             np.savez(f, *self.get_weights())
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """Reads weights written by save_weights (same architecture, same order)."""
+        """Reads weights written by save_weights (same architecture, same order), or the
+        weights of a ``.keras`` archive written by ``save`` (matched by variable path)."""
         filepath = str(filepath)
+        if filepath.endswith(".keras"):
+            from ..saving.saving_lib import load_weights
+            return load_weights(self, filepath)
         with np.load(filepath, allow_pickle=False) as archive:
             arrays = [archive[f"arr_{i}"] for i in range(len(archive.files))]
         if not self.built:
