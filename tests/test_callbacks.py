@@ -1,10 +1,12 @@
-"""Callbacks: hooks, History, EarlyStopping, schedules, NaN termination."""
+"""Callbacks: hooks, History, EarlyStopping, schedules, NaN termination, ModelCheckpoint."""
 import numpy as np
 import pytest
 
 import lamina as L
 from lamina import callbacks as C
 from lamina import layers
+from lamina.models import load_model
+from example_models import X, Y, assert_same_outputs, sequential
 
 
 def _regression(optimizer="sgd"):
@@ -86,3 +88,27 @@ def test_history_params_and_model():
     history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
     assert history.params == {"verbose": 0, "epochs": 2, "steps": 4}
     assert history.model is model and model.history is history
+
+
+def test_model_checkpoint_saves_the_whole_model_by_default(tmp_path):
+    model = sequential()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    checkpoint = L.callbacks.ModelCheckpoint(str(tmp_path / "ckpt" / "e{epoch}.keras"),
+                                             monitor="loss")
+    assert checkpoint.save_weights_only is False
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[checkpoint])
+    loaded = load_model(tmp_path / "ckpt" / "e2.keras")
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    assert_same_outputs(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    with pytest.raises(ValueError, match=r"The filepath provided must end in `\.keras` \(Keras "
+                                         r"model format\)\. Received: filepath=w\.npz"):
+        L.callbacks.ModelCheckpoint("w.npz")
+    with pytest.raises(ValueError, match=r"ModelCheckpoint: .*`\.h5` / `\.hdf5` is Keras' "
+                                         r"legacy HDF5 format"):
+        L.callbacks.ModelCheckpoint("m.h5")
+    weights_only = L.callbacks.ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True,
+                                               monitor="loss")
+    model.fit(X, Y, epochs=1, verbose=0, callbacks=[weights_only])
+    other = sequential()
+    other.load_weights(tmp_path / "w.npz")
+    assert_same_outputs(other.predict(X, verbose=0), model.predict(X, verbose=0))

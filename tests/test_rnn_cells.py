@@ -199,8 +199,8 @@ def test_rnn_config_round_trip():
     clone = layers.RNN.from_config(config)
     assert clone.get_config() == config
     user = layers.RNN(MinimalRNNCell(3))
-    with pytest.raises(ValueError, match=r"Unknown cell class 'MinimalRNNCell': pass it in "
-                                         r"custom_objects"):
+    with pytest.raises(TypeError, match=r"Could not locate class 'MinimalRNNCell'. Make sure "
+                                        r"custom classes are decorated"):
         layers.RNN.from_config(user.get_config())
     again = layers.RNN.from_config(user.get_config(),
                                    custom_objects={"MinimalRNNCell": MinimalRNNCell})

@@ -20,10 +20,10 @@ __all__ = ["backend", "cuda", "device", "ops", "random", "utils", "GradientTape"
 
 # The Keras-facing API (front branch): layers, models, training pieces.
 from . import (activations, callbacks, constraints, datasets, initializers, layers,  # noqa: E402
-               losses, metrics, models, optimizers, regularizers)
+               losses, metrics, models, optimizers, regularizers, saving)
 from .layers import Input  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
 __all__ += ["activations", "callbacks", "constraints", "datasets", "initializers", "layers",
-            "losses", "metrics", "models", "optimizers", "regularizers", "Input", "Model",
-            "Sequential"]
+            "losses", "metrics", "models", "optimizers", "regularizers", "saving", "Input",
+            "Model", "Sequential"]

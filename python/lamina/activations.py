@@ -4,6 +4,8 @@
 (Dense) look the function up in ``FUSED`` to pass its kernel name instead of calling it.
 """
 from . import ops
+from .saving.serialization_lib import (custom_object, deserialize_keras_object,
+                                       serialize_keras_object)
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "elu", "selu",
            "gelu", "softplus", "silu", "swish", "leaky_relu", "relu6", "hard_sigmoid",
@@ -102,26 +104,40 @@ FUSED = {relu: "relu", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", lin
 
 
 def serialize(activation):
+    """A built-in activation's name; Keras' config of any other (a registered or custom
+    function, a lambda, a callable object with get_config) via serialize_keras_object."""
     for name, fn in _BY_NAME.items():
         if fn is activation:
             return name
-    return getattr(activation, "__name__", repr(activation))
+    return serialize_keras_object(activation)
 
 
-def deserialize(name):
-    return get(name)
+def deserialize(config, custom_objects=None):
+    """The activation a name or a config dict names (custom ones from the registry, the active
+    custom_object_scope or `custom_objects`)."""
+    if isinstance(config, dict):
+        fn = deserialize_keras_object(config, custom_objects=custom_objects)
+        if not callable(fn):
+            raise ValueError(f"Could not interpret activation function identifier: {config!r}")
+        return fn
+    if custom_objects and config in custom_objects:
+        return custom_objects[config]
+    return get(config)
 
 
 def get(identifier):
-    """None -> linear, a name -> the function, a callable -> itself."""
+    """None -> linear, a name (built-in, or registered / in the custom-object scope) -> the
+    function, a config dict -> what it describes, a callable -> itself."""
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        fn = _BY_NAME.get(identifier)
+        fn = _BY_NAME.get(identifier) or custom_object(identifier)
         if fn is None:
             raise ValueError(f"Unknown activation function: {identifier!r}. Known names: "
                              f"{sorted(_BY_NAME)}")
         return fn
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")

@@ -5,6 +5,7 @@ per-batch logs and calling batch hooks when nobody listens: a small model's step
 and must not pay for hooks that do nothing.
 """
 import math
+import os
 import sys
 import warnings
 
@@ -403,14 +404,24 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Saves the weights (``model.save_weights``, an .npz) after each epoch, or only when
-    `monitor` improved with save_best_only=True. Only weights are saved in lamina for now."""
+    """Saves the model after each epoch, or only when `monitor` improved with
+    save_best_only=True (Keras 3): the whole model (``model.save``, a ``.keras`` archive that
+    ``lamina.models.load_model`` reads, optimizer state included) by default, or with
+    ``save_weights_only=True`` the weights alone (``model.save_weights``, an .npz). `filepath`
+    may hold ``{epoch}`` and the logs' names (``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``)."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=True, mode="auto", save_freq="epoch",
+                 save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
         super().__init__()
         self.filepath = str(filepath)
+        if not save_weights_only:
+            if self.filepath.endswith((".h5", ".hdf5")):
+                from .saving.saving_lib import legacy_h5_error
+                raise legacy_h5_error("ModelCheckpoint", self.filepath)
+            if not self.filepath.endswith(".keras"):
+                raise ValueError(f"ModelCheckpoint: The filepath provided must end in `.keras` "
+                                 f"(Keras model format). Received: filepath={self.filepath}")
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
@@ -435,7 +446,13 @@ class ModelCheckpoint(Callback):
                 sys.stdout.write(f"\nEpoch {epoch + 1}: {self.monitor} improved from "
                                  f"{self.best:.5f} to {current:.5f}, saving model to {path}\n")
             self.best = current
-        self.model.save_weights(path)
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path, overwrite=True)
 
 
 class LambdaCallback(Callback):

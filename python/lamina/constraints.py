@@ -1,6 +1,9 @@
 """Weight constraints (Keras 3), applied to a weight after each optimizer update."""
 import numpy as np
 
+from .saving.serialization_lib import (custom_object, deserialize_keras_object,
+                                       is_builtin_config, serialize_keras_object)
+
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize",
            "deserialize"]
 
@@ -69,29 +72,38 @@ _BY_NAME = {"non_neg": NonNeg, "max_norm": MaxNorm, "unit_norm": UnitNorm,
 
 
 def serialize(constraint):
-    """{"class_name", "config"} for lamina's constraints (what ``get`` takes back); None and
-    any other callable are returned as they are."""
+    """{"class_name", "config"} for lamina's constraints (what ``get`` takes back); None stays
+    None; a custom one (a Constraint subclass or a function) gets Keras' full config (module,
+    registered name)."""
+    if constraint is None:
+        return None
     if type(constraint) in (NonNeg, MaxNorm, UnitNorm, MinMaxNorm):
         return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    return serialize_keras_object(constraint)
+
+
+def deserialize(config, custom_objects=None):
+    name = config.get("class_name")
+    if name in _BY_NAME and is_builtin_config(config):
+        return _BY_NAME[name].from_config(config.get("config", {}))
+    constraint = deserialize_keras_object(config, custom_objects=custom_objects)
+    if not callable(constraint):
+        raise ValueError(f"Unknown constraint class_name: {name!r}")
     return constraint
-
-
-def deserialize(config):
-    return get(config)
 
 
 def get(identifier):
     if identifier is None:
         return None
     if isinstance(identifier, str):
+        custom = None if identifier in _BY_NAME else custom_object(identifier)
+        if custom is not None:
+            return custom() if isinstance(custom, type) else custom
         if identifier not in _BY_NAME:
             raise ValueError(f"Unknown constraint: {identifier!r}")
         return _BY_NAME[identifier]()
     if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name not in _BY_NAME:
-            raise ValueError(f"Unknown constraint class_name: {name!r}")
-        return _BY_NAME[name].from_config(identifier.get("config", {}))
+        return deserialize(identifier)
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")

@@ -10,6 +10,9 @@ import math
 
 import numpy as np
 
+from .saving.serialization_lib import (custom_object, deserialize_keras_object,
+                                       is_builtin_config, serialize_keras_object)
+
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
     "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
@@ -305,18 +308,24 @@ _ALIASES = {
 
 def serialize(initializer):
     """Keras' config form of an initializer, ``{"class_name": ..., "config": ...}``, which get()
-    turns back into it; None stays None and a plain function is kept as it is (it round-trips
-    in memory, not through JSON)."""
-    if not isinstance(initializer, Initializer):
-        return initializer
+    turns back into it; None stays None. A custom initializer (an Initializer subclass or a
+    function) gets Keras' full config (module, registered name), so that it is found again
+    when registered or given in ``custom_objects``."""
+    if initializer is None:
+        return None
+    if type(initializer) not in _CLASSES.values():
+        return serialize_keras_object(initializer)
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     name = config.get("class_name")
     cls = _CLASSES.get(name) or _ALIASES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown initializer class_name: {name!r}")
+    if cls is None or not is_builtin_config(config):
+        initializer = deserialize_keras_object(config, custom_objects=custom_objects)
+        if not callable(initializer):
+            raise ValueError(f"Unknown initializer: {config!r}")
+        return initializer
     return cls.from_config(config.get("config", {}))
 
 
@@ -333,6 +342,10 @@ def get(identifier):
         cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
         if cls is None:
             cls = _ALIASES.get(identifier.lower())
+        if cls is None:
+            custom = custom_object(identifier)
+            if custom is not None:
+                return custom() if isinstance(custom, type) else custom
         if cls is None:
             raise ValueError(
                 f"Could not interpret initializer identifier: {identifier!r}. Known names: "

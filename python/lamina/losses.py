@@ -15,6 +15,8 @@ from . import backend, ops
 from .autograd import Tensor
 from .masking import get_mask
 from .ops import losses as _loss_ops
+from .saving.serialization_lib import (custom_object, deserialize_keras_object,
+                                       is_builtin_config, serialize_keras_object)
 
 __all__ = ["Loss", "LossFunctionWrapper", "CategoricalCrossentropy",
            "SparseCategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError",
@@ -192,7 +194,15 @@ class LossFunctionWrapper(Loss):
     def get_config(self):
         config = super().get_config()
         config.update(self._fn_kwargs)
+        if type(self) is LossFunctionWrapper:  # the named losses know their function
+            config["fn"] = serialize_keras_object(self.fn)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        if "fn" in config:
+            config = dict(config, fn=deserialize_keras_object(config["fn"]))
+        return cls(**config)
 
 
 class CategoricalCrossentropy(LossFunctionWrapper):
@@ -320,13 +330,22 @@ _NAMES = {
 
 
 def serialize(loss):
+    """{"class_name", "config"} for lamina's losses; Keras' full config (module, registered
+    name) for a custom Loss class or a loss function."""
+    if type(loss) not in _CLASSES.values():
+        return serialize_keras_object(loss)
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
+    """The Loss (or loss function) a config describes; custom ones from the registry, the
+    active custom_object_scope or `custom_objects`."""
     cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"Unknown loss class_name: {config.get('class_name')!r}")
+    if cls is None or not is_builtin_config(config):
+        loss = deserialize_keras_object(config, custom_objects=custom_objects)
+        if not callable(loss):
+            raise ValueError(f"Unknown loss class_name: {config.get('class_name')!r}")
+        return loss
     return cls.from_config(config.get("config", {}))
 
 
@@ -337,9 +356,11 @@ def get(identifier):
     if identifier is None or isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
-        return deserialize(identifier)
+        return get(deserialize(identifier))
     if isinstance(identifier, str):
         cls = _NAMES.get(identifier) or _CLASSES.get(identifier)
+        if cls is None and custom_object(identifier) is not None:
+            return get(custom_object(identifier))
         if cls is None:
             raise ValueError(f"Could not interpret loss identifier: {identifier!r}. Known "
                              f"names: {sorted(k for k in _NAMES if k.islower())}")

@@ -15,6 +15,8 @@ import numpy as np
 
 from .autograd import Tensor
 from .masking import get_mask as _tensor_mask
+from .saving.serialization_lib import (custom_object, deserialize_keras_object,
+                                       is_builtin_config, serialize_keras_object)
 
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
@@ -270,7 +272,15 @@ class MeanMetricWrapper(Mean):
     def get_config(self):
         config = super().get_config()
         config.update(self._fn_kwargs)
+        if type(self) is MeanMetricWrapper:  # the named metrics know their function
+            config["fn"] = serialize_keras_object(self._fn)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        if "fn" in config:
+            config = dict(config, fn=deserialize_keras_object(config["fn"]))
+        return cls(**config)
 
 
 class Accuracy(MeanMetricWrapper):
@@ -385,13 +395,22 @@ _FUNCTIONS = {
 
 
 def serialize(metric):
+    """{"class_name", "config"} for lamina's metrics; Keras' full config (module, registered
+    name) for a custom Metric class or a metric function."""
+    if type(metric) not in _CLASSES.values():
+        return serialize_keras_object(metric)
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
+    """The Metric (or metric function) a config describes; custom ones from the registry, the
+    active custom_object_scope or `custom_objects`."""
     cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"Unknown metric class_name: {config.get('class_name')!r}")
+    if cls is None or not is_builtin_config(config):
+        metric = deserialize_keras_object(config, custom_objects=custom_objects)
+        if not callable(metric) and not isinstance(metric, Metric):
+            raise ValueError(f"Unknown metric class_name: {config.get('class_name')!r}")
+        return metric
     return cls.from_config(config.get("config", {}))
 
 
@@ -401,9 +420,11 @@ def get(identifier):
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, dict):
-        return deserialize(identifier)
+        return get(deserialize(identifier))
     if isinstance(identifier, str):
         cls = _FUNCTIONS.get(identifier) or _CLASSES.get(identifier)
+        if cls is None and custom_object(identifier) is not None:
+            return get(custom_object(identifier))
         if cls is None:
             raise ValueError(
                 f"Could not interpret metric identifier: {identifier!r}. Known names: "

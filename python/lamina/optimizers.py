@@ -17,6 +17,8 @@ import numpy as np
 
 from . import backend
 from .autograd import Tensor
+from .saving.serialization_lib import (custom_object, deserialize_keras_object,
+                                       is_builtin_config, serialize_keras_object)
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adamax", "Nadam",
            "Adadelta", "Lion", "get", "serialize", "deserialize"]
@@ -58,6 +60,7 @@ class Optimizer:
     decoupled weight decay, the iteration counter and lazily created slots per weight."""
 
     _SLOTS = ()  # names of per-weight state arrays
+    _SCALAR_STATE = ()  # attributes a saved model keeps besides iterations and the slots
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
@@ -100,6 +103,8 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
+        if isinstance(value, dict):  # a schedule's config, from a saved model
+            value = deserialize_keras_object(value)
         if not callable(value) or isinstance(value, Tensor):
             value = _number(value, "learning_rate", type(self).__name__)
         self._learning_rate = value
@@ -208,7 +213,7 @@ class Optimizer:
 
     def get_config(self):
         lr = self._learning_rate
-        return {"name": self.name, "learning_rate": lr if not callable(lr) else repr(lr),
+        return {"name": self.name, "learning_rate": lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
                 "loss_scale_factor": self.loss_scale_factor}
@@ -402,6 +407,7 @@ class Nadam(_Betas):
     step) the kernel advances and returns each step."""
 
     _SLOTS = ("momentum", "velocity")
+    _SCALAR_STATE = ("u_product",)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -482,14 +488,21 @@ _NAMES = {name.lower(): cls for name, cls in _CLASSES.items()}
 
 
 def serialize(optimizer):
+    """{"class_name", "config"} for lamina's optimizers; Keras' full config (module,
+    registered name) for others."""
+    if type(optimizer) not in _CLASSES.values():
+        return serialize_keras_object(optimizer)
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
 def deserialize(config):
     name = config.get("class_name")
     cls = _CLASSES.get(name) or _NAMES.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"Unknown optimizer class_name: {name!r}")
+    if cls is None or not is_builtin_config(config):
+        optimizer = deserialize_keras_object(config)
+        if not isinstance(optimizer, Optimizer):
+            raise ValueError(f"Unknown optimizer: {config!r} is not an Optimizer")
+        return optimizer
     return cls.from_config(config.get("config", {}))
 
 
@@ -502,7 +515,7 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        cls = _NAMES.get(identifier.lower())
+        cls = _NAMES.get(identifier.lower()) or custom_object(identifier)
         if cls is None:
             raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. "
                              f"Known names: {sorted(_NAMES)}")

@@ -53,6 +53,7 @@ class Trainer:
         self.stop_training = False
         self.history = None
         self._compile_args = None
+        self._compile_config = None  # compile()'s other arguments, for get_compile_config
         self._outputs = None  # compiled.CompiledOutputs, once matched to the outputs
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._train_vars = None
@@ -84,6 +85,10 @@ class Trainer:
         self.optimizer = new_optimizer
         self.loss = loss
         self._compile_args = args
+        self._compile_config = dict(loss=loss, loss_weights=loss_weights, metrics=metrics,
+                                    weighted_metrics=weighted_metrics, run_eagerly=run_eagerly,
+                                    steps_per_execution=steps_per_execution,
+                                    jit_compile=jit_compile, auto_scale_loss=auto_scale_loss)
         self._outputs = outputs
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._train_vars = None
@@ -91,6 +96,30 @@ class Trainer:
         self._pending_loss = None
         self.compiled = True
         self.stop_training = False
+
+    def get_compile_config(self):
+        """compile()'s arguments (the optimizer as it is now), for saving; None when not
+        compiled."""
+        if not getattr(self, "compiled", False) or getattr(self, "_compile_config", None) is None:
+            return None
+        return {"optimizer": self.optimizer, **self._compile_config}
+
+    def compile_from_config(self, config):
+        """compile() with a saved compile config (its objects deserialized), then the
+        optimizer built on the trainable weights, as Keras does; skipped with Keras' warning
+        when the model overrides compile()."""
+        if type(self).compile is not Trainer.compile:
+            import warnings
+            warnings.warn("`compile()` was not called as part of model loading because the "
+                          "model's `compile()` method is custom. All subclassed Models that "
+                          "have `compile()` overridden should also override "
+                          "`get_compile_config()` and `compile_from_config(config)`.",
+                          stacklevel=2)
+            return
+        from .saving.serialization_lib import deserialize_keras_object
+        self.compile(**deserialize_keras_object(config))
+        if self.built and self.trainable_weights:
+            self.optimizer.build(self.trainable_weights)
 
     def _known_output_names(self):
         """The output names when known before any data (functional)."""

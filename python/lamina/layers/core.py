@@ -68,10 +68,12 @@ class Dense(Layer):
         config.update({
             "units": self.units, "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer)
-            if isinstance(self.kernel_initializer, initializers.Initializer) else None,
-            "bias_initializer": initializers.serialize(self.bias_initializer)
-            if isinstance(self.bias_initializer, initializers.Initializer) else None,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         })
         return config
 
@@ -99,13 +101,15 @@ class Activation(Layer):
 class InputLayer(Layer):
     """The entry of a model: holds the expected input shape (batch axis first, None)."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 input_tensor=None, optional=False, name=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
+                 batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
         if "input_shape" in kwargs and shape is None:
             shape = kwargs.pop("input_shape")
         super().__init__(name=name, dtype=dtype, **kwargs)
-        if sparse:
-            raise NotImplementedError("InputLayer: sparse inputs are not supported by lamina")
+        if sparse or ragged:
+            raise NotImplementedError("InputLayer: sparse and ragged inputs are not supported "
+                                      "by lamina")
+        self.optional = bool(optional)
         if batch_shape is None:
             if shape is None:
                 raise ValueError("InputLayer: give `shape` (without the batch axis) or "
@@ -128,12 +132,14 @@ class InputLayer(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "name": self.name}
+        """Keras 3's InputLayer config."""
+        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": False,
+                "ragged": False, "name": self.name, "optional": self.optional}
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
           tensor=None, optional=False):
     """A placeholder for a model's input: ``Input((64,))`` means batches of shape (N, 64)."""
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name)
+                       batch_shape=batch_shape, name=name, optional=optional)
     return layer.output

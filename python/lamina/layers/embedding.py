@@ -10,7 +10,6 @@ import numpy as np
 from .. import constraints, initializers, ops, regularizers
 from ..autograd import Tensor
 from ..ops.embedding import embedding
-from ..serialization import serialize_argument
 from .layer import Layer
 from .masking import get_mask, set_mask
 
@@ -67,10 +66,10 @@ class Embedding(Layer):
         config = super().get_config()
         config.update({
             "input_dim": self.input_dim, "output_dim": self.output_dim,
-            "embeddings_initializer": serialize_argument(self.embeddings_initializer),
-            "embeddings_regularizer": serialize_argument(self.embeddings_regularizer),
-            "activity_regularizer": serialize_argument(self.activity_regularizer),
-            "embeddings_constraint": serialize_argument(self.embeddings_constraint),
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero})
         return config
 

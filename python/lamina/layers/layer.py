@@ -18,6 +18,9 @@ import numpy as np
 
 from .. import backend, initializers, regularizers
 from ..autograd import Tensor, Variable, convert_to_tensor
+from ..saving.serialization_lib import deserialization_error
+from . import auto_config
+from .auto_config import as_shape
 from .masking import _masks, attach_output_masks, input_mask
 from .symbolic import SymbolicTensor, has_symbolic, symbolic_call
 
@@ -135,7 +138,14 @@ class Layer:
         super().__init_subclass__(**kwargs)
         cls._custom_compute_mask = cls.compute_mask is not Layer.compute_mask
 
-    def __init__(self, trainable=True, name=None, dtype=None, autocast=True, **kwargs):
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls)
+        instance._auto_config, instance._auto_config_args_error = auto_config.capture(
+            cls, args, kwargs)
+        return instance
+
+    def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
+                 activity_regularizer=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
         input_dim = kwargs.pop("input_dim", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
@@ -143,6 +153,12 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments: "
                             f"{sorted(kwargs)}")
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(f"{type(self).__name__}: Argument `name` must be a string and "
+                             f"cannot contain character `/`. Received: name={name!r} (of type "
+                             f"{type(name)})")
+        if isinstance(dtype, dict):  # Keras 3's serialized DTypePolicy
+            dtype = (dtype.get("config") or {}).get("name")
         object.__setattr__(self, "_own_variables", [])
         self._created_trainable = set()  # ids of own variables created trainable
         self._name = name or unique_name(snake_case(type(self).__name__))
@@ -154,7 +170,7 @@ class Layer:
         # layers that pass masks through unchanged (Dense, Dropout, ...) set it themselves.
         self.supports_masking = type(self)._custom_compute_mask
         self._activity_losses = []
-        self.activity_regularizer = None
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -206,31 +222,38 @@ class Layer:
         self._own_variables.append(var)
         return var
 
-    def _tracked(self):
-        """(variables assigned as attributes, sublayers) in assignment order."""
+    def _tracked(self, paths=False):
+        """(variables assigned as attributes, sublayers) in assignment order; with
+        ``paths=True`` each as (attribute path, object): ``"hidden"``, ``"blocks/0"``."""
         variables, layers = [], []
         seen = set()
 
-        def visit(value, depth):
+        def visit(value, depth, path):
             if isinstance(value, Variable):
                 if id(value) not in seen:
                     seen.add(id(value))
-                    variables.append(value)
+                    variables.append((path, value) if paths else value)
             elif isinstance(value, Layer):
                 if id(value) not in seen and value is not self:
                     seen.add(id(value))
-                    layers.append(value)
+                    layers.append((path, value) if paths else value)
             elif depth < 3 and isinstance(value, (list, tuple)):
-                for v in value:
-                    visit(v, depth + 1)
+                for i, v in enumerate(value):
+                    visit(v, depth + 1, paths and f"{path}/{i}")
             elif depth < 3 and isinstance(value, dict):
-                for v in value.values():
-                    visit(v, depth + 1)
+                for k, v in value.items():
+                    visit(v, depth + 1, paths and f"{path}/{k}")
 
         for key, value in self.__dict__.items():
             if key not in self._UNTRACKED:
-                visit(value, 0)
+                visit(value, 0, key)
         return variables, layers
+
+    def _saved_children(self):
+        """(key, sublayer) pairs naming this layer's sublayers in saved files (see
+        saving/saving_lib.py): attribute paths here; Sequential and functional models name
+        their layers by ``name``."""
+        return self._tracked(paths=True)[1]
 
     @property
     def _layers(self):
@@ -356,6 +379,7 @@ class Layer:
             shape = _shape_of(inputs)
             self.build(shape)
             self.built = True
+            self._build_input_shape = shape
 
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, SymbolicTensor) or (
@@ -460,12 +484,62 @@ class Layer:
 
     # -- configuration -----------------------------------------------------------------------
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        """The constructor arguments that recreate this layer (``from_config``): name,
+        trainable, dtype (and activity_regularizer when set). A subclass that does not
+        override get_config gets its ``__init__`` arguments too, when they are plain values
+        (Keras' automatic config); otherwise it must implement get_config to be saved."""
+        return self._base_config(auto=type(self).get_config is Layer.get_config)
+
+    def _base_config(self, auto):
+        config = {"name": self.name}
+        base = {"trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            base["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if not auto:
+            config.update(base)
+            return config
+        if self._auto_config is None:
+            raise auto_config.missing_config_error(type(self).__name__,
+                                                   self._auto_config_args_error)
+        config.update(self._auto_config)
+        params = inspect.signature(type(self).__init__).parameters
+        any_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        for key, value in base.items():
+            if any_kwargs or key in params:
+                config[key] = value
+        if not any_kwargs and "name" not in params:
+            del config["name"]
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """``cls(**config)``, with Keras' error naming the class and the config."""
+        try:
+            return cls(**config)
+        except TypeError as e:
+            if getattr(e, "lamina_deserialization", False):
+                raise
+            raise deserialization_error(f"Error when deserializing class '{cls.__name__}' "
+                                        f"using config={config}.\n\nException encountered: "
+                                        f"{e}") from e
 
     def get_build_config(self):
-        return {"input_shape": getattr(self, "_build_input_shape", None)}
+        """{"input_shape": the shape this layer was built with}, or None before it was built
+        (or when it needs no shape)."""
+        shape = self.__dict__.get("_build_input_shape")
+        if self.built and shape is not None:
+            return {"input_shape": shape}
+        return None
+
+    def build_from_config(self, config):
+        """Builds the layer from ``get_build_config()``'s dict (on load, before the weights are
+        assigned)."""
+        if not config:
+            return
+        if config.get("input_shape") is not None:
+            shape = as_shape(config["input_shape"])
+            self.build(shape)
+            self._build_input_shape = shape
+        elif config.get("shapes_dict"):
+            self.build(**{k: as_shape(v) for k, v in config["shapes_dict"].items()})
+        self.built = True

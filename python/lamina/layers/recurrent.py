@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import ops, regularizers
 from ..autograd import Tensor
-from ..serialization import serialize_argument
+from ..saving.serialization_lib import serialize_keras_object
 from .layer import InputSpec, Layer, snake_case, unique_name
 from .rnn_cells import (GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _call_cell,
                         _FusedCell, _output_size, deserialize_cell, initial_cell_state,
@@ -247,10 +247,9 @@ class RNN(Layer):
                        "return_state": self.return_state, "go_backwards": self.go_backwards,
                        "stateful": self.stateful, "unroll": self.unroll,
                        "zero_output_for_mask": self.zero_output_for_mask,
-                       "cell": {"class_name": type(self.cell).__name__,
-                                "config": self.cell.get_config()}})
+                       "cell": serialize_keras_object(self.cell)})
         if self.activity_regularizer is not None:
-            config["activity_regularizer"] = serialize_argument(self.activity_regularizer)
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
@@ -284,7 +283,7 @@ class _CellLayer(RNN):
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
         config.update(cell_config)
-        config["activity_regularizer"] = serialize_argument(self.activity_regularizer)
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

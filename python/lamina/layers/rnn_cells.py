@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import activations, constraints, initializers, ops, random, regularizers
 from ..ops import rnn as rnn_ops
-from ..serialization import serialize_argument
+from ..saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from .layer import Layer
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RECURRENT_ACTIVATIONS",
@@ -41,12 +41,12 @@ def recurrent_activation_name(act, where, arg):
     if act is None:
         return "linear"
     name = act if isinstance(act, str) else None
-    if name is None and callable(act):
-        candidate = activations.serialize(act)
+    if name is None and callable(act):  # one of lamina.activations' functions, by its name
+        candidate = getattr(act, "__name__", None)
         try:
-            if activations.get(candidate) is act:
+            if isinstance(candidate, str) and activations.get(candidate) is act:
                 name = candidate
-        except ValueError:
+        except (ValueError, TypeError):
             pass
     if name is None or name not in rnn_ops.RNN_ACTIVATIONS:
         kind = "the callable" if callable(act) and not isinstance(act, str) else "activation"
@@ -172,15 +172,15 @@ class _FusedCell(Layer):
         config.update({
             "units": self.units, "activation": self._act,
             "recurrent_activation": self._ract, "use_bias": self.use_bias,
-            "kernel_initializer": serialize_argument(self.kernel_initializer),
-            "recurrent_initializer": serialize_argument(self.recurrent_initializer),
-            "bias_initializer": serialize_argument(self.bias_initializer),
-            "kernel_regularizer": serialize_argument(self.kernel_regularizer),
-            "recurrent_regularizer": serialize_argument(self.recurrent_regularizer),
-            "bias_regularizer": serialize_argument(self.bias_regularizer),
-            "kernel_constraint": serialize_argument(self.kernel_constraint),
-            "recurrent_constraint": serialize_argument(self.recurrent_constraint),
-            "bias_constraint": serialize_argument(self.bias_constraint),
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         })
@@ -353,8 +353,7 @@ class StackedRNNCells(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["cells"] = [{"class_name": type(c).__name__, "config": c.get_config()}
-                           for c in self.cells]
+        config["cells"] = [serialize_keras_object(c) for c in self.cells]
         return config
 
     @classmethod
@@ -369,15 +368,15 @@ CELLS = {c.__name__: c for c in (SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCel
 
 
 def deserialize_cell(config, custom_objects=None):
-    """A cell from {"class_name", "config"}: lamina's cells, or a class in custom_objects."""
+    """A cell from its config (serialize_keras_object's form, or {"class_name", "config"}):
+    lamina's cells, a registered class, or a class in custom_objects."""
     if isinstance(config, Layer):
         return config
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or CELLS.get(name)
     if cls is None:
-        raise ValueError(f"Unknown cell class {name!r}: pass it in custom_objects "
-                         f"({{'{name}': {name}}}); lamina's own cells are {sorted(CELLS)}")
-    return cls.from_config(config["config"])
+        return deserialize_keras_object(config, custom_objects=custom_objects)
+    return cls.from_config(dict(config["config"]))
 
 
 def state_sizes(cell):

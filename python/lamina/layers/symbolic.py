@@ -227,6 +227,7 @@ def symbolic_call(layer, args, kwargs):
         if not layer.built:
             layer.build(shape)
             layer.built = True
+            layer._build_input_shape = shape
         spec = layer.input_spec
         if spec is not None:
             if isinstance(spec, (list, tuple)):

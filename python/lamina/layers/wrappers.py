@@ -1,6 +1,7 @@
 """Layer wrappers with Keras 3's names and arguments: Bidirectional (a recurrent layer run
 forwards and backwards) and TimeDistributed (a layer applied to every timestep)."""
 from .. import ops
+from ..saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from .layer import Layer
 from .recurrent import RNN
 
@@ -133,23 +134,24 @@ class Bidirectional(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"layer": {"class_name": type(self.forward_layer).__name__,
-                                 "config": self.forward_layer.get_config()},
-                       "merge_mode": self.merge_mode})
+        config.update({"merge_mode": self.merge_mode,
+                       "layer": serialize_keras_object(self.forward_layer),
+                       "backward_layer": serialize_keras_object(self.backward_layer)})
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from . import recurrent
         config = dict(config)
-        spec = config.pop("layer")
-        rnn_cls = (custom_objects or {}).get(spec["class_name"]) or \
-            getattr(recurrent, spec["class_name"])
-        layer_config = dict(spec["config"])
-        name = layer_config.get("name", "")
-        if name.startswith("forward_"):
-            layer_config["name"] = name[len("forward_"):]
-        return cls(rnn_cls.from_config(layer_config, custom_objects=custom_objects), **config)
+        spec = dict(config.pop("layer"))
+        spec["config"] = dict(spec["config"])
+        name = spec["config"].get("name", "")
+        if name.startswith("forward_"):  # the wrapper names its copy forward_<name> again
+            spec["config"]["name"] = name[len("forward_"):]
+        layer = deserialize_keras_object(spec, custom_objects=custom_objects)
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            backward = deserialize_keras_object(backward, custom_objects=custom_objects)
+        return cls(layer, backward_layer=backward, **config)
 
 
 class TimeDistributed(Layer):
@@ -186,6 +188,11 @@ class TimeDistributed(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["layer"] = {"class_name": type(self.layer).__name__,
-                           "config": self.layer.get_config()}
+        config["layer"] = serialize_keras_object(self.layer)
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer = deserialize_keras_object(config.pop("layer"), custom_objects=custom_objects)
+        return cls(layer, **config)

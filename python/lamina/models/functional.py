@@ -10,11 +10,14 @@ Two step lists exist: the checked one calls each layer through ``Layer.__call__`
 input checks, the training flag context, activity losses); the fast one, used by fit after
 the first batch went through the checked path, calls each layer's ``call`` directly.
 """
+import inspect
+
 import numpy as np
 
 from ..autograd import Tensor
 from ..layers.layer import _ACCEPTS_TRAINING, _accepts, _context
 from ..layers.symbolic import SymbolicTensor, flatten
+from .graph_config import functional_get_config, layers_in_config
 from .model import Model
 
 __all__ = ["Functional"]
@@ -422,17 +425,20 @@ class Functional(Model):
                                  layer.count_params(), connected or ["-"]]))
         return rows
 
+    # -- configuration -----------------------------------------------------------------------
     def get_config(self):
-        def ref(t):
-            producer = t.layer
-            return [producer.name, producer._inbound_nodes.index(t.node), t.index]
+        """Keras 3's functional config (see graph_config.py); a subclass whose constructor
+        takes other arguments than Functional's gets Layer's (automatic) config instead."""
+        if not _functional_like_constructor(type(self)):
+            return self._base_config(auto=True)
+        return functional_get_config(self)
 
-        layers = []
-        for layer in self._graph_layers:
-            inbound = [[ref(t) for t in n.inputs] for n in layer._inbound_nodes
-                       if n in self._nodes and n.inputs]
-            layers.append({"class_name": type(layer).__name__, "name": layer.name,
-                           "config": layer.get_config(), "inbound_nodes": inbound})
-        return {"name": self.name, "layers": layers,
-                "input_layers": [ref(t) for t in self.inputs],
-                "output_layers": [ref(t) for t in self.outputs]}
+    def _saved_children(self):
+        named = [(layer.name, layer) for layer in layers_in_config(self)]
+        ids = {id(layer) for _, layer in named}
+        return named + [(k, v) for k, v in super()._saved_children() if id(v) not in ids]
+
+
+def _functional_like_constructor(cls):
+    return inspect.getfullargspec(cls.__init__).args[1:] == \
+        inspect.getfullargspec(Functional.__init__).args[1:]

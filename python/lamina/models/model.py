@@ -5,13 +5,17 @@ Three ways to make one, as in Keras: ``Model(inputs, outputs)`` (the functional 
 returns a models.functional.Functional), Sequential, or a subclass that creates layers in
 ``__init__`` and computes in ``call``.
 """
+import inspect
+import json
+
 import numpy as np
 
 from ..autograd import no_grad
-from ..layers.layer import Layer
+from ..layers.auto_config import as_shape
+from ..layers.layer import Layer, _shape_of
 from ..trainer import Trainer
 
-__all__ = ["Model"]
+__all__ = ["Model", "model_from_json"]
 
 
 def _functional_args(args, kwargs):
@@ -24,7 +28,7 @@ class Model(Trainer, Layer):
         if cls is Model and _functional_args(args, kwargs):
             from .functional import Functional
             return Functional.__new__(Functional)
-        return super().__new__(cls)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
@@ -35,15 +39,15 @@ class Model(Trainer, Layer):
             # A subclass calling super().__init__(inputs, outputs): it becomes functional too,
             # as in Keras (its own methods still come first).
             cls = type(self)
-            self.__class__ = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
+            self.__class__ = type(cls.__name__, (cls, Functional),
+                                  {"__module__": cls.__module__, "_user_class": cls})
             Functional.__init__(self, *args, **kwargs)
             return
         super().__init__(**kwargs)
         self._init_trainer()
 
     _UNTRACKED = frozenset({"optimizer", "_outputs", "_loss_tracker", "_compile_args",
-                            "_train_vars", "_plan", "history",
-                            "loss"})
+                            "_compile_config", "_train_vars", "_plan", "history", "loss"})
 
     # -- structure ---------------------------------------------------------------------------
     @property
@@ -68,19 +72,22 @@ class Model(Trainer, Layer):
         raise ValueError("get_layer: provide either a layer `name` or an `index`")
 
     def build(self, input_shape=None):
-        """Builds a subclassed model by running it once on zeros of `input_shape`."""
+        """Builds a subclassed model by running it once on zeros of `input_shape` (one shape,
+        or a list / dict of shapes for several inputs; None axes become 1)."""
         if input_shape is None:
             raise ValueError(f"Model '{self.name}': build() needs an input_shape")
-        shape = tuple(1 if d is None else int(d) for d in input_shape)
+        shape = as_shape(input_shape)
         self.built = True  # the sublayers build themselves during this call
+        self._build_input_shape = shape
         with no_grad():
-            self(np.zeros(shape, dtype=self.dtype), training=False)
+            self(_zeros(shape, self.dtype), training=False)
 
     def _maybe_build(self, inputs):
         # A subclassed model's layers build on their first call; only a user's own build()
         # needs running here.
         if not self.built:
             self.built = True
+            self._build_input_shape = _shape_of(inputs)
             if type(self).build is not Model.build:
                 self.build(tuple(inputs.shape))
 
@@ -88,6 +95,62 @@ class Model(Trainer, Layer):
         if not self.built:
             with no_grad():
                 self(x[:1], training=False)
+
+    def build_from_config(self, config):
+        """Keras' Model.build_from_config: build() on the recorded input shape (a subclassed
+        model runs once on zeros), with Keras' warning when that fails."""
+        if not config or self.built:
+            return
+        try:
+            self.build(as_shape(config["input_shape"]))
+        except Exception as e:  # noqa: BLE001 (Keras warns and goes on)
+            import warnings
+            warnings.warn(f"Model '{self.name}' had a build config, but the model cannot be "
+                          f"built automatically in `build_from_config(config)` ({e}). You "
+                          f"should implement `def build_from_config(self, config)`, and you "
+                          f"might also want to implement `def get_build_config(self)`.",
+                          stacklevel=2)
+
+    # -- configuration and saving ------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A functional config (layers, input_layers, output_layers) rebuilds the graph when
+        `cls` takes Functional's arguments; anything else is ``cls(**config)``."""
+        from ..saving.serialization_lib import deserialization_error
+        from .functional import Functional
+        from .graph_config import functional_from_config
+        functional_keys = ("name", "layers", "input_layers", "output_layers")
+        argspec = inspect.getfullargspec(cls.__init__)
+        functional_args = inspect.getfullargspec(Functional.__init__).args[1:]
+        revivable = cls in (Functional, Model) or argspec.args[1:] == functional_args or (
+            argspec.varargs == "args" and argspec.varkw == "kwargs")
+        if all(k in config for k in functional_keys) and revivable:
+            return functional_from_config(cls, config, custom_objects=custom_objects)
+        try:
+            return cls(**config)
+        except TypeError as e:
+            if getattr(e, "lamina_deserialization", False):
+                raise
+            raise deserialization_error(
+                f"Unable to revive model from config. When overriding the `get_config()` "
+                f"method, make sure that the returned config contains all items used as "
+                f"arguments in the constructor to {cls}, which is the default behavior. You "
+                f"can override this default behavior by defining a `from_config(cls, config)` "
+                f"class method to specify how to create an instance of {cls.__name__} from its "
+                f"config.\n\nReceived config={config}\n\nError encountered during "
+                f"deserialization: {e}") from e
+
+    def to_json(self, **kwargs):
+        """The model's config (architecture, and compile config when compiled) as a JSON
+        string; ``lamina.models.model_from_json`` reads it back. kwargs go to json.dumps."""
+        from ..saving.serialization_lib import serialize_keras_object
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves the model as a ``.keras`` archive: architecture, weights and optimizer state
+        (``lamina.saving.save_model``)."""
+        from ..saving import save_model
+        return save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     # -- inspection --------------------------------------------------------------------------
     def _summary_rows(self):
@@ -169,8 +232,12 @@ class Model(Trainer, Layer):
             np.savez(f, *self.get_weights())
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """Reads weights written by save_weights (same architecture, same order)."""
+        """Reads weights written by save_weights (same architecture, same order), or the
+        weights of a ``.keras`` archive written by ``save`` (matched by variable path)."""
         filepath = str(filepath)
+        if filepath.endswith(".keras"):
+            from ..saving.saving_lib import load_weights
+            return load_weights(self, filepath)
         with np.load(filepath, allow_pickle=False) as archive:
             arrays = [archive[f"arr_{i}"] for i in range(len(archive.files))]
         if not self.built:
@@ -181,6 +248,22 @@ class Model(Trainer, Layer):
             raise ValueError(f"load_weights: {filepath} holds {len(arrays)} arrays but model "
                              f"'{self.name}' has {len(params)} weights")
         self.set_weights(arrays)
+
+
+def _zeros(shape, dtype):
+    """Zeros of `shape` (None axes -> 1), or a list / dict of them for a structure of shapes."""
+    if isinstance(shape, dict):
+        return {k: _zeros(v, dtype) for k, v in shape.items()}
+    if isinstance(shape, list):
+        return [_zeros(v, dtype) for v in shape]
+    return np.zeros(tuple(1 if d is None else int(d) for d in shape), dtype=dtype)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """The model whose config ``model.to_json()`` wrote (new weights; compiled when the JSON
+    holds a compile config)."""
+    from ..saving.serialization_lib import deserialize_keras_object
+    return deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
 
 
 def _shape_text(layer):

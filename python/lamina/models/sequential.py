@@ -3,7 +3,9 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..layers.core import InputLayer
+from ..layers.auto_config import as_shape
 from ..layers.layer import _ACCEPTS_TRAINING, Layer, SymbolicTensor, _accepts, _context
+from ..saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -143,6 +145,7 @@ class Sequential(Model):
             if not layer.built:
                 layer.build(shape)
                 layer.built = True
+                layer._build_input_shape = shape
             if layer.input_spec is not None:
                 layer.input_spec.check(shape, layer.name)
             try:
@@ -173,7 +176,35 @@ class Sequential(Model):
 
     _UNTRACKED = Model._UNTRACKED
 
+    # -- configuration -----------------------------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "layers": [
-            {"class_name": type(layer).__name__, "config": layer.get_config()}
-            for layer in self._stack]}
+        """Keras 3's Sequential config: name, trainable, dtype, each layer (its Input first) as
+        serialize_keras_object writes it, and the input shape it was built with."""
+        config = self._base_config(auto=False)
+        config["layers"] = [serialize_keras_object(layer) for layer in self._stack]
+        if self.built and getattr(self, "_build_input_shape", None) is not None:
+            config["build_input_shape"] = self._build_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The Sequential model of ``get_config()`` (also a bare list of layer configs)."""
+        if isinstance(config, dict):
+            layer_configs = config["layers"]
+            kwargs = {k: config[k] for k in ("name", "trainable") if k in config}
+            build_input_shape = config.get("build_input_shape")
+        else:
+            layer_configs, kwargs, build_input_shape = config, {}, None
+        model = cls(**kwargs)
+        for layer_config in layer_configs:
+            model.add(deserialize_keras_object(layer_config, custom_objects=custom_objects),
+                      rebuild=False)
+        model._maybe_rebuild()
+        if not model.built and build_input_shape:
+            model.build(as_shape(build_input_shape))
+        return model
+
+    def _saved_children(self):
+        named = [(layer.name, layer) for layer in self._stack]
+        ids = {id(layer) for _, layer in named}
+        return named + [(k, v) for k, v in super()._saved_children() if id(v) not in ids]
