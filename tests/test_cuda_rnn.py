@@ -1,0 +1,380 @@
+"""lamina._cuda's recurrent kernels (csrc/cuda/rnn.cu) against lamina._cpu (itself tested against
+the numpy oracles in tests/test_rnn.py).
+
+  * Argument checks (need a CUDA build, no GPU): both modules run the same checking code
+    (csrc/bindings/rnn_args.h), so a bad call raises the same error with the same message, and
+    the entries have the same signatures plus the keyword-only `stream`.
+  * Kernels (need a GPU): every entry over a grid of odd shapes (size 1 included), masks (a
+    leading masked step, a fully masked row), recurrent dropout, initial states, activation
+    pairs, GRU reset_after both ways, float32 and float64. Outputs are pre-filled with NaN, every
+    array argument is compared afterwards (inputs unchanged, outputs equal) and a failure names
+    the argument. The backward runs on the CPU forward's outputs, so it is tested on its own.
+"""
+import re
+import zlib
+
+import numpy as np
+import pytest
+
+import lamina as L
+from lamina import _cpu
+from lamina.ops import rnn as rnn_ops
+from test_cuda import BUILT, GPU, FakeDeviceArray
+
+ACT = dict(rnn_ops.RNN_ACTIVATIONS)
+
+
+class Cupy:
+    """The device under test: cupy arrays through lamina.cuda.kernels() (cupy's current
+    stream)."""
+
+    @staticmethod
+    def available():
+        return GPU
+
+    @staticmethod
+    def kernels():
+        return L.cuda.kernels()
+
+    @staticmethod
+    def to_device(a):
+        import cupy
+        return cupy.asarray(a)
+
+    @staticmethod
+    def to_host(a):
+        return a.get()
+
+    @staticmethod
+    def synchronize():
+        import cupy
+        cupy.cuda.get_current_stream().synchronize()
+
+
+DEVICE = Cupy
+
+
+@pytest.fixture
+def device():
+    if not DEVICE.available():
+        pytest.skip(f"no usable GPU: {L.cuda.unavailable_reason()}")
+    return DEVICE
+
+
+@pytest.fixture
+def cuda_mod():
+    if not BUILT:
+        pytest.skip("lamina was built without CUDA")
+    from lamina import _cuda
+    return _cuda
+
+
+ENTRIES = ["lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
+           "gru_sequence_backward", "simple_rnn_sequence_forward", "simple_rnn_sequence_backward"]
+
+
+def arg_names(name):
+    """The argument names of lamina._cpu.<name>, from its signature line."""
+    signature = getattr(_cpu, name).__doc__.split("\n")[0]
+    return re.findall(r"(\w+): ", signature[signature.index("(") + 1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks without a GPU
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_signatures_are_the_cpu_ones_plus_stream(cuda_mod, name):
+    cpu = getattr(_cpu, name).__doc__.split("\n")[0]
+    gpu = getattr(cuda_mod, name).__doc__.split("\n")[0]
+    assert gpu == cpu.replace(") -> None", ", *, stream: typing.SupportsInt | "
+                                            "typing.SupportsIndex) -> None")
+    assert name in cuda_mod.STREAM_ENTRIES
+
+
+def a(*shape, dtype="f4"):
+    """An array argument of a check case: numpy zeros for _cpu, a fake device array for _cuda."""
+    return ("array", shape, dtype)
+
+
+def view(index, offset, *shape):
+    """An array sharing the memory of argument `index`, `offset` elements in."""
+    return ("view", index, offset, shape)
+
+
+def build(case, device):
+    """The arguments of a check case for _cpu (device=False) or _cuda (device=True). Arrays get
+    disjoint memory unless a case asks for a view."""
+    out, base = [], 1 << 30
+    for arg in case:
+        if isinstance(arg, tuple) and arg and arg[0] == "array":
+            _, shape, dtype = arg
+            if device:
+                out.append(FakeDeviceArray(shape, typestr="<" + dtype, ptr=base))
+                base += 1 << 24
+            else:
+                out.append(np.zeros(shape, np.dtype(dtype)))
+        elif isinstance(arg, tuple) and arg and arg[0] == "view":
+            _, index, offset, shape = arg
+            src = out[index]
+            if device:
+                iface = src.__cuda_array_interface__
+                itemsize = int(iface["typestr"][2])
+                out.append(FakeDeviceArray(shape, typestr=iface["typestr"],
+                                           ptr=iface["data"][0] + offset * itemsize))
+            else:
+                size = int(np.prod(shape))
+                out.append(src.reshape(-1)[offset:offset + size].reshape(shape))
+        else:
+            out.append(arg)
+    return out
+
+
+# N=2, T=3, F=4, U=2: x, kernel, recurrent_kernel for LSTM (G=8), GRU (G=6), SimpleRNN (G=2).
+LSTM_IN = [a(2, 3, 4), a(4, 8), a(2, 8)]
+GRU_IN = [a(2, 3, 4), a(4, 6), a(2, 6)]
+SIMPLE_IN = [a(2, 3, 4), a(4, 2), a(2, 2)]
+TANH, SIGMOID = ACT["tanh"], ACT["sigmoid"]
+
+CHECK_CASES = [
+    ("lstm_sequence_forward",
+     LSTM_IN + [None, a(2, 2), a(2, 2), None, None, TANH, SIGMOID, a(2, 3, 8), a(2, 3, 2),
+                a(2, 3, 3)],
+     ValueError, r"\[lstm_sequence_forward\] argument 'c_seq': expected shape \(2, 3, 2\), got "
+                 r"\(2, 3, 3\)"),
+    ("lstm_sequence_forward",
+     [a(2, 3, 4), a(4, 8, dtype="f8"), a(2, 8), None, a(2, 2), a(2, 2), None, None, TANH,
+      SIGMOID, a(2, 3, 8), a(2, 3, 2), a(2, 3, 2)],
+     TypeError, r"argument 'kernel': expected dtype float32, got float64"),
+    ("lstm_sequence_forward",
+     LSTM_IN + [None, a(2, 2), a(2, 2), None, None, 4, SIGMOID, a(2, 3, 8), a(2, 3, 2),
+                a(2, 3, 2)],
+     ValueError, r"argument 'activation': unsupported activation code 4 \(expected one of the "
+                 r"element-wise kinds: linear 0, relu 1, .*softsign 14\)"),
+    ("lstm_sequence_forward",
+     LSTM_IN + [a(8), a(2, 2), a(2, 2), a(2, 4), None, TANH, SIGMOID, a(2, 3, 8), a(2, 3, 2),
+                a(2, 3, 2)],
+     ValueError, r"argument 'mask': expected shape \(2, 3\), got \(2, 4\)"),
+    ("lstm_sequence_backward",
+     LSTM_IN + [a(2, 2), a(2, 2), None, a(2, 8), TANH, SIGMOID, a(2, 3, 8), a(2, 3, 2),
+                a(2, 3, 2), None, a(2, 2), None, None, a(4, 8), a(2, 8), a(8), a(2, 2),
+                view(3, 0, 2, 2), a(2, 3, 8)],
+     ValueError, r"\[lstm_sequence_backward\] argument 'dc0': must not share memory with "
+                 r"'h0'"),
+    ("lstm_sequence_backward",
+     LSTM_IN + [a(2, 2), a(2, 2), None, a(2, 6), TANH, SIGMOID, a(2, 3, 8), a(2, 3, 2),
+                a(2, 3, 2), None, None, None, None, a(4, 8), a(2, 8), None, a(2, 2), a(2, 2),
+                a(2, 3, 8)],
+     ValueError, r"argument 'recurrent_mask': expected shape \(2, 8\), got \(2, 6\)"),
+    ("gru_sequence_forward",
+     GRU_IN + [a(6), a(2, 2), None, None, TANH, SIGMOID, True, a(2, 3, 6), a(2, 3, 2),
+               a(2, 3, 2)],
+     ValueError, r"\[gru_sequence_forward\] argument 'bias': expected shape \(2, 6\), got "
+                 r"\(6,\)"),
+    ("gru_sequence_forward",
+     GRU_IN + [None, a(2, 2), None, a(2, 6), TANH, SIGMOID, False, a(2, 3, 6),
+               view(6, 0, 2, 3, 2), a(2, 3, 2)],
+     ValueError, r"argument 'rh': must not share memory with 'recurrent_mask'"),
+    ("gru_sequence_backward",
+     GRU_IN + [a(2, 2), None, None, TANH, SIGMOID, True, a(2, 3, 6), a(2, 3, 2), a(2, 3, 2),
+               None, a(2, 2), None, a(4, 6), a(2, 6), None, a(2, 2), a(2, 3, 6), a(2, 3, 5)],
+     ValueError, r"\[gru_sequence_backward\] argument 'ds': expected shape \(2, 3, 6\)"),
+    ("gru_sequence_backward",
+     GRU_IN + [a(2, 2), None, a(2, 6), TANH, SIGMOID, False, a(2, 3, 6), a(2, 3, 2),
+               a(2, 3, 2), None, a(2, 2), None, a(4, 6), a(2, 6), view(5, 4, 6), a(2, 2),
+               a(2, 3, 6), None],
+     ValueError, r"argument 'dbias': must not share memory with 'recurrent_mask'"),
+    ("simple_rnn_sequence_forward",
+     [a(2, 0, 4), a(4, 2), a(2, 2), None, a(2, 2), None, None, TANH, a(2, 0, 2), a(2, 0, 2)],
+     ValueError, r"\[simple_rnn_sequence_forward\] argument 'x': expected at least one "
+                 r"timestep, got shape \(2, 0, 4\)"),
+    ("simple_rnn_sequence_forward",
+     [a(2, 3, 4), a(4, 0), a(0, 0), None, a(2, 0), None, None, TANH, a(2, 3, 0), a(2, 3, 0)],
+     ValueError, r"argument 'recurrent_kernel': expected at least one unit, got shape "
+                 r"\(0, 0\)"),
+    ("simple_rnn_sequence_backward",
+     SIMPLE_IN + [a(2, 2), None, None, TANH, a(2, 3, 2), None, a(2, 2), None, a(4, 2),
+                  a(2, 2), None, a(2, 2), a(2, 3, 3)],
+     ValueError, r"\[simple_rnn_sequence_backward\] argument 'gates': expected shape "
+                 r"\(2, 3, 2\), got \(2, 3, 3\)"),
+    ("simple_rnn_sequence_backward",
+     [a(2, 3, 4, dtype="i4"), a(4, 2), a(2, 2), a(2, 2), None, None, TANH, a(2, 3, 2), None,
+      a(2, 2), None, a(4, 2), a(2, 2), None, a(2, 2), a(2, 3, 2)],
+     TypeError, r"argument 'x': expected dtype float32 or float64, got int32"),
+]
+
+
+@pytest.mark.parametrize("name, case, error, message", CHECK_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CHECK_CASES)])
+def test_arguments_are_checked_like_the_cpu(cuda_mod, name, case, error, message):
+    with pytest.raises(error, match=message) as cpu_error:
+        getattr(_cpu, name)(*build(case, device=False))
+    with pytest.raises(error) as gpu_error:
+        getattr(cuda_mod, name)(*build(case, device=True), stream=0)
+    assert str(gpu_error.value) == str(cpu_error.value)
+
+
+def test_a_host_array_is_refused_by_name(cuda_mod):
+    args = build(SIMPLE_IN + [None, a(2, 2), None, None, TANH, a(2, 3, 2), a(2, 3, 2)], True)
+    args[4] = np.zeros((2, 2), np.float32)
+    with pytest.raises(TypeError, match=r"\[simple_rnn_sequence_forward\] argument 'h0': "
+                                         r"expected a cupy array .*numpy"):
+        cuda_mod.simple_rnn_sequence_forward(*args, stream=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels on the GPU, against lamina._cpu
+# ---------------------------------------------------------------------------------------------
+
+def nans(shape, dtype):
+    return np.full(shape, np.nan, dtype=dtype)
+
+
+def compare(device, name, args, rtol, atol):
+    """Runs lamina._cpu.<name> on numpy copies of `args` and the device's kernel on device
+    copies, then compares every array argument (inputs unchanged, outputs equal, NaN where
+    both left the NaN fill)."""
+    cpu_args = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+    dev_args = [device.to_device(x) if isinstance(x, np.ndarray) else x for x in args]
+    getattr(_cpu, name)(*cpu_args)
+    getattr(device.kernels(), name)(*dev_args)
+    device.synchronize()
+    for arg, c, g in zip(arg_names(name), cpu_args, dev_args):
+        if isinstance(c, np.ndarray):
+            np.testing.assert_allclose(device.to_host(g), c, rtol=rtol, atol=atol, equal_nan=True,
+                                       err_msg=f"{name}: argument '{arg}'")
+
+
+GATES = {"lstm": 4, "gru": 3, "gru_v1": 3, "simple": 1}
+SHAPES = [(1, 1, 1, 1), (3, 5, 4, 6), (2, 7, 3, 17), (5, 3, 130, 33), (70, 2, 3, 5)]  # N T F U
+# Each variant switches several options at once (a full product would be thousands of cases);
+# together they cover every option both ways.
+VARIANTS = {
+    "plain": dict(acts=("tanh", "sigmoid"), masked=False, dropout=False, bias=True, h0=True,
+                  dh_seq=True, dh_last=True, dx=True),
+    "masked_dropout_zero_states": dict(acts=("tanh", "sigmoid"), masked=True, dropout=True,
+                                       bias=False, h0=False, dh_seq=False, dh_last=True,
+                                       dx=False),
+    "relu_hard_sigmoid_masked": dict(acts=("relu", "hard_sigmoid"), masked=True, dropout=False,
+                                     bias=True, h0=True, dh_seq=True, dh_last=False, dx=True),
+    "gelu_swish_masked_dropout": dict(acts=("gelu", "swish"), masked=True, dropout=True,
+                                      bias=True, h0=True, dh_seq=True, dh_last=True, dx=True),
+}
+
+
+def kernel_tol(dtype):
+    return dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+
+
+def make_inputs(rng, cell, N, T, F, U, dtype, v):
+    """Forward inputs of one case, as in the CPU entry's argument order."""
+    G = GATES[cell] * U
+
+    def normal(*shape, scale=1.0):
+        return (rng.standard_normal(shape) * scale).astype(dtype)
+
+    x = normal(N, T, F)
+    W = normal(F, G, scale=1 / np.sqrt(F))
+    R = normal(U, G, scale=1 / np.sqrt(U))
+    bias_shape = (2, G) if cell == "gru" else (G,)
+    b = normal(*bias_shape, scale=0.3) if v["bias"] else None
+    h0 = normal(N, U, scale=0.5) if v["h0"] else np.zeros((N, U), dtype)
+    c0 = normal(N, U, scale=0.5) if v["h0"] else np.zeros((N, U), dtype)
+    mask = None
+    if v["masked"]:
+        m = rng.random((N, T)) > 0.3
+        m[0, 0] = False  # a leading masked step
+        if N > 1:
+            m[1, :] = False  # a fully masked row keeps its initial state
+        mask = m.astype(dtype)
+    rmask = None
+    if v["dropout"]:
+        rmask = ((rng.random((N, G)) > 0.4) / 0.6).astype(dtype)
+    return dict(x=x, W=W, R=R, b=b, h0=h0, c0=c0, mask=mask, rmask=rmask)
+
+
+def forward_args(cell, i, v, N, T, U, dtype):
+    """(entry, arguments) of the forward with NaN-filled outputs."""
+    G = GATES[cell] * U
+    act, ract = ACT[v["acts"][0]], ACT[v["acts"][1]]
+    common = [i["x"], i["W"], i["R"], i["b"], i["h0"]]
+    if cell == "lstm":
+        return "lstm_sequence_forward", common + [
+            i["c0"], i["mask"], i["rmask"], act, ract, nans((N, T, G), dtype),
+            nans((N, T, U), dtype), nans((N, T, U), dtype)]
+    if cell in ("gru", "gru_v1"):
+        return "gru_sequence_forward", common + [
+            i["mask"], i["rmask"], act, ract, cell == "gru", nans((N, T, G), dtype),
+            nans((N, T, U), dtype), nans((N, T, U), dtype)]
+    return "simple_rnn_sequence_forward", common + [
+        i["mask"], i["rmask"], act, nans((N, T, G), dtype), nans((N, T, U), dtype)]
+
+
+def backward_args(rng, cell, i, v, fwd, N, T, F, U, dtype):
+    """(entry, arguments) of the backward from the CPU forward's outputs `fwd` (the forward's
+    argument list after the call), with NaN-filled outputs."""
+    G = GATES[cell] * U
+    act, ract = ACT[v["acts"][0]], ACT[v["acts"][1]]
+    dh_seq = rng.standard_normal((N, T, U)).astype(dtype) if v["dh_seq"] else None
+    dh_last = rng.standard_normal((N, U)).astype(dtype) if v["dh_last"] else None
+    dx = nans((N, T, F), dtype) if v["dx"] else None
+    db = None
+    if v["bias"]:
+        db = nans((2, G) if cell == "gru" else (G,), dtype)
+    x, W, R, h0 = i["x"], i["W"], i["R"], i["h0"]
+    if cell == "lstm":
+        gates, h_seq, c_seq = fwd[-3:]
+        dc_last = rng.standard_normal((N, U)).astype(dtype) if v["dh_last"] else None
+        return "lstm_sequence_backward", [
+            x, W, R, h0, i["c0"], i["mask"], i["rmask"], act, ract, gates, h_seq, c_seq, dh_seq,
+            dh_last, dc_last, dx, nans((F, G), dtype), nans((U, G), dtype), db,
+            nans((N, U), dtype), nans((N, U), dtype), nans((N, T, G), dtype)]
+    if cell in ("gru", "gru_v1"):
+        gates, rh, h_seq = fwd[-3:]
+        return "gru_sequence_backward", [
+            x, W, R, h0, i["mask"], i["rmask"], act, ract, cell == "gru", gates, rh, h_seq,
+            dh_seq, dh_last, dx, nans((F, G), dtype), nans((U, G), dtype), db,
+            nans((N, U), dtype), nans((N, T, G), dtype),
+            nans((N, T, G), dtype) if cell == "gru" else None]
+    gates, h_seq = fwd[-2:]  # gates: the pre-activations, overwritten with their gradients
+    return "simple_rnn_sequence_backward", [
+        x, W, R, h0, i["mask"], i["rmask"], act, h_seq, dh_seq, dh_last, dx,
+        nans((F, G), dtype), nans((U, G), dtype), db, nans((N, U), dtype), gates]
+
+
+@pytest.mark.parametrize("cell", list(GATES))
+@pytest.mark.parametrize("shape", SHAPES, ids=["x".join(map(str, s)) for s in SHAPES])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_kernels_match_cpu(device, cell, shape, variant, dtype):
+    N, T, F, U = shape
+    v = VARIANTS[variant]
+    rng = np.random.default_rng(zlib.crc32(repr((cell, shape, variant)).encode()))
+    inputs = make_inputs(rng, cell, N, T, F, U, dtype, v)
+    name, args = forward_args(cell, inputs, v, N, T, U, dtype)
+    compare(device, name, args, **kernel_tol(dtype))
+    getattr(_cpu, name)(*args)  # the CPU forward's outputs feed both backward runs
+    name, args = backward_args(rng, cell, inputs, v, args, N, T, F, U, dtype)
+    compare(device, name, args, **kernel_tol(dtype))
+
+
+@pytest.mark.parametrize("cell", list(GATES))
+def test_kernels_run_on_the_current_cupy_stream(device, cell):
+    """A non-blocking stream: forward then backward queued on it, synchronised once."""
+    cupy = pytest.importorskip("cupy")
+    v = VARIANTS["masked_dropout_zero_states"]
+    N, T, F, U = 3, 4, 5, 6
+    rng = np.random.default_rng(5)
+    inputs = make_inputs(rng, cell, N, T, F, U, np.float32, v)
+    name, args = forward_args(cell, inputs, v, N, T, U, np.float32)
+    expected = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+    getattr(_cpu, name)(*expected)
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        dev = [cupy.asarray(x) if isinstance(x, np.ndarray) else x for x in args]
+        getattr(L.cuda.kernels(), name)(*dev)
+        stream.synchronize()
+    for arg, want, got in zip(arg_names(name), expected, dev):
+        if isinstance(want, np.ndarray):
+            np.testing.assert_allclose(got.get(), want, equal_nan=True, err_msg=arg,
+                                       **kernel_tol(np.float32))
