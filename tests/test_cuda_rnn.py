@@ -1,5 +1,5 @@
-"""lamina._cuda's recurrent kernels (csrc/cuda/rnn.cu) against lamina._cpu (itself tested against
-the numpy oracles in tests/test_rnn.py).
+"""lamina._cuda's recurrent kernels (csrc/cuda/rnn.cu) and lamina.ops lstm / gru / simple_rnn on
+cupy arrays against lamina._cpu (itself tested against the numpy oracles in tests/test_rnn.py).
 
   * Argument checks (need a CUDA build, no GPU): both modules run the same checking code
     (csrc/bindings/rnn_args.h), so a bad call raises the same error with the same message, and
@@ -9,6 +9,10 @@ the numpy oracles in tests/test_rnn.py).
     pairs, GRU reset_after both ways, float32 and float64. Outputs are pre-filled with NaN, every
     array argument is compared afterwards (inputs unchanged, outputs equal) and a failure names
     the argument. The backward runs on the CPU forward's outputs, so it is tested on its own.
+  * Ops (need a GPU and cupy): the differentiable ops on cupy arrays (go_backwards, masks given
+    as numpy or cupy arrays, states, recurrent dropout, gradients) against the numpy run, and
+    one training step of LSTM and GRU models under `with L.device("gpu")` against the CPU step,
+    and the Keras layers on a cupy batch with a cupy mask, cupy initial states and dropout.
 """
 import re
 import zlib
@@ -17,7 +21,7 @@ import numpy as np
 import pytest
 
 import lamina as L
-from lamina import _cpu
+from lamina import _cpu, ops
 from lamina.ops import rnn as rnn_ops
 from test_cuda import BUILT, GPU, FakeDeviceArray
 
@@ -378,3 +382,140 @@ def test_kernels_run_on_the_current_cupy_stream(device, cell):
         if isinstance(want, np.ndarray):
             np.testing.assert_allclose(got.get(), want, equal_nan=True, err_msg=arg,
                                        **kernel_tol(np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# Ops on cupy arrays
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cupy_device(device):
+    return pytest.importorskip("cupy")
+
+
+OPS = {"lstm": (rnn_ops.lstm, {}), "gru": (rnn_ops.gru, {}),
+       "gru_v1": (rnn_ops.gru, {"reset_after": False}), "simple": (rnn_ops.simple_rnn, {})}
+
+
+def op_case(rng, cell, N=3, T=5, F=4, U=6):
+    G = GATES[cell] * U
+    arrays = {"x": rng.standard_normal((N, T, F)),
+              "kernel": rng.standard_normal((F, G)) * 0.5,
+              "recurrent_kernel": rng.standard_normal((U, G)) * 0.5,
+              "bias": rng.standard_normal((2, G) if cell == "gru" else (G,)) * 0.2,
+              "h0": rng.standard_normal((N, U)) * 0.5}
+    if cell == "lstm":
+        arrays["c0"] = rng.standard_normal((N, U)) * 0.5
+    mask = rng.random((N, T)) > 0.3
+    mask[0, 0] = False
+    mask[1, :] = False
+    rmask = ((rng.random((N, U)) > 0.3) / 0.7)  # one mask for every gate
+    return arrays, mask, rmask
+
+
+def run_op(cell, arrays, weights, mask, rmask, to_array, **kw):
+    """Outputs and gradients of every input of one op call (float64)."""
+    op, extra = OPS[cell]
+    vs = [L.Variable(to_array(a)) for a in arrays.values()]
+    r = [to_array(w) for w in weights]
+    with L.GradientTape() as tape:
+        outs = op(*vs, mask=mask, recurrent_mask=rmask, **extra, **kw)
+        loss = ops.sum(ops.multiply(outs[0], L.Tensor(r[0])))
+        for o, w in zip(outs[1:], r[1:]):
+            loss = ops.add(loss, ops.sum(ops.multiply(o, L.Tensor(w))))
+    grads = tape.gradient(loss, vs)
+    return [o.data for o in outs] + [g.data for g in grads]
+
+
+@pytest.mark.parametrize("cell", list(OPS))
+@pytest.mark.parametrize("go_backwards, masked, return_sequences, zero_output_for_mask, dropout",
+                         [(False, False, True, False, False), (True, True, True, False, True),
+                          (False, True, False, False, True), (True, True, True, True, False)])
+@pytest.mark.parametrize("mask_on_gpu", [False, True])
+def test_ops_on_cupy_match_numpy(cupy_device, cell, go_backwards, masked, return_sequences,
+                                 zero_output_for_mask, dropout, mask_on_gpu):
+    """Masks and recurrent-dropout masks may come from the host (as the layers make them) or
+    from the GPU; the op runs where x lives."""
+    cupy = cupy_device
+    rng = np.random.default_rng(11)
+    arrays, mask, rmask = op_case(rng, cell)
+    mask = mask if masked else None
+    rmask = rmask if dropout else None
+    N, T, _ = arrays["x"].shape
+    U = arrays["h0"].shape[1]
+    out_shape = (N, T, U) if return_sequences else (N, U)
+    weights = [rng.standard_normal(out_shape)] + [rng.standard_normal((N, U))
+                                                  for _ in range(2 if cell == "lstm" else 1)]
+    kw = dict(go_backwards=go_backwards, return_sequences=return_sequences,
+              zero_output_for_mask=zero_output_for_mask)
+    want = run_op(cell, arrays, weights, mask, rmask, np.asarray, **kw)
+    gpu_mask = cupy.asarray(mask) if (mask is not None and mask_on_gpu) else mask
+    gpu_rmask = cupy.asarray(rmask) if (rmask is not None and mask_on_gpu) else rmask
+    got = run_op(cell, arrays, weights, gpu_mask, gpu_rmask, cupy.asarray, **kw)
+    names = ["output", "h", "c"][:len(want) - len(arrays)] + list(arrays)
+    for name, g, w in zip(names, got, want):
+        assert isinstance(g, cupy.ndarray), name
+        np.testing.assert_allclose(g.get(), w, rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+def train_step(cell, place, weights, x, y, mask, seed):
+    """One Adam step of recurrent op -> dense -> MSE with input and recurrent dropout, on
+    `place`; returns the loss and the updated weights on the host."""
+    op, extra = OPS[cell]
+    with L.device(place):
+        params = [L.Variable(w.copy()) for w in weights]  # a Variable may share w's memory
+        xs, ys = L.device.to_device(x), L.device.to_device(y)
+    opt = L.optimizers.Adam(1e-2)
+    rmask = np.random.default_rng(seed).random((x.shape[0], weights[1].shape[1])) > 0.25
+    rmask = (rmask / 0.75).astype(np.float32)  # made on the host, as the layers do
+    with L.GradientTape() as tape:
+        xd = ops.nn.dropout(L.Tensor(xs), 0.2, noise_shape=(None, 1, None), seed=seed)
+        out = op(xd, *params[:3], mask=mask, recurrent_mask=rmask, return_sequences=False,
+                 **extra)[0]
+        pred = ops.nn.dense(out, params[3], params[4], None)
+        loss = ops.mean(ops.losses.mean_squared_error(L.Tensor(ys), pred))
+    grads = tape.gradient(loss, params)
+    opt.apply_gradients(zip(grads, params))
+    return float(L.device.to_device(loss.data, "cpu")), [
+        L.device.to_device(p.data, "cpu") for p in params]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_training_step_on_the_gpu_matches_the_cpu(cupy_device, cell):
+    rng = np.random.default_rng(3)
+    N, T, F, U, out = 8, 6, 5, 7, 3
+    G = GATES[cell] * U
+    weights = [(rng.standard_normal(s) * 0.4).astype(np.float32)
+               for s in [(F, G), (U, G), (2, G) if cell == "gru" else (G,), (U, out), (out,)]]
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+    y = rng.standard_normal((N, out)).astype(np.float32)
+    mask = rng.random((N, T)) > 0.2
+    loss_cpu, after_cpu = train_step(cell, "cpu", weights, x, y, mask, seed=9)
+    loss_gpu, after_gpu = train_step(cell, "gpu", weights, x, y, mask, seed=9)
+    assert loss_gpu == pytest.approx(loss_cpu, rel=1e-5)
+    for before, c, g in zip(weights, after_cpu, after_gpu):
+        assert not np.allclose(c, before)  # the step moved every weight
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer, states", [(L.layers.LSTM, 2), (L.layers.GRU, 1),
+                                           (L.layers.SimpleRNN, 1)])
+def test_layer_on_cupy_with_mask_dropout_and_states(cupy_device, layer, states):
+    """The Keras layer on a cupy batch: a cupy mask, raw cupy initial states (one array for a
+    one-state layer), input and recurrent dropout (drawn on the host from the layer's seed, as
+    on the CPU)."""
+    cupy = cupy_device
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    mask = rng.random((4, 5)) > 0.3
+    h0 = [rng.standard_normal((4, 6)).astype(np.float32) for _ in range(states)]
+    results = []
+    for place, to_array in (("cpu", np.asarray), ("gpu", cupy.asarray)):
+        L.utils.set_random_seed(1)  # the same initial weights on both devices
+        with L.device(place):
+            rnn = layer(6, return_sequences=True, dropout=0.3, recurrent_dropout=0.2, seed=5)
+            initial = [to_array(h) for h in h0]
+            out = rnn(L.Tensor(to_array(x)), mask=to_array(mask),
+                      initial_state=initial if states > 1 else initial[0], training=True)
+        results.append(L.device.to_device(out.data, "cpu"))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
