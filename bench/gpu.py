@@ -1,5 +1,5 @@
-"""CUDA kernels against the peers on one GPU: SGEMM beside cupy.matmul (cuBLAS), and an MLP
-training step beside PyTorch CUDA eager. Prints one table per part; skips with a message
+"""CUDA kernels against the peers on one GPU: SGEMM beside cupy.matmul (cuBLAS), and MLP and
+LSTM training steps beside PyTorch CUDA eager. Prints one table per part; skips with a message
 without a GPU (or without cupy / a CUDA build).
 
     python bench/gpu.py [--repeats 20] [--steps 200]
@@ -11,6 +11,9 @@ sparse categorical cross-entropy from logits; lamina runs its ops and optimizer 
 (weights created inside `with lamina.device("gpu")`), PyTorch the same model eagerly. lamina's
 sparse cross-entropy checks the labels on the device and reads the verdict back, which
 synchronises once per step (see csrc/cuda/losses.h): the table says so.
+LSTM: LSTM(512) over 100 timesteps of 512 features, batch 64, last output -> Dense 10 -> the same
+loss -> Adam; lamina's whole-sequence kernels (csrc/cuda/rnn.cu: one launch pair per timestep
+and direction) against torch.nn.LSTM (cuDNN) with the same weights, validated first.
 """
 import argparse
 import statistics
@@ -171,6 +174,98 @@ def bench_mlp(L, cupy, steps):
     print(f"{'PyTorch eager (CUDA)':<34} {theirs:>8.3f} {theirs / ours:>6.2f}")
 
 
+LSTM_N, LSTM_T, LSTM_F, LSTM_U, LSTM_CLASSES = 64, 100, 512, 512, 10
+
+
+def lstm_weights():
+    rng = np.random.default_rng(0)
+    s = 1.0 / np.sqrt(LSTM_U)
+    shapes = [(LSTM_F, 4 * LSTM_U), (LSTM_U, 4 * LSTM_U), (4 * LSTM_U,),
+              (LSTM_U, LSTM_CLASSES), (LSTM_CLASSES,)]
+    return [rng.uniform(-s, s, shape).astype(np.float32) for shape in shapes]
+
+
+def bench_lamina_lstm(L, cupy, x, y):
+    with L.device("gpu:0"):
+        params = [L.Variable(w) for w in lstm_weights()]
+    opt = L.optimizers.Adam(1e-3)
+
+    def forward():  # the last output (N, U)
+        return L.ops.lstm(x, params[0], params[1], params[2])[0]
+
+    def step(i):
+        with L.GradientTape() as tape:
+            logits = L.ops.nn.dense(forward(), params[3], params[4], None)
+            loss = L.ops.mean(L.ops.losses.sparse_categorical_crossentropy(
+                y, logits, from_logits=True))
+        opt.apply_gradients(zip(tape.gradient(loss, params), params))
+        return loss
+    return forward, step
+
+
+def bench_torch_lstm(cupy, x, y):
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    kernel, recurrent, bias, dense_w, dense_b = lstm_weights()
+    rnn = torch.nn.LSTM(LSTM_F, LSTM_U, batch_first=True).cuda()
+    head = torch.nn.Linear(LSTM_U, LSTM_CLASSES).cuda()
+    with torch.no_grad():  # Keras gates i, f, c, o are torch's i, f, g, o
+        rnn.weight_ih_l0.copy_(torch.from_numpy(kernel.T.copy()))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(recurrent.T.copy()))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(bias))
+        rnn.bias_hh_l0.zero_()
+        head.weight.copy_(torch.from_numpy(dense_w.T.copy()))
+        head.bias.copy_(torch.from_numpy(dense_b))
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_dlpack(x), torch.from_dlpack(y)
+
+    def forward():
+        with torch.no_grad():
+            return rnn(tx)[0][:, -1]
+
+    def step(i):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(head(rnn(tx)[0][:, -1]), ty)
+        loss.backward()
+        opt.step()
+        return loss
+    return forward, step, torch
+
+
+def bench_lstm(L, cupy, steps):
+    rng = np.random.default_rng(1)
+    x = cupy.asarray(rng.standard_normal((LSTM_N, LSTM_T, LSTM_F), dtype=np.float32))
+    y = cupy.asarray(rng.integers(0, LSTM_CLASSES, LSTM_N).astype(np.int64))
+    print(f"\nLSTM({LSTM_U}) over {LSTM_T} steps of {LSTM_F} features, batch {LSTM_N}, Dense "
+          f"{LSTM_CLASSES}, Adam, sparse CE from logits: ms per training step (mean of {steps})")
+    sync = cupy.cuda.get_current_stream().synchronize
+    forward, step = bench_lamina_lstm(L, cupy, x, y)
+    torch_case = bench_torch_lstm(cupy, x, y)
+    if torch_case is not None:  # validate first: the same weights give the same last output
+        theirs = cupy.from_dlpack(torch_case[0]())
+        ours = forward().data
+        err = float(cupy.abs(ours - theirs).max())
+        print(f"  max |lamina - torch| of the last output: {err:.2e} (torch may use TF32)")
+        if err > 1e-2:
+            print("  lamina's LSTM differs from torch's: not timed")
+            return
+    ours_ms = time_steps(step, steps, sync)
+    print(f"{'framework':<34} {'ms/step':>8} {'ratio':>6}")
+    print(f"{'lamina (ops + Adam on cupy)':<34} {ours_ms:>8.3f} {1.0:>6.2f}")
+    if torch_case is None:
+        print("PyTorch with CUDA not installed: no comparison")
+        return
+    _, torch_step, torch = torch_case
+    theirs_ms = time_steps(torch_step, steps, torch.cuda.synchronize)
+    print(f"{'PyTorch eager (CUDA, cuDNN LSTM)':<34} {theirs_ms:>8.3f} {theirs_ms / ours_ms:>6.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -179,6 +274,7 @@ def main():
     L, cupy = gpu_or_exit()
     bench_sgemm(L, cupy, args.repeats)
     bench_mlp(L, cupy, args.steps)
+    bench_lstm(L, cupy, max(1, args.steps // 10))
 
 
 if __name__ == "__main__":

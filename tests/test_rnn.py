@@ -236,6 +236,13 @@ def test_kernel_checks_arguments():
     with pytest.raises(ValueError, match=r"unsupported activation code 4 \(expected one of the "
                                          r"element-wise kinds: linear 0, relu 1, .*softsign 14"):
         _cpu.lstm_sequence_forward(x, W, R, None, h, h, None, None, 4, 2, gates, hs, hs.copy())
+    # An output that overlaps the recurrent-dropout mask would be read after it is overwritten.
+    rm = np.ones((2, 6), np.float32)
+    with pytest.raises(ValueError, match=r"\[gru_sequence_forward\] argument 'rh': must not "
+                                         r"share memory with 'recurrent_mask'"):
+        _cpu.gru_sequence_forward(x, W[:, :6].copy(), R[:, :6].copy(), None, h, None, rm, 3, 2,
+                                  False, np.empty((2, 3, 6), np.float32),
+                                  rm.reshape(2, 3, 2), hs)
     with pytest.raises(ValueError, match="at least one timestep"):
         _cpu.simple_rnn_sequence_forward(np.zeros((2, 0, 4), np.float32), W[:, :2].copy(), R[:, :2].copy(),
                                          None, h, None, None, 3, np.empty((2, 0, 2), np.float32),

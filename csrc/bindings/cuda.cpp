@@ -37,6 +37,7 @@ PYBIND11_MODULE(_cuda, m) {
   lamina::bind::bind_cuda_reduce(m);
   lamina::bind::bind_cuda_losses(m);
   lamina::bind::bind_cuda_optimizers(m);
+  lamina::bind::bind_cuda_rnn(m);
 
   // The entries that take `stream`: lamina.cuda.kernels() appends cupy's current stream to
   // exactly these. A test checks the list against the signatures.
@@ -48,4 +49,13 @@ PYBIND11_MODULE(_cuda, m) {
       "mean_squared_logarithmic_error", "poisson", "kl_divergence", "hinge", "squared_hinge",
       "huber", "sgd_step", "rmsprop_step", "adam_step", "adagrad_step", "adamax_step",
       "nadam_step", "adadelta_step", "lion_step");
+
+  // Recurrent layers (cuda_rnn.cpp).
+  py::list entries(m.attr("STREAM_ENTRIES"));
+  for (const char* name : {"lstm_sequence_forward", "lstm_sequence_backward",
+                           "gru_sequence_forward", "gru_sequence_backward",
+                           "simple_rnn_sequence_forward", "simple_rnn_sequence_backward"}) {
+    entries.append(name);
+  }
+  m.attr("STREAM_ENTRIES") = py::tuple(entries);
 }

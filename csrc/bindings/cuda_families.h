@@ -16,4 +16,7 @@ void bind_cuda_reduce(pybind11::module_& m);
 void bind_cuda_losses(pybind11::module_& m);
 void bind_cuda_optimizers(pybind11::module_& m);
 
+// Recurrent layers (cuda_rnn.cpp).
+void bind_cuda_rnn(pybind11::module_& m);
+
 }  // namespace lamina::bind

@@ -35,11 +35,9 @@
 
 #include <cstdint>
 
-namespace lamina {
+#include "common/rnn_shape.h"
 
-struct RnnShape {
-  std::int64_t N, T, F, U;
-};
+namespace lamina {
 
 template <class T>
 void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,

@@ -9,8 +9,8 @@ allocations go there. Asking for the GPU without one raises a RuntimeError sayin
 
 Outside any scope ``current()`` is ``default()``: the first GPU when one is usable, else the CPU.
 What follows that default automatically today: nothing yet (weights are still created on the CPU
-outside an explicit scope), because convolution, pooling, normalisation, recurrent layers and
-several optimizers have no CUDA kernels yet; see python/lamina/cuda.py. Adopting it means calling
+outside an explicit scope), because convolution, pooling, normalisation and several optimizers
+have no CUDA kernels yet; see python/lamina/cuda.py. Adopting it means calling
 ``place(value)`` where weights are created (Variable does, inside a scope) and
 ``to_device(batch)`` where fit slices batches.
 

@@ -1,5 +1,7 @@
 // Step passes of the recurrent cells, compiled once per ISA (see csrc/cpu/rnn_kernels.h for the
-// argument layout and csrc/cpu/rnn.cpp for the order of calls within a step).
+// argument layout and csrc/cpu/rnn.cpp for the order of calls within a step). The per-unit
+// formulas are common/lstm_math.h's, shared with the CUDA step kernels (csrc/cuda/rnn.cu); these
+// passes only walk the rows and handle the masks.
 //
 // Each pass walks batch rows; within a row the unit loop is branch-free for the default
 // activations (tanh / sigmoid), so the compiler vectorises it with the ISA's full width, the
@@ -18,35 +20,6 @@ namespace {
 
 using namespace ::lamina::rnn_math;
 using i64 = std::int64_t;
-
-// Activation (act) and recurrent activation (ract) values and derivatives. The derivatives
-// take the pre-activation x and the value y; the default pair reads y only.
-template <class T, bool kDefault>
-inline T act_of(int code, T x) {
-  if (kDefault) return tanh_act(x);
-  return activate(code, x);
-}
-template <class T, bool kDefault>
-inline T ract_of(int code, T x) {
-  if (kDefault) return sigmoid(x);
-  return activate(code, x);
-}
-template <class T, bool kDefault>
-inline T dact_of(int code, T x, T y) {
-  if (kDefault) return T(1) - y * y;
-  return activate_grad(code, x, y);
-}
-template <class T, bool kDefault>
-inline T dract_of(int code, T x, T y) {
-  if (kDefault) return y * (T(1) - y);
-  return activate_grad(code, x, y);
-}
-// A saved gate's value: saved activated on the default path, re-evaluated otherwise.
-template <class T, bool kDefault>
-inline T saved_act(int code, T s) {
-  if (kDefault) return s;
-  return activate(code, s);
-}
 
 template <class T>
 inline bool row_masked(const T* mask, i64 ldm, i64 n) {
@@ -75,19 +48,16 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     }
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T i = ract_of<T, kDefault>(a.ract, z[j]);
-      const T f = ract_of<T, kDefault>(a.ract, z[U + j]);
-      const T g = act_of<T, kDefault>(a.act, z[2 * U + j]);
-      const T o = ract_of<T, kDefault>(a.ract, z[3 * U + j]);
-      const T cn = f * cp[j] + i * g;
-      if (kDefault) {
-        z[j] = i;
-        z[U + j] = f;
-        z[2 * U + j] = g;
-        z[3 * U + j] = o;
+      const LstmForwardUnit<T> r = lstm_forward_unit<T, kDefault>(
+          a.act, a.ract, z[j], z[U + j], z[2 * U + j], z[3 * U + j], cp[j]);
+      if (kDefault) {  // otherwise the pre-activations stay
+        z[j] = r.si;
+        z[U + j] = r.sf;
+        z[2 * U + j] = r.sg;
+        z[3 * U + j] = r.so;
       }
-      c[j] = cn;
-      h[j] = o * act_of<T, kDefault>(a.act, cn);
+      c[j] = r.c;
+      h[j] = r.h;
     }
   }
 }
@@ -112,17 +82,13 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict c = a.c + n * a.ldch;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T zi = z[j], zf = z[U + j], zg = z[2 * U + j], zo = z[3 * U + j];
-      const T i = saved_act<T, kDefault>(a.ract, zi), f = saved_act<T, kDefault>(a.ract, zf);
-      const T g = saved_act<T, kDefault>(a.act, zg), o = saved_act<T, kDefault>(a.ract, zo);
-      const T tc = act_of<T, kDefault>(a.act, c[j]);
-      const T dhv = dh[j];
-      const T dcv = dc[j] + dhv * o * dact_of<T, kDefault>(a.act, c[j], tc);
-      dz[j] = dcv * g * dract_of<T, kDefault>(a.ract, zi, i);
-      dz[U + j] = dcv * cp[j] * dract_of<T, kDefault>(a.ract, zf, f);
-      dz[2 * U + j] = dcv * i * dact_of<T, kDefault>(a.act, zg, g);
-      dz[3 * U + j] = dhv * tc * dract_of<T, kDefault>(a.ract, zo, o);
-      dc[j] = dcv * f;
+      const LstmBackwardUnit<T> r = lstm_backward_unit<T, kDefault>(
+          a.act, a.ract, z[j], z[U + j], z[2 * U + j], z[3 * U + j], cp[j], c[j], dh[j], dc[j]);
+      dz[j] = r.dzi;
+      dz[U + j] = r.dzf;
+      dz[2 * U + j] = r.dzg;
+      dz[3 * U + j] = r.dzo;
+      dc[j] = r.dc_prev;
       dh[j] = T(0);  // the recurrent product dz @ R^T is added on top by the driver
     }
   }
@@ -150,17 +116,14 @@ void gru_forward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const T bz = rb ? rb[j] : T(0), br = rb ? rb[U + j] : T(0), bh = rb ? rb[2 * U + j] : T(0);
-      const T pz = x[j] + s[j] + bz, pr = x[U + j] + s[U + j] + br;
-      const T zg = ract_of<T, kDefault>(a.ract, pz);
-      const T r = ract_of<T, kDefault>(a.ract, pr);
-      const T sh = s[2 * U + j] + bh;
-      const T ph = x[2 * U + j] + r * sh;
-      const T hh = act_of<T, kDefault>(a.act, ph);
-      x[j] = kDefault ? zg : pz;
-      x[U + j] = kDefault ? r : pr;
-      x[2 * U + j] = kDefault ? hh : ph;
-      rh[j] = sh;
-      h[j] = zg * hp[j] + (T(1) - zg) * hh;
+      const GruForwardUnit<T> r = gru_forward_unit<T, kDefault>(
+          a.act, a.ract, x[j], x[U + j], x[2 * U + j], s[j], s[U + j], s[2 * U + j], bz, br, bh,
+          hp[j]);
+      x[j] = r.sz;
+      x[U + j] = r.sr;
+      x[2 * U + j] = r.sh;
+      rh[j] = r.rh;
+      h[j] = r.h;
     }
   }
 }
@@ -188,20 +151,15 @@ void gru_backward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T pz = g[j], pr = g[U + j], ph = g[2 * U + j];
-      const T zg = saved_act<T, kDefault>(a.ract, pz), r = saved_act<T, kDefault>(a.ract, pr);
-      const T hh = saved_act<T, kDefault>(a.act, ph);
-      const T dhv = dh[j];
-      const T dah = dhv * (T(1) - zg) * dact_of<T, kDefault>(a.act, ph, hh);
-      const T daz = dhv * (hp[j] - hh) * dract_of<T, kDefault>(a.ract, pz, zg);
-      const T dar = dah * rh[j] * dract_of<T, kDefault>(a.ract, pr, r);
-      dz[j] = daz;
-      dz[U + j] = dar;
-      dz[2 * U + j] = dah;
-      ds[j] = daz;
-      ds[U + j] = dar;
-      ds[2 * U + j] = dah * r;
-      dh[j] = dhv * zg;
+      const GruBackwardUnit<T> r = gru_backward_unit<T, kDefault>(
+          a.act, a.ract, g[j], g[U + j], g[2 * U + j], rh[j], hp[j], dh[j]);
+      dz[j] = r.dz;
+      dz[U + j] = r.dr;
+      dz[2 * U + j] = r.dh;
+      ds[j] = r.dz;
+      ds[U + j] = r.dr;
+      ds[2 * U + j] = r.ds_h;
+      dh[j] = r.dh_prev;
     }
   }
 }
@@ -223,13 +181,13 @@ void gru_v1_forward_a_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict mh = a.rmask_h ? a.rmask_h + n * a.ldrm : nullptr;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T zg = ract_of<T, kDefault>(a.ract, x[j]);
-      const T r = ract_of<T, kDefault>(a.ract, x[U + j]);
+      const GruV1ForwardA<T> r =
+          gru_v1_forward_a_unit<T, kDefault>(a.ract, x[j], x[U + j], hp[j], mh ? mh[j] : T(1));
       if (kDefault) {
-        x[j] = zg;
-        x[U + j] = r;
+        x[j] = r.sz;
+        x[U + j] = r.sr;
       }
-      rh[j] = r * (mh ? hp[j] * mh[j] : hp[j]);
+      rh[j] = r.rh;
     }
   }
 }
@@ -247,10 +205,10 @@ void gru_v1_forward_b_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     }
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T zg = saved_act<T, kDefault>(a.ract, x[j]);
-      const T hh = act_of<T, kDefault>(a.act, x[2 * U + j]);
-      if (kDefault) x[2 * U + j] = hh;
-      h[j] = zg * hp[j] + (T(1) - zg) * hh;
+      const GruV1ForwardB<T> r =
+          gru_v1_forward_b_unit<T, kDefault>(a.act, a.ract, x[j], x[2 * U + j], hp[j]);
+      if (kDefault) x[2 * U + j] = r.sh;
+      h[j] = r.h;
     }
   }
 }
@@ -273,13 +231,12 @@ void gru_v1_backward_a_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T pz = g[j], ph = g[2 * U + j];
-      const T zg = saved_act<T, kDefault>(a.ract, pz), hh = saved_act<T, kDefault>(a.act, ph);
-      const T dhv = dh[j];
-      dz[j] = dhv * (hp[j] - hh) * dract_of<T, kDefault>(a.ract, pz, zg);
+      const GruV1BackwardA<T> r =
+          gru_v1_backward_a_unit<T, kDefault>(a.act, a.ract, g[j], g[2 * U + j], hp[j], dh[j]);
+      dz[j] = r.dz;
       dz[U + j] = T(0);  // filled by pass b once d(r h_prev) is known
-      dz[2 * U + j] = dhv * (T(1) - zg) * dact_of<T, kDefault>(a.act, ph, hh);
-      dh[j] = dhv * zg;
+      dz[2 * U + j] = r.dh_cand;
+      dh[j] = r.dh_prev;
     }
   }
 }
@@ -297,11 +254,10 @@ void gru_v1_backward_b_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict mh = a.rmask_h ? a.rmask_h + n * a.ldrm : nullptr;
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
-      const T pr = g[U + j];
-      const T r = saved_act<T, kDefault>(a.ract, pr);
-      const T m = mh ? mh[j] : T(1);
-      dz[U + j] = drh[j] * hp[j] * m * dract_of<T, kDefault>(a.ract, pr, r);
-      dh[j] += drh[j] * r * m;
+      const GruV1BackwardB<T> r =
+          gru_v1_backward_b_unit<T, kDefault>(a.ract, g[U + j], drh[j], hp[j], mh ? mh[j] : T(1));
+      dz[U + j] = r.dr;
+      dh[j] += r.dh_prev_add;
     }
   }
 }
@@ -321,9 +277,9 @@ void simple_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     if (row_masked(a.mask, a.ldm, n)) {
       for (i64 j = 0; j < U; ++j) h[j] = hp[j];
     } else if (tanh_path) {
-      for (i64 j = 0; j < U; ++j) h[j] = tanh_act(z[j]);
+      for (i64 j = 0; j < U; ++j) h[j] = simple_forward_unit<T, true>(a.act, z[j]);
     } else {
-      for (i64 j = 0; j < U; ++j) h[j] = activate(a.act, z[j]);
+      for (i64 j = 0; j < U; ++j) h[j] = simple_forward_unit<T, false>(a.act, z[j]);
     }
   }
 }
@@ -346,13 +302,13 @@ void simple_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     if (a.act == kTanh) {
 #pragma omp simd
       for (i64 j = 0; j < U; ++j) {
-        dz[j] = dh[j] * (T(1) - h[j] * h[j]);
+        dz[j] = simple_backward_unit<T, true>(a.act, dz[j], h[j], dh[j]);
         dh[j] = T(0);
       }
       continue;
     }
-    for (i64 j = 0; j < U; ++j) {
-      dz[j] = dh[j] * activate_grad(a.act, dz[j], h[j]);  // dz holds the pre-activation
+    for (i64 j = 0; j < U; ++j) {  // dz holds the pre-activation
+      dz[j] = simple_backward_unit<T, false>(a.act, dz[j], h[j], dh[j]);
       dh[j] = T(0);
     }
   }

@@ -135,7 +135,10 @@ class RNN(Layer):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         if mask is not None:
-            mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, bool)
+            mask = mask.data if isinstance(mask, Tensor) else mask
+            # A cupy mask stays on the GPU (numpy cannot read it); anything else becomes numpy.
+            mask = mask.astype(bool) if hasattr(mask, "__cuda_array_interface__") else \
+                np.asarray(mask, bool)
         states = self._initial_states(sequences.shape[0], initial_state)
         cells = self._fused_cells()
         if cells is not None:
@@ -193,8 +196,8 @@ class RNN(Layer):
         """The flat list of starting states (None: zeros)."""
         sizes = self.state_size
         if initial_state is not None:
-            if isinstance(initial_state, (Tensor, np.ndarray)):
-                initial_state = [initial_state]
+            if isinstance(initial_state, Tensor) or hasattr(initial_state, "ndim"):
+                initial_state = [initial_state]  # one array (numpy or cupy), not a list
             flat = _flatten(list(initial_state))
             if len(flat) != len(sizes):
                 raise ValueError(f"{self._where()}: expected {len(sizes)} initial state(s), "

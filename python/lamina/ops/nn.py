@@ -216,4 +216,6 @@ def dropout(x, rate, noise_shape=None, seed=None):
     scale = np.asarray(1.0 / (1.0 - rate), dtype=xd.dtype)
     mask = (keep >= rate) * scale
     mask = mask.astype(xd.dtype, copy=False)
+    if type(xd) is not np.ndarray:  # drawn on the host (seeded as on the CPU), used where x is
+        mask = backend.array_module(xd).asarray(mask)
     return make_output(xd * mask, (x,), lambda g: (g * mask,), "dropout")

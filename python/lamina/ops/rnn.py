@@ -1,8 +1,8 @@
 """Differentiable whole-sequence recurrent ops: ``lstm``, ``gru``, ``simple_rnn``.
 
-Each is ONE kernel call forward (csrc/cpu/rnn.h: one gemm for the input projection of every
-timestep, then per step one gemm and one fused gate pass) and ONE call backward through time.
-No Python runs per timestep.
+Each is ONE kernel call forward (csrc/cpu/rnn.h on numpy arrays, its twin csrc/cuda/rnn.h on
+cupy arrays: one gemm for the input projection of every timestep, then per step one gemm and
+one fused gate pass) and ONE call backward through time. No Python runs per timestep.
 
 Layouts are Keras': x (batch, timesteps, features), kernel (features, gates * units),
 recurrent_kernel (units, gates * units), gate order LSTM i, f, c, o and GRU z, r, h.
@@ -44,7 +44,9 @@ def _code(name, what):
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    if isinstance(x, Tensor):
+        return x.data
+    return x if hasattr(x, "__cuda_array_interface__") else np.asarray(x)  # cupy stays cupy
 
 
 def _contiguous(a, dtype):
@@ -56,7 +58,11 @@ def _contiguous(a, dtype):
 
 class _Sequence:
     """Shared preparation of a recurrent op: arrays in the weights' dtype, the mask, the
-    time reversal, and the mapping from the state sequence to Keras' outputs."""
+    time reversal, and the mapping from the state sequence to Keras' outputs.
+
+    The op runs where x lives (numpy: lamina._cpu, cupy: lamina._cuda). The weights must live
+    there too; the masks, recurrent-dropout masks and initial states may come from the host
+    (the layers draw dropout masks with numpy's generator) and are copied to x's device."""
 
     def __init__(self, name, x, kernel, recurrent_kernel, gates, mask, go_backwards,
                  zero_output_for_mask):
@@ -87,20 +93,32 @@ class _Sequence:
         self.keep = None
         self.mask = None
         if mask is not None:
-            m = _data(mask)
+            m = self.on_device(_data(mask))
             if tuple(m.shape) != (self.N, self.T):
                 raise ValueError(f"[{name}] mask of shape {tuple(m.shape)}: expected "
                                  f"(batch, timesteps) = ({self.N}, {self.T})")
             m = (m[:, ::-1] if go_backwards else m).astype(bool)
             self.mask = _contiguous(m, dtype)
             # Keras: a masked step outputs the previous output, zeros before the first valid one.
-            keep = m if zero_output_for_mask else np.logical_or.accumulate(m, axis=1)
-            self.keep = None if keep.all() else _contiguous(keep, dtype)[:, :, None]
+            if zero_output_for_mask:
+                keep = m
+            elif self.xp is np:
+                keep = np.logical_or.accumulate(m, axis=1)
+            else:
+                keep = self.xp.cumsum(m, axis=1) > 0
+            # On the GPU the multiply stays even when nothing is masked: testing keep.all()
+            # there would wait for the device.
+            if self.xp is not np or not keep.all():
+                self.keep = _contiguous(keep, dtype)[:, :, None]
+
+    def on_device(self, a):
+        """`a` on x's device (a host array is copied to the GPU when x is a cupy array)."""
+        return a if self.xp is np else self.xp.asarray(a)
 
     def state(self, s, what):
         if s is None:
             return self.xp.zeros((self.N, self.U), dtype=self.dtype)
-        a = _contiguous(_data(s), self.dtype)
+        a = _contiguous(self.on_device(_data(s)), self.dtype)
         if a.shape != (self.N, self.U):
             raise ValueError(f"[{self.name}] initial state {what} of shape {a.shape}: expected "
                              f"(batch, units) = ({self.N}, {self.U})")
@@ -110,7 +128,7 @@ class _Sequence:
         """(batch, gates * units): one keep mask per gate; a (batch, units) mask serves all."""
         if m is None:
             return None
-        a = _contiguous(_data(m), self.dtype)
+        a = _contiguous(self.on_device(_data(m)), self.dtype)
         if a.shape == (self.N, self.U) and gates > 1:
             a = self.xp.ascontiguousarray(self.xp.tile(a, (1, gates)))
         if a.shape != (self.N, gates * self.U):
