@@ -131,3 +131,20 @@ def test_variable_assign_keeps_array_and_checks_shape():
 def test_variable_from_initializer_callable():
     v = L.Variable(lambda shape, dtype: np.full(shape, 2.0, dtype=dtype), shape=(2,))
     assert v.dtype == np.float32 and v.data.tolist() == [2.0, 2.0]
+
+
+def test_variable_owns_its_array():
+    # Keras copies a Variable's initial value: updating the Variable in place (as optimizers do)
+    # must not write into the caller's array, nor into another Tensor's.
+    w = np.ones((2, 2), np.float32)
+    v = L.Variable(w)
+    v.assign(np.full((2, 2), 5.0, np.float32))
+    assert w[0, 0] == 1.0
+    t = L.Tensor(np.zeros(3))
+    u = L.Variable(t)
+    u.assign(np.ones(3))
+    assert t.data[0] == 0.0
+    view = np.arange(6.0).reshape(2, 3)[:, :2].copy()[0:1]  # a contiguous view of another array
+    x = L.Variable(view)
+    x.assign(np.full((1, 2), 9.0))
+    assert view[0, 0] == 0.0

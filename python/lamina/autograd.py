@@ -250,6 +250,12 @@ class Variable(Tensor):
         if shape is not None and tuple(value.shape) != tuple(shape):
             raise ValueError(f"Variable '{name}': initial value has shape {tuple(value.shape)}, "
                              f"expected {tuple(shape)}")
+        source = initializer.data if isinstance(initializer, Tensor) else initializer
+        if value is source or (isinstance(source, np.ndarray) and
+                               np.may_share_memory(value, source)):
+            # A Variable owns its array (optimizers update it in place): training must not
+            # write into the array the caller passed, as Keras' Variable copies it too.
+            value = value.copy()
         value = device.place(value)  # inside `with lamina.device(...)`: on that device
         super().__init__(value, requires_grad=trainable)
         self.name = name or "variable"
