@@ -70,6 +70,22 @@ Arr optional_array_arg(py::handle obj, const char* where, const char* name,
 
 std::string shape_string(const Arr& a);
 
+// How lamina._cpu reads its array arguments. The checks shared by the two modules
+// (conv_args.h, pool_args.h, ...) are templates over such a reader (DeviceArrays in
+// cuda_arrays.h is lamina._cuda's), so both run the same checks with the same messages.
+struct HostArrays {
+  using Array = Arr;
+  static Arr get(py::handle obj, const char* where, const char* name, Access access = kRead,
+                 Layout layout = kContiguous, Accept accept = kAnyDType) {
+    return array_arg(obj, where, name, access, layout, accept);
+  }
+  static Arr optional(py::handle obj, const char* where, const char* name,
+                      Access access = kRead, Layout layout = kContiguous,
+                      Accept accept = kAnyDType) {
+    return optional_array_arg(obj, where, name, access, layout, accept);
+  }
+};
+
 // Raise with the "[where] argument 'name': ..." prefix.
 [[noreturn]] void fail_value(const char* where, const char* name, const std::string& what);
 [[noreturn]] void fail_type(const char* where, const char* name, const std::string& what);
