@@ -13,4 +13,22 @@ struct ConvGeometry {
   std::int64_t N, H, W, C, OH, OW, K, KH, KW, SH, SW, PT, PL, DH, DW, G;
 };
 
+#if defined(__CUDACC__)
+#define LAMINA_GEOMETRY_FN __host__ __device__ __forceinline__
+#else
+#define LAMINA_GEOMETRY_FN inline
+#endif
+
+// Pixel p of an (N, A, B) grid (output pixels: A = OH, B = OW; input pixels: A = H, B = W):
+// p = (n * A + a) * B + b.
+struct GridPixel {
+  std::int64_t n, a, b;
+};
+
+LAMINA_GEOMETRY_FN GridPixel grid_pixel(std::int64_t p, std::int64_t A, std::int64_t B) {
+  const std::int64_t n = p / (A * B), rest = p - n * A * B;
+  const std::int64_t a = rest / B;
+  return {n, a, rest - a * B};
+}
+
 }  // namespace lamina
