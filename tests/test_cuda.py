@@ -1009,3 +1009,138 @@ def test_new_kernels_run_on_the_current_cupy_stream(rng):
         stream.synchronize()
     np.testing.assert_allclose(y.get(), expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(p.get(), pooled, rtol=1e-4, atol=1e-4)
+
+
+# -- the ops on cupy arrays --------------------------------------------------------------------
+
+def compare_op_with_cpu(fn, inputs, rng, rtol=1e-4, atol=1e-4):
+    """Runs fn(*Variables) on numpy inputs and on cupy copies, backpropagates the same random
+    cotangent through every output, and compares outputs and input gradients. The GPU run's
+    results must be cupy arrays (nothing fell back to the host)."""
+    cp = _cupy()
+    probe = fn(*[L.Tensor(a) for a in inputs])
+    outs = probe if isinstance(probe, (list, tuple)) else [probe]
+    weights = [rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
+    results = []
+    for move in (lambda a: a, _to_gpu):
+        xs = [L.Variable(move(a)) if np.issubdtype(a.dtype, np.floating) else L.Tensor(move(a))
+              for a in inputs]
+        with L.GradientTape() as tape:
+            out = fn(*xs)
+            out = out if isinstance(out, (list, tuple)) else [out]
+            total = None
+            for o, w in zip(out, weights):
+                term = L.ops.sum(L.ops.multiply(o, L.Tensor(move(w))))
+                total = term if total is None else L.ops.add(total, term)
+        trainable = [x for x in xs if isinstance(x, L.Variable)]
+        grads = tape.gradient(total, trainable)
+        results.append(([o.data for o in out], [None if g is None else g.data for g in grads]))
+    (cpu_out, cpu_grads), (gpu_out, gpu_grads) = results
+    for c, g in zip(cpu_out + cpu_grads, gpu_out + gpu_grads):
+        assert (c is None) == (g is None)
+        if c is None:
+            continue
+        assert isinstance(g, cp.ndarray), type(g)
+        np.testing.assert_allclose(g.get(), c, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def _images(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+OP_CASES = [
+    ("conv2d", lambda r: [_images(r, 2, 7, 7, 3), _images(r, 3, 3, 3, 4), _images(r, 4)],
+     lambda x, k, b: L.ops.conv2d(x, k, b, strides=2, padding="same", activation="relu")),
+    ("conv-1d", lambda r: [_images(r, 2, 9, 3), _images(r, 3, 3, 5)],
+     lambda x, k: L.ops.conv(x, k, strides=1, padding="same", dilation_rate=2)),
+    ("depthwise_conv", lambda r: [_images(r, 2, 6, 6, 3), _images(r, 3, 3, 3, 2)],
+     lambda x, k: L.ops.depthwise_conv(x, k, padding="same")),
+    ("separable_conv", lambda r: [_images(r, 2, 6, 6, 3), _images(r, 3, 3, 3, 2),
+                                  _images(r, 1, 1, 6, 4)],
+     lambda x, d, p: L.ops.separable_conv(x, d, p)),
+    ("conv_transpose", lambda r: [_images(r, 2, 4, 5, 3), _images(r, 3, 3, 6, 3)],
+     lambda x, k: L.ops.conv_transpose(x, k, strides=2, padding="same")),
+    ("max_pool", lambda r: [_images(r, 2, 7, 6, 3)],
+     lambda x: L.ops.max_pool(x, 3, strides=2, padding="same")),
+    ("average_pool-1d", lambda r: [_images(r, 2, 9, 3)],
+     lambda x: L.ops.average_pool(x, 2, padding="same")),
+    ("global_pools", lambda r: [_images(r, 2, 5, 4, 3)],
+     lambda x: [L.ops.global_average_pool(x), L.ops.global_max_pool(x, keepdims=True)]),
+    ("batch_norm_train", lambda r: [_images(r, 6, 3, 4), _images(r, 4), _images(r, 4)],
+     lambda x, g, b: L.ops.batch_norm_train(x, g, b)[0]),
+    ("batch_normalization", lambda r: [_images(r, 6, 4, 3), np.abs(_images(r, 4)),
+                                       _images(r, 4)],
+     lambda x, v, s: L.ops.batch_normalization(x, L.ops.mean(x, axis=(0, 2)), v, axis=1,
+                                               scale=s)),
+    ("embedding", lambda r: [r.integers(0, 10, (3, 4)), _images(r, 10, 5)],
+     lambda i, t: L.ops.embedding(i, t)),
+    ("ctc_loss", lambda r: [r.integers(1, 5, (3, 4)), _images(r, 3, 9, 5)],
+     lambda t, x: L.ops.ctc_loss(t, x, np.array([4, 2, 3]), np.array([9, 7, 9]))),
+]
+
+
+@needs_gpu
+@pytest.mark.parametrize("name, make, fn", OP_CASES, ids=[c[0] for c in OP_CASES])
+def test_ops_run_on_cupy_arrays_like_on_numpy(rng, name, make, fn):
+    compare_op_with_cpu(fn, make(rng), rng)
+
+
+@needs_gpu
+@pytest.mark.parametrize("strategy", ["greedy", "beam_search"])
+def test_ctc_decode_takes_cupy_inputs(rng, strategy):
+    cp = _cupy()
+    x = rng.standard_normal((3, 8, 5)).astype(np.float32)
+    lengths = np.array([8, 5, 0])
+    on_cpu = L.ops.ctc_decode(x, lengths, strategy=strategy, beam_width=4, top_paths=2)
+    on_gpu = L.ops.ctc_decode(cp.asarray(x), cp.asarray(lengths), strategy=strategy,
+                              beam_width=4, top_paths=2)
+    for c, g in zip(on_cpu, on_gpu):
+        assert isinstance(g, cp.ndarray)
+        np.testing.assert_allclose(g.get(), c, rtol=1e-6)
+
+
+def _tiny_convnet():
+    layers = L.layers
+    return L.Sequential([
+        L.Input((8, 8, 3)),
+        layers.Conv2D(4, 3, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(6, 3, strides=2, padding="valid"),
+        layers.Flatten(),
+        layers.Dense(5),
+    ])
+
+
+@needs_gpu
+def test_a_convnet_trains_one_step_on_the_gpu_like_on_the_cpu(rng):
+    """Conv2D, BatchNormalization, MaxPooling2D and Dense inside `with L.device("gpu")`: the
+    weights are cupy arrays, the step runs on lamina._cuda, and the weights after one SGD step
+    (moving statistics included) equal the CPU run's."""
+    cp = _cupy()
+    x = rng.standard_normal((16, 8, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 5, 16)
+
+    def one_step(model, xb, yb):
+        with L.GradientTape() as tape:
+            logits = model(xb, training=True)
+            loss = L.ops.mean(L.ops.sparse_categorical_crossentropy(yb, logits,
+                                                                    from_logits=True))
+        params = model.trainable_weights
+        L.optimizers.SGD(0.1).apply(tape.gradient(loss, params), params)
+        return float(loss.numpy()) if hasattr(loss, "numpy") else float(loss.data)
+
+    with L.device("cpu"):
+        cpu_model = _tiny_convnet()
+    initial = cpu_model.get_weights()
+    cpu_loss = one_step(cpu_model, L.Tensor(x), y)
+    with L.device("gpu"):
+        gpu_model = _tiny_convnet()
+        assert all(isinstance(v.data, cp.ndarray) for v in gpu_model.weights)
+        for v, w in zip(gpu_model.weights, initial):
+            v.data[...] = cp.asarray(w)
+        gpu_loss = one_step(gpu_model, L.Tensor(cp.asarray(x)), cp.asarray(y))
+    assert gpu_loss == pytest.approx(cpu_loss, rel=1e-4)
+    for v, w in zip(gpu_model.weights, cpu_model.get_weights()):
+        assert isinstance(v.data, cp.ndarray)
+        np.testing.assert_allclose(v.data.get(), w, rtol=1e-4, atol=1e-4, err_msg=v.path)
