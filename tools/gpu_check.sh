@@ -8,7 +8,7 @@
 #
 # Settings (environment):
 #   LAMINA_CUDA_ARCHS   architectures to compile (default "native": the GPU present, the fastest
-#                       build; the release default in CMakeLists.txt builds five)
+#                       build, 90-real with CMake < 3.24; the release default builds five)
 #   PYTEST_STOP         "--maxfail=40" by default, so that one run reports the failures of every
 #                       family; "-x" stops at the first
 #   T_BUILD T_TEST T_MEMCHECK T_RACECHECK T_BENCH   per-step time limits in seconds (defaults
@@ -52,8 +52,14 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
   | tee -a "$summary"
 
 if want build; then
-  run build "${T_BUILD:-300}" env LAMINA_CUDA=ON \
-    tools/devbuild.sh -DLAMINA_CUDA_ARCHS="${LAMINA_CUDA_ARCHS:-native}" || {
+  archs="${LAMINA_CUDA_ARCHS:-native}"
+  cmake_version=$(cmake --version 2> /dev/null | awk 'NR == 1 {print $3}')
+  if [ "$archs" = native ] && [ "$(printf '%s\n3.24\n' "$cmake_version" | sort -V | head -1)" != 3.24 ]; then
+    archs=90-real  # CMake < 3.24 has no "native": build for Hopper (H100/H200)
+  fi
+  note "build: LAMINA_CUDA_ARCHS=$archs, cmake $cmake_version, into build/gpu_check_build"
+  run build "${T_BUILD:-300}" env LAMINA_CUDA=ON LAMINA_BUILD_DIR="$root/build/gpu_check_build" \
+    tools/devbuild.sh -DLAMINA_CUDA_ARCHS="$archs" || {
       note "build failed: see the log; nothing else runs"
       exit 1
     }

@@ -3,7 +3,7 @@
 //
 // Every product below is C[m, n] = sum over r of A[m, r] * B[r, n] for one group, computed by
 // one tile scheme: a block of 256 threads owns a 64 x 64 tile of C and walks r in steps of 16,
-// staging A[64 x 16] and B[16 x 16 ... 64] in shared memory (zero past every edge and for
+// staging A[64 x 16] and B[16 x 64] in shared memory (zero past every edge and for
 // padding, so no special edge path), each thread accumulating a 4 x 4 sub-tile in registers
 // (thread (ty, tx) of the 16 x 16 grid owns rows ty + 16 i and columns tx + 16 j). What differs
 // is how a tile element maps to memory:
@@ -37,7 +37,10 @@
 //   - pointwise 1x1 convolutions: call cuda::gemm (and fuse bias + relu into its epilogue);
 //   - pick the tile by shape (a 32 x 32 or 128 x 64 tile for few / many channels) and split-K
 //     the forward pass when the pixel count is small (late layers at batch 1);
-//   - TF32 tensor cores behind the precision setting of issue 8.
+//   - TF32 tensor cores behind the precision setting of issue 8;
+//   - the scratch of the kernel gradient's partial sums comes from cudaMallocAsync's default
+//     pool, whose release threshold is 0: raise it (cudaMemPoolAttrReleaseThreshold) if the
+//     profile shows the pool going back to the driver between steps.
 #include <optional>
 
 #include "cuda/column_sums.h"
@@ -496,11 +499,12 @@ void launch_z_chunks(const char* name, unsigned gx, unsigned gy, i64 count, cuda
 
 // Fixed parts of the P pixels for the kernel gradient: enough blocks to fill a large GPU
 // (1024 with the parts counted), parts of at least 512 pixels, at most 64 parts, and at most
-// 2^24 partial elements of scratch. Depends on the shapes alone: the same split, and so the
-// same bits, on every run.
+// 2^22 partial elements of scratch (16 MB in float32; a kernel that large has tiles enough
+// without a split). Depends on the shapes alone: the same split, and so the same bits, on
+// every run.
 i64 kernel_grad_parts(i64 P, i64 blocks_per_part, i64 dw_size) {
   constexpr i64 kMinPixels = 512, kMaxParts = 64, kTargetBlocks = 1024;
-  constexpr i64 kMaxPartialElements = i64(1) << 24;
+  constexpr i64 kMaxPartialElements = i64(1) << 22;
   i64 parts = (P + kMinPixels - 1) / kMinPixels;
   const i64 blocks = blocks_per_part > 0 ? blocks_per_part : 1;
   const i64 for_blocks = (kTargetBlocks + blocks - 1) / blocks;
