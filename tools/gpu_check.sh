@@ -70,7 +70,7 @@ if L.cuda.is_available():
 
 if want test; then
   run test "${T_TEST:-240}" "$py" -m pytest -q -rfE ${PYTEST_STOP:---maxfail=40} \
-    tests/test_cuda.py tests/test_device.py
+    tests/test_cuda*.py tests/test_device.py
   grep -E "^(FAILED|ERROR)|passed|failed" "$out/test.log" | tail -45 | tee -a "$summary"
 fi
 

@@ -1,6 +1,7 @@
 // Argument checks of conv2d_forward / conv2d_backward, shared by lamina._cpu (cpu_conv.cpp) and
 // lamina._cuda (cuda_conv.cpp): one definition, so the two modules accept the same calls and
-// raise the same messages. `Arrays` is the module's array reader (HostArrays or DeviceArrays).
+// raise the same messages. The templates take the module's array type and reader (ArrayReader
+// in arrays.h).
 // Geometry arguments are plain ints (strides, explicit before/after padding, dilation, groups):
 // the ops resolve Keras' "same"/"valid" into pads, the kernels never guess. The after pads
 // (bottom, right) may be negative: trailing input rows/columns that no window reads.
@@ -83,25 +84,25 @@ inline int conv_act_code(const char* where, int act) {
   return act;
 }
 
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct Conv2dForwardArgs {
-  typename Arrays::Array x, w, b, y;  // b absent without a bias
+  A x, w, b, y;  // b absent without a bias
   ConvGeometry g;
 };
 
-template <class Arrays>
-Conv2dForwardArgs<Arrays> conv2d_forward_args(py::handle x_obj, py::handle w_obj,
+template <class A, ArrayReader<A> Read>
+Conv2dForwardArgs<A, Read> conv2d_forward_args(py::handle x_obj, py::handle w_obj,
                                               py::handle b_obj, py::handle y_obj,
                                               std::int64_t sh, std::int64_t sw, std::int64_t pt,
                                               std::int64_t pb, std::int64_t pl, std::int64_t pr,
                                               std::int64_t dh, std::int64_t dw,
                                               std::int64_t groups, int act) {
   constexpr const char* where = "conv2d_forward";
-  Conv2dForwardArgs<Arrays> a;
-  a.x = Arrays::get(x_obj, where, "x");
-  a.w = Arrays::get(w_obj, where, "kernel");
-  a.b = Arrays::optional(b_obj, where, "bias");
-  a.y = Arrays::get(y_obj, where, "y", kWrite);
+  Conv2dForwardArgs<A, Read> a;
+  a.x = read_array<A, Read>(x_obj, where, "x");
+  a.w = read_array<A, Read>(w_obj, where, "kernel");
+  a.b = read_optional<A, Read>(b_obj, where, "bias");
+  a.y = read_array<A, Read>(y_obj, where, "y", kWrite);
   expect_float(a.x, where, "x");
   expect_dtype(a.w, a.x.dtype, where, "kernel");
   expect_dtype(a.y, a.x.dtype, where, "y");
@@ -117,14 +118,14 @@ Conv2dForwardArgs<Arrays> conv2d_forward_args(py::handle x_obj, py::handle w_obj
 
 // Any of x (needed for dkernel), kernel (needed for dx), y (needed for relu) may be None when
 // not needed; the input shape comes from x or dx, the kernel's from kernel or dkernel.
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct Conv2dBackwardArgs {
-  typename Arrays::Array x, w, y, dy, dx, dk, db;
+  A x, w, y, dy, dx, dk, db;
   ConvGeometry g;
 };
 
-template <class Arrays>
-Conv2dBackwardArgs<Arrays> conv2d_backward_args(py::handle x_obj, py::handle w_obj,
+template <class A, ArrayReader<A> Read>
+Conv2dBackwardArgs<A, Read> conv2d_backward_args(py::handle x_obj, py::handle w_obj,
                                                 py::handle y_obj, py::handle dy_obj,
                                                 py::handle dx_obj, py::handle dw_obj,
                                                 py::handle db_obj, std::int64_t sh,
@@ -133,14 +134,14 @@ Conv2dBackwardArgs<Arrays> conv2d_backward_args(py::handle x_obj, py::handle w_o
                                                 std::int64_t pr, std::int64_t dh,
                                                 std::int64_t dw, std::int64_t groups, int act) {
   constexpr const char* where = "conv2d_backward";
-  Conv2dBackwardArgs<Arrays> a;
-  a.x = Arrays::optional(x_obj, where, "x");
-  a.w = Arrays::optional(w_obj, where, "kernel");
-  a.y = Arrays::optional(y_obj, where, "y");
-  a.dy = Arrays::get(dy_obj, where, "dy");
-  a.dx = Arrays::optional(dx_obj, where, "dx", kWrite);
-  a.dk = Arrays::optional(dw_obj, where, "dkernel", kWrite);
-  a.db = Arrays::optional(db_obj, where, "dbias", kWrite);
+  Conv2dBackwardArgs<A, Read> a;
+  a.x = read_optional<A, Read>(x_obj, where, "x");
+  a.w = read_optional<A, Read>(w_obj, where, "kernel");
+  a.y = read_optional<A, Read>(y_obj, where, "y");
+  a.dy = read_array<A, Read>(dy_obj, where, "dy");
+  a.dx = read_optional<A, Read>(dx_obj, where, "dx", kWrite);
+  a.dk = read_optional<A, Read>(dw_obj, where, "dkernel", kWrite);
+  a.db = read_optional<A, Read>(db_obj, where, "dbias", kWrite);
   conv_act_code(where, act);
   expect_float(a.dy, where, "dy");
   if (a.dk.present() && !a.x.present()) fail_value(where, "x", "needed to compute dkernel");

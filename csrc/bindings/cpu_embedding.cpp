@@ -14,7 +14,7 @@ using i64 = std::int64_t;
 template <class Fn>
 void run_embedding(const char* where, py::handle idx_o, py::handle table_o, py::handle rows_o,
                    bool rows_written, Fn&& fn) {
-  const auto a = embedding_args<HostArrays>(where, idx_o, table_o, rows_o, rows_written);
+  const auto a = embedding_args<Arr, array_arg>(where, idx_o, table_o, rows_o, rows_written);
   const i64 bad = dispatch_index(a.idx.dtype, [&](auto izero) {
     using I = decltype(izero);
     return dispatch_float(a.table.dtype, [&](auto fzero) {

@@ -15,8 +15,8 @@ using i64 = std::int64_t;
 
 void max_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, py::handle am_obj, i64 ph,
                               i64 pw, i64 sh, i64 sw, i64 pt, i64 pb, i64 pl, i64 pr) {
-  const auto a = max_pool2d_forward_args<HostArrays>(x_obj, y_obj, am_obj,
-                                                     {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = max_pool2d_forward_args<Arr, array_arg>(x_obj, y_obj, am_obj, {ph, pw, sh, sw, pt,
+                                                         pb, pl, pr});
   dispatch_float(a.x.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -28,8 +28,8 @@ void max_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, py::handle am_
 void max_pool2d_backward_entry(py::handle dy_obj, py::handle am_obj, py::handle dx_obj, i64 ph,
                                i64 pw, i64 sh, i64 sw, i64 pt, i64 pb, i64 pl, i64 pr) {
   constexpr const char* where = "max_pool2d_backward";
-  const auto a = max_pool2d_backward_args<HostArrays>(dy_obj, am_obj, dx_obj,
-                                                      {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = max_pool2d_backward_args<Arr, array_arg>(dy_obj, am_obj, dx_obj, {ph, pw, sh, sw,
+                                                          pt, pb, pl, pr});
   // argmax came from Python: an index outside the image is refused before anything is written.
   const std::int32_t* am = a.argmax.ptr<std::int32_t>();
   const i64 n = a.argmax.size(), cells = a.g.H * a.g.W;
@@ -48,8 +48,8 @@ void max_pool2d_backward_entry(py::handle dy_obj, py::handle am_obj, py::handle 
 
 void avg_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, i64 ph, i64 pw, i64 sh, i64 sw,
                               i64 pt, i64 pb, i64 pl, i64 pr) {
-  const auto a = avg_pool2d_forward_args<HostArrays>(x_obj, y_obj,
-                                                     {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = avg_pool2d_forward_args<Arr, array_arg>(x_obj, y_obj, {ph, pw, sh, sw, pt, pb, pl,
+                                                         pr});
   dispatch_float(a.in.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -59,8 +59,8 @@ void avg_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, i64 ph, i64 pw
 
 void avg_pool2d_backward_entry(py::handle dy_obj, py::handle dx_obj, i64 ph, i64 pw, i64 sh,
                                i64 sw, i64 pt, i64 pb, i64 pl, i64 pr) {
-  const auto a = avg_pool2d_backward_args<HostArrays>(dy_obj, dx_obj,
-                                                      {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = avg_pool2d_backward_args<Arr, array_arg>(dy_obj, dx_obj, {ph, pw, sh, sw, pt, pb,
+                                                          pl, pr});
   dispatch_float(a.in.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;

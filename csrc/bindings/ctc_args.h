@@ -1,7 +1,8 @@
 // Argument checks of ctc_loss, shared by lamina._cpu (cpu_ctc.cpp) and lamina._cuda
-// (cuda_ctc.cpp): the same checks and messages by construction. `Arrays` is the module's array
-// reader. The lengths and labels are data: the checks below read them from host memory (the CUDA
-// binding copies them back first), so that the kernels never read past a row.
+// (cuda_ctc.cpp): the same checks and messages by construction; the templates take the module's
+// array type and reader (arrays.h's ArrayReader). The lengths and labels are data: the checks
+// below read them from host memory (the CUDA binding copies them back first), so that the
+// kernels never read past a row.
 #pragma once
 
 #include <cstdint>
@@ -62,25 +63,25 @@ inline void check_mask_index(const char* where, std::int64_t blank, std::int64_t
 
 // logits (B, T, C) float; targets (B, L), target_length (B,), output_length (B,) of one index
 // dtype; loss (B,) and grad (B, T, C) or absent, of the logits' dtype.
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct CtcLossArgs {
-  typename Arrays::Array logits, targets, tlen, olen, loss, grad;
+  A logits, targets, tlen, olen, loss, grad;
   std::int64_t B = 0, T = 0, C = 0, L = 0;
 };
 
-template <class Arrays>
-CtcLossArgs<Arrays> ctc_loss_args(py::handle logits_o, py::handle targets_o, py::handle tlen_o,
+template <class A, ArrayReader<A> Read>
+CtcLossArgs<A, Read> ctc_loss_args(py::handle logits_o, py::handle targets_o, py::handle tlen_o,
                                   py::handle olen_o, std::int64_t blank, py::handle loss_o,
                                   py::handle grad_o) {
   constexpr const char* where = "ctc_loss";
-  CtcLossArgs<Arrays> a;
-  a.logits = Arrays::get(logits_o, where, "logits");
+  CtcLossArgs<A, Read> a;
+  a.logits = read_array<A, Read>(logits_o, where, "logits");
   expect_ndim(a.logits, 3, where, "logits");
   expect_float(a.logits, where, "logits");
   a.B = a.logits.dim(0);
   a.T = a.logits.dim(1);
   a.C = a.logits.dim(2);
-  a.targets = Arrays::get(targets_o, where, "targets", kRead, kContiguous, kIndexDType);
+  a.targets = read_array<A, Read>(targets_o, where, "targets", kRead, kContiguous, kIndexDType);
   expect_index(a.targets, where, "targets");
   expect_ndim(a.targets, 2, where, "targets");
   if (a.targets.dim(0) != a.B) {
@@ -88,17 +89,17 @@ CtcLossArgs<Arrays> ctc_loss_args(py::handle logits_o, py::handle targets_o, py:
                                  "logits), got shape " + shape_string(a.targets));
   }
   a.L = a.targets.dim(1);
-  a.tlen = Arrays::get(tlen_o, where, "target_length");
-  a.olen = Arrays::get(olen_o, where, "output_length");
+  a.tlen = read_array<A, Read>(tlen_o, where, "target_length");
+  a.olen = read_array<A, Read>(olen_o, where, "output_length");
   expect_dtype(a.tlen, a.targets.dtype, where, "target_length");
   expect_dtype(a.olen, a.targets.dtype, where, "output_length");
   expect_shape(a.tlen, {a.B}, where, "target_length");
   expect_shape(a.olen, {a.B}, where, "output_length");
   check_mask_index(where, blank, a.C);
-  a.loss = Arrays::get(loss_o, where, "loss", kWrite);
+  a.loss = read_array<A, Read>(loss_o, where, "loss", kWrite);
   expect_dtype(a.loss, a.logits.dtype, where, "loss");
   expect_shape(a.loss, {a.B}, where, "loss");
-  a.grad = Arrays::optional(grad_o, where, "grad", kWrite);
+  a.grad = read_optional<A, Read>(grad_o, where, "grad", kWrite);
   if (a.grad.present()) {
     expect_dtype(a.grad, a.logits.dtype, where, "grad");
     expect_same_shape(a.grad, a.logits, where, "grad", "logits");

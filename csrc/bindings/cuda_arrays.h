@@ -51,20 +51,6 @@ DevArr optional_device_array_arg(py::handle obj, const char* where, const char* 
                                  Access access = kRead, Layout layout = kContiguous,
                                  Accept accept = kAnyDType);
 
-// lamina._cuda's array reader for the checks shared with lamina._cpu (see HostArrays).
-struct DeviceArrays {
-  using Array = DevArr;
-  static DevArr get(py::handle obj, const char* where, const char* name, Access access = kRead,
-                    Layout layout = kContiguous, Accept accept = kAnyDType) {
-    return device_array_arg(obj, where, name, access, layout, accept);
-  }
-  static DevArr optional(py::handle obj, const char* where, const char* name,
-                         Access access = kRead, Layout layout = kContiguous,
-                         Accept accept = kAnyDType) {
-    return optional_device_array_arg(obj, where, name, access, layout, accept);
-  }
-};
-
 // The `stream` argument: a cudaStream_t as an integer (cupy's Stream.ptr; 0 = legacy default).
 inline cudaStream_t stream_arg(std::uintptr_t stream) {
   return reinterpret_cast<cudaStream_t>(stream);

@@ -14,8 +14,8 @@ using i64 = std::int64_t;
 void conv2d_forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle y_obj,
                           i64 sh, i64 sw, i64 pt, i64 pb, i64 pl, i64 pr, i64 dh, i64 dw,
                           i64 groups, int act, std::uintptr_t stream) {
-  const auto a = conv2d_forward_args<DeviceArrays>(x_obj, w_obj, b_obj, y_obj, sh, sw, pt, pb, pl,
-                                                   pr, dh, dw, groups, act);
+  const auto a = conv2d_forward_args<DevArr, device_array_arg>(x_obj, w_obj, b_obj, y_obj, sh, sw,
+                                                               pt, pb, pl, pr, dh, dw, groups, act);
   dispatch_float(a.x.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -29,9 +29,9 @@ void conv2d_backward_entry(py::handle x_obj, py::handle w_obj, py::handle y_obj,
                            py::handle dy_obj, py::handle dx_obj, py::handle dw_obj,
                            py::handle db_obj, i64 sh, i64 sw, i64 pt, i64 pb, i64 pl, i64 pr,
                            i64 dh, i64 dw, i64 groups, int act, std::uintptr_t stream) {
-  const auto a = conv2d_backward_args<DeviceArrays>(x_obj, w_obj, y_obj, dy_obj, dx_obj, dw_obj,
-                                                    db_obj, sh, sw, pt, pb, pl, pr, dh, dw,
-                                                    groups, act);
+  const auto a = conv2d_backward_args<DevArr, device_array_arg>(x_obj, w_obj, y_obj, dy_obj,
+                                                                dx_obj, dw_obj, db_obj, sh, sw, pt,
+                                                                pb, pl, pr, dh, dw, groups, act);
   dispatch_float(a.dy.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& v) { return v.present() ? v.ptr<T>() : nullptr; };

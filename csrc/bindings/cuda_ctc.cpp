@@ -21,8 +21,8 @@ void ctc_loss_entry(py::handle logits_o, py::handle targets_o, py::handle tlen_o
                     py::handle olen_o, i64 blank, bool zero_infinity, py::handle loss_o,
                     py::handle grad_o, std::uintptr_t stream) {
   constexpr const char* where = "ctc_loss";
-  const auto a = ctc_loss_args<DeviceArrays>(logits_o, targets_o, tlen_o, olen_o, blank, loss_o,
-                                             grad_o);
+  const auto a = ctc_loss_args<DevArr, device_array_arg>(logits_o, targets_o, tlen_o, olen_o,
+                                                         blank, loss_o, grad_o);
   const cudaStream_t s = stream_arg(stream);
   dispatch_index(a.targets.dtype, [&](auto izero) {
     using I = decltype(izero);

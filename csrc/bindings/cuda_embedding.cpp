@@ -16,7 +16,7 @@ using i64 = std::int64_t;
 
 void run_embedding(const char* where, py::handle idx_o, py::handle table_o, py::handle rows_o,
                    bool forward, std::uintptr_t stream) {
-  const auto a = embedding_args<DeviceArrays>(where, idx_o, table_o, rows_o, forward);
+  const auto a = embedding_args<DevArr, device_array_arg>(where, idx_o, table_o, rows_o, forward);
   const cudaStream_t s = stream_arg(stream);
   dispatch_index(a.idx.dtype, [&](auto izero) {
     using I = decltype(izero);

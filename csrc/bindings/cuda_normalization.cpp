@@ -12,8 +12,9 @@ namespace {
 void forward_training_entry(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj,
                             double eps, py::handle y_obj, py::handle mean_obj, py::handle var_obj,
                             std::uintptr_t stream) {
-  const auto a = batchnorm_forward_training_args<DeviceArrays>(x_obj, gamma_obj, beta_obj, eps,
-                                                               y_obj, mean_obj, var_obj);
+  const auto a = batchnorm_forward_training_args<DevArr, device_array_arg>(x_obj, gamma_obj,
+                                                                           beta_obj, eps, y_obj,
+                                                                           mean_obj, var_obj);
   dispatch_float(a.x.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& v) { return v.present() ? v.ptr<T>() : nullptr; };
@@ -27,8 +28,9 @@ void forward_training_entry(py::handle x_obj, py::handle gamma_obj, py::handle b
 void forward_inference_entry(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj,
                              py::handle mean_obj, py::handle var_obj, double eps,
                              py::handle y_obj, std::uintptr_t stream) {
-  const auto a = batchnorm_forward_inference_args<DeviceArrays>(x_obj, gamma_obj, beta_obj,
-                                                                mean_obj, var_obj, eps, y_obj);
+  const auto a = batchnorm_forward_inference_args<DevArr, device_array_arg>(x_obj, gamma_obj,
+                                                                            beta_obj, mean_obj,
+                                                                            var_obj, eps, y_obj);
   dispatch_float(a.x.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& v) { return v.present() ? v.ptr<T>() : nullptr; };
@@ -43,8 +45,9 @@ void backward_entry(py::handle x_obj, py::handle gamma_obj, py::handle mean_obj,
                     py::handle var_obj, double eps, py::handle dy_obj, bool training,
                     py::handle dx_obj, py::handle dgamma_obj, py::handle dbeta_obj,
                     std::uintptr_t stream) {
-  const auto a = batchnorm_backward_args<DeviceArrays>(x_obj, gamma_obj, mean_obj, var_obj, eps,
-                                                       dy_obj, dx_obj, dgamma_obj, dbeta_obj);
+  const auto a = batchnorm_backward_args<DevArr, device_array_arg>(x_obj, gamma_obj, mean_obj,
+                                                                   var_obj, eps, dy_obj, dx_obj,
+                                                                   dgamma_obj, dbeta_obj);
   dispatch_float(a.x.dtype, [&](auto zero) {
     using T = decltype(zero);
     auto p = [](const Arr& v) { return v.present() ? v.ptr<T>() : nullptr; };

@@ -15,8 +15,8 @@ using i64 = std::int64_t;
 void max_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, py::handle am_obj, i64 ph,
                               i64 pw, i64 sh, i64 sw, i64 pt, i64 pb, i64 pl, i64 pr,
                               std::uintptr_t stream) {
-  const auto a = max_pool2d_forward_args<DeviceArrays>(x_obj, y_obj, am_obj,
-                                                       {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = max_pool2d_forward_args<DevArr, device_array_arg>(x_obj, y_obj, am_obj, {ph, pw,
+                                                                   sh, sw, pt, pb, pl, pr});
   dispatch_float(a.x.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -29,8 +29,8 @@ void max_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, py::handle am_
 void max_pool2d_backward_entry(py::handle dy_obj, py::handle am_obj, py::handle dx_obj, i64 ph,
                                i64 pw, i64 sh, i64 sw, i64 pt, i64 pb, i64 pl, i64 pr,
                                std::uintptr_t stream) {
-  const auto a = max_pool2d_backward_args<DeviceArrays>(dy_obj, am_obj, dx_obj,
-                                                        {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = max_pool2d_backward_args<DevArr, device_array_arg>(dy_obj, am_obj, dx_obj, {ph,
+                                                                    pw, sh, sw, pt, pb, pl, pr});
   dispatch_float(a.dy.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -41,8 +41,8 @@ void max_pool2d_backward_entry(py::handle dy_obj, py::handle am_obj, py::handle 
 
 void avg_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, i64 ph, i64 pw, i64 sh, i64 sw,
                               i64 pt, i64 pb, i64 pl, i64 pr, std::uintptr_t stream) {
-  const auto a = avg_pool2d_forward_args<DeviceArrays>(x_obj, y_obj,
-                                                       {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = avg_pool2d_forward_args<DevArr, device_array_arg>(x_obj, y_obj, {ph, pw, sh, sw,
+                                                                   pt, pb, pl, pr});
   dispatch_float(a.in.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
@@ -52,8 +52,8 @@ void avg_pool2d_forward_entry(py::handle x_obj, py::handle y_obj, i64 ph, i64 pw
 
 void avg_pool2d_backward_entry(py::handle dy_obj, py::handle dx_obj, i64 ph, i64 pw, i64 sh,
                                i64 sw, i64 pt, i64 pb, i64 pl, i64 pr, std::uintptr_t stream) {
-  const auto a = avg_pool2d_backward_args<DeviceArrays>(dy_obj, dx_obj,
-                                                        {ph, pw, sh, sw, pt, pb, pl, pr});
+  const auto a = avg_pool2d_backward_args<DevArr, device_array_arg>(dy_obj, dx_obj, {ph, pw, sh,
+                                                                    sw, pt, pb, pl, pr});
   dispatch_float(a.in.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;

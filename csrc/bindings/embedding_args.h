@@ -1,6 +1,6 @@
 // Argument checks of embedding_forward / embedding_backward, shared by lamina._cpu
 // (cpu_embedding.cpp) and lamina._cuda (cuda_embedding.cpp): the same checks and messages by
-// construction. `Arrays` is the module's array reader.
+// construction. The templates take the module's array type and reader (arrays.h's ArrayReader).
 #pragma once
 
 #include <cstdint>
@@ -13,24 +13,24 @@ namespace lamina::bind {
 
 // indices (any shape, n values), the table (V, D) and the (n, D) rows: forward reads `table`
 // and writes `out`; backward reads `grad` and writes `dtable`.
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct EmbeddingArgs {
-  typename Arrays::Array idx, table, rows;
+  A idx, table, rows;
   std::int64_t n = 0, V = 0, D = 0;
 };
 
-template <class Arrays>
-EmbeddingArgs<Arrays> embedding_args(const char* where, py::handle idx_o, py::handle table_o,
+template <class A, ArrayReader<A> Read>
+EmbeddingArgs<A, Read> embedding_args(const char* where, py::handle idx_o, py::handle table_o,
                                      py::handle rows_o, bool rows_written) {
-  EmbeddingArgs<Arrays> a;
-  a.idx = Arrays::get(idx_o, where, "indices", kRead, kContiguous, kIndexDType);
+  EmbeddingArgs<A, Read> a;
+  a.idx = read_array<A, Read>(idx_o, where, "indices", kRead, kContiguous, kIndexDType);
   expect_index(a.idx, where, "indices");
   const char* table_name = rows_written ? "table" : "dtable";
-  a.table = Arrays::get(table_o, where, table_name, rows_written ? kRead : kWrite);
+  a.table = read_array<A, Read>(table_o, where, table_name, rows_written ? kRead : kWrite);
   expect_ndim(a.table, 2, where, table_name);
   expect_float(a.table, where, table_name);
   const char* rows_name = rows_written ? "out" : "grad";
-  a.rows = Arrays::get(rows_o, where, rows_name, rows_written ? kWrite : kRead);
+  a.rows = read_array<A, Read>(rows_o, where, rows_name, rows_written ? kWrite : kRead);
   expect_dtype(a.rows, a.table.dtype, where, rows_name);
   a.n = a.idx.size();
   a.V = a.table.dim(0);

@@ -1,7 +1,8 @@
 // Argument checks of the batch-normalization entries (batchnorm_forward_training,
 // batchnorm_forward_inference, batchnorm_backward), shared by lamina._cpu
 // (cpu_normalization.cpp) and lamina._cuda (cuda_normalization.cpp): the same checks and
-// messages by construction. `Arrays` is the module's array reader.
+// messages by construction. The templates take the module's array type and reader (arrays.h's
+// ArrayReader).
 #pragma once
 
 #include <string>
@@ -24,23 +25,23 @@ inline void expect_rows_of_channels(const Arr& x, const char* where) {
   expect_float(x, where, "x");
 }
 
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct BatchNormTrainingArgs {
-  typename Arrays::Array x, gamma, beta, y, mean, var;  // gamma / beta may be absent
+  A x, gamma, beta, y, mean, var;  // gamma / beta may be absent
 };
 
-template <class Arrays>
-BatchNormTrainingArgs<Arrays> batchnorm_forward_training_args(
+template <class A, ArrayReader<A> Read>
+BatchNormTrainingArgs<A, Read> batchnorm_forward_training_args(
     py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, double eps, py::handle y_obj,
     py::handle mean_obj, py::handle var_obj) {
   constexpr const char* where = "batchnorm_forward_training";
-  BatchNormTrainingArgs<Arrays> a;
-  a.x = Arrays::get(x_obj, where, "x");
-  a.gamma = Arrays::optional(gamma_obj, where, "gamma");
-  a.beta = Arrays::optional(beta_obj, where, "beta");
-  a.y = Arrays::get(y_obj, where, "y", kWrite);
-  a.mean = Arrays::get(mean_obj, where, "mean", kWrite);
-  a.var = Arrays::get(var_obj, where, "variance", kWrite);
+  BatchNormTrainingArgs<A, Read> a;
+  a.x = read_array<A, Read>(x_obj, where, "x");
+  a.gamma = read_optional<A, Read>(gamma_obj, where, "gamma");
+  a.beta = read_optional<A, Read>(beta_obj, where, "beta");
+  a.y = read_array<A, Read>(y_obj, where, "y", kWrite);
+  a.mean = read_array<A, Read>(mean_obj, where, "mean", kWrite);
+  a.var = read_array<A, Read>(var_obj, where, "variance", kWrite);
   expect_rows_of_channels(a.x, where);
   if (a.x.dim(0) < 1) {
     fail_value(where, "x", "batch statistics need at least one row, got " + shape_string(a.x));
@@ -57,23 +58,23 @@ BatchNormTrainingArgs<Arrays> batchnorm_forward_training_args(
   return a;
 }
 
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct BatchNormInferenceArgs {
-  typename Arrays::Array x, gamma, beta, mean, var, y;  // gamma / beta may be absent
+  A x, gamma, beta, mean, var, y;  // gamma / beta may be absent
 };
 
-template <class Arrays>
-BatchNormInferenceArgs<Arrays> batchnorm_forward_inference_args(
+template <class A, ArrayReader<A> Read>
+BatchNormInferenceArgs<A, Read> batchnorm_forward_inference_args(
     py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, py::handle mean_obj,
     py::handle var_obj, double eps, py::handle y_obj) {
   constexpr const char* where = "batchnorm_forward_inference";
-  BatchNormInferenceArgs<Arrays> a;
-  a.x = Arrays::get(x_obj, where, "x");
-  a.gamma = Arrays::optional(gamma_obj, where, "gamma");
-  a.beta = Arrays::optional(beta_obj, where, "beta");
-  a.mean = Arrays::get(mean_obj, where, "mean");
-  a.var = Arrays::get(var_obj, where, "variance");
-  a.y = Arrays::get(y_obj, where, "y", kWrite);
+  BatchNormInferenceArgs<A, Read> a;
+  a.x = read_array<A, Read>(x_obj, where, "x");
+  a.gamma = read_optional<A, Read>(gamma_obj, where, "gamma");
+  a.beta = read_optional<A, Read>(beta_obj, where, "beta");
+  a.mean = read_array<A, Read>(mean_obj, where, "mean");
+  a.var = read_array<A, Read>(var_obj, where, "variance");
+  a.y = read_array<A, Read>(y_obj, where, "y", kWrite);
   expect_rows_of_channels(a.x, where);
   if (!(eps >= 0)) fail_value(where, "epsilon", "expected >= 0, got " + std::to_string(eps));
   expect_channels(a.gamma, a.x, where, "gamma");
@@ -88,27 +89,27 @@ BatchNormInferenceArgs<Arrays> batchnorm_forward_inference_args(
   return a;
 }
 
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct BatchNormBackwardArgs {
-  typename Arrays::Array x, gamma, mean, var, dy, dx, dgamma, dbeta;  // optional: gamma, d*
+  A x, gamma, mean, var, dy, dx, dgamma, dbeta;  // optional: gamma, d*
 };
 
-template <class Arrays>
-BatchNormBackwardArgs<Arrays> batchnorm_backward_args(py::handle x_obj, py::handle gamma_obj,
+template <class A, ArrayReader<A> Read>
+BatchNormBackwardArgs<A, Read> batchnorm_backward_args(py::handle x_obj, py::handle gamma_obj,
                                                       py::handle mean_obj, py::handle var_obj,
                                                       double eps, py::handle dy_obj,
                                                       py::handle dx_obj, py::handle dgamma_obj,
                                                       py::handle dbeta_obj) {
   constexpr const char* where = "batchnorm_backward";
-  BatchNormBackwardArgs<Arrays> a;
-  a.x = Arrays::get(x_obj, where, "x");
-  a.gamma = Arrays::optional(gamma_obj, where, "gamma");
-  a.mean = Arrays::get(mean_obj, where, "mean");
-  a.var = Arrays::get(var_obj, where, "variance");
-  a.dy = Arrays::get(dy_obj, where, "dy");
-  a.dx = Arrays::optional(dx_obj, where, "dx", kWrite);
-  a.dgamma = Arrays::optional(dgamma_obj, where, "dgamma", kWrite);
-  a.dbeta = Arrays::optional(dbeta_obj, where, "dbeta", kWrite);
+  BatchNormBackwardArgs<A, Read> a;
+  a.x = read_array<A, Read>(x_obj, where, "x");
+  a.gamma = read_optional<A, Read>(gamma_obj, where, "gamma");
+  a.mean = read_array<A, Read>(mean_obj, where, "mean");
+  a.var = read_array<A, Read>(var_obj, where, "variance");
+  a.dy = read_array<A, Read>(dy_obj, where, "dy");
+  a.dx = read_optional<A, Read>(dx_obj, where, "dx", kWrite);
+  a.dgamma = read_optional<A, Read>(dgamma_obj, where, "dgamma", kWrite);
+  a.dbeta = read_optional<A, Read>(dbeta_obj, where, "dbeta", kWrite);
   expect_rows_of_channels(a.x, where);
   if (!(eps >= 0)) fail_value(where, "epsilon", "expected >= 0, got " + std::to_string(eps));
   expect_channels(a.gamma, a.x, where, "gamma");

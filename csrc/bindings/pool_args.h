@@ -1,6 +1,7 @@
 // Argument checks of the pooling entries (max_pool2d_forward/backward, avg_pool2d_forward/
 // backward), shared by lamina._cpu (cpu_pooling.cpp) and lamina._cuda (cuda_pooling.cpp): the
-// same checks and messages by construction. `Arrays` is the module's array reader.
+// same checks and messages by construction. The templates take the module's array type and
+// reader (arrays.h's ArrayReader).
 #pragma once
 
 #include <cstdint>
@@ -54,20 +55,20 @@ inline ConvGeometry pool_geometry(const char* where, const Arr& in, const char* 
   return g;
 }
 
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct MaxPoolForwardArgs {
-  typename Arrays::Array x, y, argmax;  // argmax absent when not kept
+  A x, y, argmax;  // argmax absent when not kept
   ConvGeometry g;
 };
 
-template <class Arrays>
-MaxPoolForwardArgs<Arrays> max_pool2d_forward_args(py::handle x_obj, py::handle y_obj,
+template <class A, ArrayReader<A> Read>
+MaxPoolForwardArgs<A, Read> max_pool2d_forward_args(py::handle x_obj, py::handle y_obj,
                                                    py::handle am_obj, const PoolWindow& p) {
   constexpr const char* where = "max_pool2d_forward";
-  MaxPoolForwardArgs<Arrays> a;
-  a.x = Arrays::get(x_obj, where, "x");
-  a.y = Arrays::get(y_obj, where, "y", kWrite);
-  a.argmax = Arrays::optional(am_obj, where, "argmax", kWrite);
+  MaxPoolForwardArgs<A, Read> a;
+  a.x = read_array<A, Read>(x_obj, where, "x");
+  a.y = read_array<A, Read>(y_obj, where, "y", kWrite);
+  a.argmax = read_optional<A, Read>(am_obj, where, "argmax", kWrite);
   expect_float(a.x, where, "x");
   expect_dtype(a.y, a.x.dtype, where, "y");
   a.g = pool_geometry(where, a.x, "x", a.y, "y", p);
@@ -81,20 +82,20 @@ MaxPoolForwardArgs<Arrays> max_pool2d_forward_args(py::handle x_obj, py::handle 
 
 // The argmax values are data: lamina._cpu checks their range on the host; lamina._cuda's gather
 // kernel ignores an index that names no cell of its window (see csrc/cuda/pool2d.h).
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct MaxPoolBackwardArgs {
-  typename Arrays::Array dy, argmax, dx;
+  A dy, argmax, dx;
   ConvGeometry g;
 };
 
-template <class Arrays>
-MaxPoolBackwardArgs<Arrays> max_pool2d_backward_args(py::handle dy_obj, py::handle am_obj,
+template <class A, ArrayReader<A> Read>
+MaxPoolBackwardArgs<A, Read> max_pool2d_backward_args(py::handle dy_obj, py::handle am_obj,
                                                      py::handle dx_obj, const PoolWindow& p) {
   constexpr const char* where = "max_pool2d_backward";
-  MaxPoolBackwardArgs<Arrays> a;
-  a.dy = Arrays::get(dy_obj, where, "dy");
-  a.argmax = Arrays::get(am_obj, where, "argmax");
-  a.dx = Arrays::get(dx_obj, where, "dx", kWrite);
+  MaxPoolBackwardArgs<A, Read> a;
+  a.dy = read_array<A, Read>(dy_obj, where, "dy");
+  a.argmax = read_array<A, Read>(am_obj, where, "argmax");
+  a.dx = read_array<A, Read>(dx_obj, where, "dx", kWrite);
   expect_float(a.dy, where, "dy");
   expect_dtype(a.dx, a.dy.dtype, where, "dx");
   expect_dtype(a.argmax, DType::i32, where, "argmax");
@@ -106,19 +107,19 @@ MaxPoolBackwardArgs<Arrays> max_pool2d_backward_args(py::handle dy_obj, py::hand
 
 // avg_pool2d_forward (in = x, out = y) and avg_pool2d_backward (in = dy, out = dx): one array
 // read, one written, of one float dtype.
-template <class Arrays>
+template <class A, ArrayReader<A> Read>
 struct AvgPoolArgs {
-  typename Arrays::Array in, out;
+  A in, out;
   ConvGeometry g;
 };
 
-template <class Arrays>
-AvgPoolArgs<Arrays> avg_pool2d_forward_args(py::handle x_obj, py::handle y_obj,
+template <class A, ArrayReader<A> Read>
+AvgPoolArgs<A, Read> avg_pool2d_forward_args(py::handle x_obj, py::handle y_obj,
                                             const PoolWindow& p) {
   constexpr const char* where = "avg_pool2d_forward";
-  AvgPoolArgs<Arrays> a;
-  a.in = Arrays::get(x_obj, where, "x");
-  a.out = Arrays::get(y_obj, where, "y", kWrite);
+  AvgPoolArgs<A, Read> a;
+  a.in = read_array<A, Read>(x_obj, where, "x");
+  a.out = read_array<A, Read>(y_obj, where, "y", kWrite);
   expect_float(a.in, where, "x");
   expect_dtype(a.out, a.in.dtype, where, "y");
   a.g = pool_geometry(where, a.in, "x", a.out, "y", p);
@@ -126,13 +127,13 @@ AvgPoolArgs<Arrays> avg_pool2d_forward_args(py::handle x_obj, py::handle y_obj,
   return a;
 }
 
-template <class Arrays>
-AvgPoolArgs<Arrays> avg_pool2d_backward_args(py::handle dy_obj, py::handle dx_obj,
+template <class A, ArrayReader<A> Read>
+AvgPoolArgs<A, Read> avg_pool2d_backward_args(py::handle dy_obj, py::handle dx_obj,
                                              const PoolWindow& p) {
   constexpr const char* where = "avg_pool2d_backward";
-  AvgPoolArgs<Arrays> a;
-  a.in = Arrays::get(dy_obj, where, "dy");
-  a.out = Arrays::get(dx_obj, where, "dx", kWrite);
+  AvgPoolArgs<A, Read> a;
+  a.in = read_array<A, Read>(dy_obj, where, "dy");
+  a.out = read_array<A, Read>(dx_obj, where, "dx", kWrite);
   expect_float(a.in, where, "dy");
   expect_dtype(a.out, a.in.dtype, where, "dx");
   a.g = pool_geometry(where, a.out, "dx", a.in, "dy", p);
