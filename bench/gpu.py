@@ -1,6 +1,6 @@
-"""CUDA kernels against the peers on one GPU: SGEMM beside cupy.matmul (cuBLAS), and MLP and
-LSTM training steps beside PyTorch CUDA eager. Prints one table per part; skips with a message
-without a GPU (or without cupy / a CUDA build).
+"""CUDA kernels against the peers on one GPU: SGEMM beside cupy.matmul (cuBLAS), and MLP, MNIST
+CNN and LSTM training steps beside PyTorch CUDA eager. Prints one table per part; skips with a
+message without a GPU (or without cupy / a CUDA build).
 
     python bench/gpu.py [--repeats 20] [--steps 200]
 
@@ -14,6 +14,8 @@ synchronises once per step (see csrc/cuda/losses.h): the table says so.
 LSTM: LSTM(512) over 100 timesteps of 512 features, batch 64, last output -> Dense 10 -> the same
 loss -> Adam; lamina's whole-sequence kernels (csrc/cuda/rnn.cu: one launch pair per timestep
 and direction) against torch.nn.LSTM (cuDNN) with the same weights, validated first.
+CNN: MNIST's conv32-pool-conv64-pool-dense10 at batch 256 on random 28x28 images, NHWC, the
+same loss and Adam (torch: channels_last, cuDNN).
 """
 import argparse
 import statistics
@@ -130,10 +132,13 @@ def bench_torch_mlp(cupy, xs, ys):
     model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(),
                                 torch.nn.Linear(512, 512), torch.nn.ReLU(),
                                 torch.nn.Linear(512, 10)).cuda()
+    return torch_step(torch, model, torch.from_dlpack(xs), torch.from_dlpack(ys)), torch
+
+
+def torch_step(torch, model, tx, ty):
+    """One eager training step of `model` on batch i: Adam (Keras' eps), cross-entropy."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
-    tx = torch.from_dlpack(xs)
-    ty = torch.from_dlpack(ys)
 
     def step(i):
         opt.zero_grad(set_to_none=True)
@@ -141,7 +146,7 @@ def bench_torch_mlp(cupy, xs, ys):
         loss.backward()
         opt.step()
         return loss
-    return step, torch
+    return step
 
 
 def time_steps(step, steps, sync):
@@ -266,6 +271,69 @@ def bench_lstm(L, cupy, steps):
     print(f"{'PyTorch eager (CUDA, cuDNN LSTM)':<34} {theirs_ms:>8.3f} {theirs_ms / ours_ms:>6.2f}")
 
 
+def bench_lamina_cnn(L, xs, ys):
+    """The MNIST CNN as ops on cupy: conv 3x3 32 relu, max pool 2, conv 3x3 64 relu, max pool 2,
+    dense 10; Adam."""
+    L.utils.set_random_seed(0)
+    init = L.initializers.get("glorot_uniform")
+    shapes = [(3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (5 * 5 * 64, 10), (10,)]
+    with L.device("gpu:0"):
+        params = [L.Variable(init, shape=s, dtype="float32") if len(s) > 1 else
+                  L.Variable(np.zeros(s, np.float32)) for s in shapes]
+    opt = L.optimizers.Adam(1e-3)
+
+    def step(i):
+        with L.GradientTape() as tape:
+            h = L.ops.conv2d(xs[i], params[0], params[1], activation="relu")
+            h = L.ops.max_pool(h, 2)
+            h = L.ops.conv2d(h, params[2], params[3], activation="relu")
+            h = L.ops.max_pool(h, 2)
+            h = L.ops.reshape(h, (h.shape[0], -1))
+            logits = L.ops.nn.dense(h, params[4], params[5], None)
+            loss = L.ops.mean(L.ops.losses.sparse_categorical_crossentropy(
+                ys[i], logits, from_logits=True))
+        grads = tape.gradient(loss, params)
+        opt.apply_gradients(zip(grads, params))
+        return loss
+    return step
+
+
+def bench_torch_cnn(xs, ys):
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
+                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(5 * 5 * 64, 10))
+    model = model.cuda().to(memory_format=torch.channels_last)
+    tx = torch.from_dlpack(xs).permute(0, 1, 4, 2, 3)  # NHWC memory, NCHW view: channels_last
+    return torch_step(torch, model, tx, torch.from_dlpack(ys)), torch
+
+
+def bench_cnn(L, cupy, steps):
+    batch = 256
+    rng = np.random.default_rng(0)
+    xs = cupy.asarray(rng.standard_normal((steps, batch, 28, 28, 1)).astype(np.float32))
+    ys = cupy.asarray(rng.integers(0, 10, (steps, batch)).astype(np.int64))
+    print(f"\nMNIST CNN (conv32-pool-conv64-pool-dense10), batch {batch}, Adam: ms per step "
+          f"(mean of {steps} steps)")
+    print(f"{'framework':<34} {'ms/step':>8} {'ratio':>6}")
+    sync = cupy.cuda.get_current_stream().synchronize
+    ours = time_steps(bench_lamina_cnn(L, xs, ys), steps, sync)
+    print(f"{'lamina (ops + Adam on cupy)':<34} {ours:>8.3f} {1.0:>6.2f}")
+    torch_step = bench_torch_cnn(xs, ys)
+    if torch_step is None:
+        print("PyTorch with CUDA not installed: no comparison")
+        return
+    step, torch = torch_step
+    theirs = time_steps(step, steps, torch.cuda.synchronize)
+    print(f"{'PyTorch eager (CUDA, cuDNN)':<34} {theirs:>8.3f} {theirs / ours:>6.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -274,6 +342,7 @@ def main():
     L, cupy = gpu_or_exit()
     bench_sgemm(L, cupy, args.repeats)
     bench_mlp(L, cupy, args.steps)
+    bench_cnn(L, cupy, min(args.steps, 50))
     bench_lstm(L, cupy, max(1, args.steps // 10))
 
 

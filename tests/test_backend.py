@@ -87,3 +87,21 @@ def test_cuda_module_device_queries_when_built():
     assert _cuda.device_count() == L.cuda.device_count() >= 0
     with pytest.raises(ValueError, match="device"):
         _cuda.device_info(_cuda.device_count())
+
+
+def test_to_array_module_on_the_host():
+    a = np.arange(3, dtype=np.int32)
+    assert L.backend.to_array_module(a, np) is a  # no copy when it already is one
+    b = L.backend.to_array_module([1.5, 2.5], np, dtype=np.float32)
+    assert type(b) is np.ndarray and b.dtype == np.float32
+
+
+def test_to_array_module_moves_between_host_and_gpu():
+    if not L.cuda.is_available():
+        pytest.skip("needs a GPU and cupy")
+    import cupy
+    on_gpu = L.backend.to_array_module(np.arange(4), cupy)
+    assert isinstance(on_gpu, cupy.ndarray)
+    assert L.backend.to_array_module(on_gpu, cupy) is on_gpu
+    back = L.backend.to_array_module(on_gpu, np)
+    assert type(back) is np.ndarray and back.tolist() == [0, 1, 2, 3]

@@ -9,6 +9,8 @@ Two parts:
     and on cupy arrays through lamina.cuda.kernels(), and the results must agree, outputs
     pre-filled with NaN so an element the GPU forgot to write fails the comparison.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -204,9 +206,170 @@ def test_kernels_shim_passes_the_current_stream_and_names_missing_kernels(cuda_m
     with pytest.raises(ValueError, match=r"\[reduce_sum\] argument 'out'"):
         K.reduce_sum(F(4, 5), F(5), axis=1, mean=True)
     assert K.ACTIVATIONS == _cpu.ACTIVATIONS
-    assert not hasattr(K, "conv2d_forward")
-    with pytest.raises(AttributeError, match="no kernel 'conv2d_forward' yet"):
-        K.conv2d_forward
+    assert not hasattr(K, "ctc_beam_search")  # decoding stays on the host (ops/ctc.py)
+    with pytest.raises(AttributeError, match="no kernel 'ctc_beam_search' yet"):
+        K.ctc_beam_search
+
+
+class Arrays:
+    """Makes the arguments of one call for either module: zero-filled numpy arrays for
+    lamina._cpu, fake device arrays (each at its own address) for lamina._cuda. ``alias``
+    gives an array sharing the memory of another, on both."""
+
+    def __init__(self, device):
+        self.device = device
+        self._next = 1 << 24
+
+    def __call__(self, *shape, dtype=np.float32):
+        if self.device == "cpu":
+            return np.zeros(shape, dtype)
+        self._next += 1 << 24
+        return FakeDeviceArray(shape, typestr=np.dtype(dtype).str, ptr=self._next)
+
+    def alias(self, of, *shape):
+        if self.device == "cpu":
+            return of.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+        iface = of.__cuda_array_interface__
+        return FakeDeviceArray(shape, typestr=iface["typestr"], ptr=iface["data"][0])
+
+
+I32, I64, F64 = np.int32, np.int64, np.float64
+VALID = (1, 1, 0, 0, 0, 0, 1, 1, 1)  # strides, pads (top, bottom, left, right), dilation, groups
+POOL2 = (2, 2, 2, 2, 0, 0, 0, 0)     # pool, strides, pads
+
+# (entry, arguments for an Arrays maker, the message both modules must raise): every entry of
+# the conv, pooling, batch-norm, embedding and CTC families, through checks of shapes, dtypes,
+# geometry, optional arguments and memory overlap.
+TWIN_CHECKS = [
+    ("conv2d_forward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 5), *VALID, 0),
+     r"\[conv2d_forward\] argument 'y': expected shape \(2, 3, 3, 4\), got \(2, 3, 3, 5\)"),
+    ("conv2d_forward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 4), 1, 1, 0, 0,
+                                  0, 0, 1, 1, 2, 0),
+     r"argument 'kernel': input has 3 channels and groups=2"),
+    ("conv2d_forward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 4), 0, 1, 0, 0,
+                                  0, 0, 1, 1, 1, 0),
+     r"argument 'strides': expected positive strides, got \(0, 1\)"),
+    ("conv2d_forward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), A(5), A(2, 3, 3, 4), *VALID, 0),
+     r"argument 'bias': expected shape \(4,\), got \(5,\)"),
+    ("conv2d_forward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 4), *VALID, 2),
+     r"argument 'activation': expected 0 \(linear\) or 1 \(relu\), got 2"),
+    ("conv2d_forward", lambda A: (A(1, 2, 2, 1), A(3, 3, 1, 1), None, A(1, 1, 1, 1), *VALID, 0),
+     r"argument 'kernel': the dilated kernel \(3, 3\) is larger than the padded input"),
+    ("conv2d_forward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4, dtype=F64), None, A(2, 3, 3, 4),
+                                  *VALID, 0),
+     r"argument 'kernel': expected dtype float32, got float64"),
+    ("conv2d_backward", lambda A: (None, A(3, 3, 3, 4), None, A(2, 3, 3, 4), None, A(3, 3, 3, 4),
+                                   None, *VALID, 0),
+     r"\[conv2d_backward\] argument 'x': needed to compute dkernel"),
+    ("conv2d_backward", lambda A: (A(2, 5, 5, 3), None, None, A(2, 3, 3, 4), A(2, 5, 5, 3), None,
+                                   None, *VALID, 0),
+     r"argument 'kernel': needed to compute dx"),
+    ("conv2d_backward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 4), None, None,
+                                   A(4), *VALID, 1),
+     r"argument 'y': needed for the relu derivative"),
+    ("conv2d_backward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 4), None, None,
+                                   A(3), *VALID, 0),
+     r"argument 'dbias': expected shape \(4,\), got \(3,\)"),
+    ("conv2d_backward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 4),
+                                   A(2, 5, 5, 3, dtype=F64), None, None, *VALID, 0),
+     r"argument 'dx': expected dtype float32, got float64"),
+    ("conv2d_backward", lambda A: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, A(2, 3, 3, 4),
+                                   A(2, 5, 4, 3), None, None, *VALID, 0),
+     r"argument 'dx': expected the shape of 'x' \(2, 5, 5, 3\), got \(2, 5, 4, 3\)"),
+    ("conv2d_backward", lambda A: (lambda dy: (A(2, 5, 5, 3), A(3, 3, 3, 4), None, dy, None, None,
+                                               A.alias(dy, 4), *VALID, 0))(A(2, 3, 3, 4)),
+     r"argument 'dbias': must not share memory with 'dy'"),
+    ("max_pool2d_forward", lambda A: (A(2, 5, 5, 3), A(2, 3, 3, 3), None, 2, 2, 2, 2, 2, 0, 0, 0),
+     r"\[max_pool2d_forward\] argument 'padding': expected pads in \[0, pool size\), got "
+     r"\(2, 0, 0, 0\) for pool \(2, 2\)"),
+    ("max_pool2d_forward", lambda A: (A(2, 5, 5, 3), A(2, 2, 2, 3), A(2, 2, 2, 3), *POOL2),
+     r"argument 'argmax': expected dtype int32, got float32"),
+    ("max_pool2d_forward", lambda A: (A(2, 5, 5, 3), A(2, 3, 2, 3), None, *POOL2),
+     r"argument 'y': expected shape \(2, 2, 2, 3\), got \(2, 3, 2, 3\)"),
+    ("max_pool2d_backward", lambda A: (A(2, 2, 2, 3), A(2, 2, 3, 3, dtype=I32), A(2, 5, 5, 3),
+                                       *POOL2),
+     r"\[max_pool2d_backward\] argument 'argmax': expected the shape of 'dy'"),
+    ("max_pool2d_backward", lambda A: (A(2, 2, 2, 3), A(2, 2, 2, 3, dtype=I32), A(2, 5, 5, 4),
+                                       *POOL2),
+     r"argument 'dy': expected shape \(2, 2, 2, 4\), got \(2, 2, 2, 3\)"),
+    ("avg_pool2d_forward", lambda A: (A(1, 1, 1, 2), A(1, 1, 1, 2), 2, 2, 1, 1, 0, 0, 0, 0),
+     r"\[avg_pool2d_forward\] argument 'pool_size': the pool \(2, 2\) is larger than the "
+     r"padded input \(1, 1\)"),
+    ("avg_pool2d_forward", lambda A: (A(2, 5, 5, 3), A(2, 2, 2, 3, dtype=F64), *POOL2),
+     r"argument 'y': expected dtype float32, got float64"),
+    ("avg_pool2d_backward", lambda A: (A(2, 2, 2, 3), A(2, 5, 5, 3), 0, 2, 2, 2, 0, 0, 0, 0),
+     r"\[avg_pool2d_backward\] argument 'pool_size': expected positive sizes, got \(0, 2\)"),
+    ("avg_pool2d_backward", lambda A: (lambda dy: (dy, A.alias(dy, 2, 5, 5, 3), *POOL2))(
+        A(2, 5, 5, 3)),
+     r"argument 'dy': expected shape \(2, 2, 2, 3\), got \(2, 5, 5, 3\)"),
+    ("batchnorm_forward_training", lambda A: (A(0, 3), None, None, 1e-3, A(0, 3), A(3), A(3)),
+     r"\[batchnorm_forward_training\] argument 'x': batch statistics need at least one row"),
+    ("batchnorm_forward_training", lambda A: (A(4, 3), None, None, 0.0, A(4, 3), A(3), A(3)),
+     r"argument 'epsilon': expected > 0, got 0"),
+    ("batchnorm_forward_training", lambda A: (A(4, 3), A(3, dtype=F64), None, 1e-3, A(4, 3), A(3),
+                                              A(3)),
+     r"argument 'gamma': expected dtype float32, got float64"),
+    ("batchnorm_forward_training", lambda A: (lambda x: (x, None, None, 1e-3, A.alias(x, 4, 3),
+                                                         A(3), A(3)))(A(4, 3)),
+     r"argument 'y': must not share memory with 'x'"),
+    ("batchnorm_forward_inference", lambda A: (A(4, 3), None, None, A(4), A(3), 1e-3, A(4, 3)),
+     r"\[batchnorm_forward_inference\] argument 'mean': expected shape \(3,\), got \(4,\)"),
+    ("batchnorm_forward_inference", lambda A: (A(4, 3, 2), None, None, A(3), A(3), 1e-3,
+                                               A(4, 3, 2)),
+     r"argument 'x': expected a 2-D array, got shape \(4, 3, 2\)"),
+    ("batchnorm_backward", lambda A: (A(4, 3), None, A(3), A(3), 1e-3, A(4, 3), True, A(4, 2),
+                                      None, None),
+     r"\[batchnorm_backward\] argument 'dx': expected the shape of 'x' \(4, 3\), got \(4, 2\)"),
+    ("batchnorm_backward", lambda A: (A(4, 3), None, A(3), A(3), -1.0, A(4, 3), True, None, None,
+                                      None),
+     r"argument 'epsilon': expected >= 0"),
+    ("embedding_forward", lambda A: (A(6), A(10, 4), A(6, 4)), r"\[embedding_forward\] "
+     r"argument 'indices': expected dtype int32 or int64, got float32"),
+    ("embedding_forward", lambda A: (A(2, 3, dtype=I64), A(10, 4), A(6, 5)),
+     r"argument 'out': expected shape \(6, 4\), got \(6, 5\)"),
+    ("embedding_backward", lambda A: (A(6, dtype=I32), A(6, 4), A(40)),
+     r"\[embedding_backward\] argument 'dtable': expected a 2-D array"),
+    ("embedding_backward", lambda A: (A(6, dtype=I32), A(6, 4, dtype=F64), A(10, 4)),
+     r"argument 'grad': expected dtype float32, got float64"),
+    ("ctc_loss", lambda A: (A(2, 5, 4), A(3, 2, dtype=I64), A(2, dtype=I64), A(2, dtype=I64), 0,
+                            False, A(2), None),
+     r"\[ctc_loss\] argument 'targets': expected 2 rows \(the batch of logits\)"),
+    ("ctc_loss", lambda A: (A(2, 5, 4), A(2, 2, dtype=I64), A(2, dtype=I64), A(2, dtype=I64), 4,
+                            False, A(2), None),
+     r"argument 'mask_index': expected a class in \[0, 4\), got 4"),
+    ("ctc_loss", lambda A: (A(2, 5, 4), A(2, 2, dtype=I64), A(2, dtype=I32), A(2, dtype=I64), 0,
+                            False, A(2), None),
+     r"argument 'target_length': expected dtype int64, got int32"),
+    ("ctc_loss", lambda A: (A(2, 5, 4), A(2, 2, dtype=I32), A(2, dtype=I32), A(2, dtype=I32), 0,
+                            True, A(2), A(2, 5, 3)),
+     r"argument 'grad': expected the shape of 'logits' \(2, 5, 4\), got \(2, 5, 3\)"),
+]
+
+
+@needs_build
+@pytest.mark.parametrize("name, make, message", TWIN_CHECKS,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(TWIN_CHECKS)])
+def test_conv_pool_norm_embedding_ctc_check_arguments_like_the_cpu(cuda_mod, name, make,
+                                                                   message):
+    """The CUDA entries run lamina._cpu's own checks (bindings/*_args.h): the same call raises
+    the same exception with the same message on both, before any CUDA call."""
+    with pytest.raises((TypeError, ValueError)) as on_cpu:
+        getattr(_cpu, name)(*make(Arrays("cpu")))
+    assert re.search(message, str(on_cpu.value)), str(on_cpu.value)
+    with pytest.raises(on_cpu.type) as on_gpu:
+        getattr(cuda_mod, name)(*make(Arrays("cuda")), stream=0)
+    assert str(on_gpu.value) == str(on_cpu.value)
+
+
+@needs_build
+def test_new_entries_reject_host_arrays(cuda_mod):
+    x = np.zeros((2, 5, 5, 3), np.float32)
+    with pytest.raises(TypeError, match=r"\[conv2d_forward\] argument 'x': expected a cupy "
+                                        r"array .*numpy"):
+        cuda_mod.conv2d_forward(x, F(3, 3, 3, 4), None, F(2, 3, 3, 4), *VALID, 0, stream=0)
+    with pytest.raises(TypeError, match=r"\[ctc_loss\] argument 'logits': expected a cupy"):
+        cuda_mod.ctc_loss(np.zeros((2, 5, 4), np.float32), F(2, 2), F(2), F(2), 0, False, F(2),
+                          None, stream=0)
 
 
 def test_kernels_without_gpu_is_a_clear_error():
@@ -523,3 +686,461 @@ def test_optimizers_match_cpu_in_one_call_over_many_tensors(rng, name, slots, op
                                         rtol=1e-5, atol=1e-7)
     if name == "nadam_step":
         assert ret_gpu == pytest.approx(ret_cpu)
+
+
+# -- convolution, pooling, batch normalization, embedding, CTC ----------------------------------
+
+# (N, H, W, C, KH, KW, K, strides, pads (top, bottom, left, right), dilation, groups): every
+# kernel (implicit GEMM, depthwise direct), size 1, odd sizes, strides, asymmetric and negative
+# after-pads, dilation, groups, channel counts past one 64-wide tile, several kernel-gradient
+# parts (P > 512 pixels), and several tiles in every direction.
+CONV_GPU_CASES = [
+    (1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (2, 7, 6, 3, 3, 3, 5, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (2, 9, 8, 4, 3, 2, 6, (2, 2), (1, 1, 0, 1), (1, 1), 1),
+    (1, 10, 11, 2, 3, 3, 3, (1, 1), (2, 2, 2, 2), (2, 2), 1),
+    (2, 8, 8, 6, 3, 3, 4, (1, 2), (1, 1, 1, 0), (1, 1), 2),
+    (2, 6, 7, 4, 3, 3, 8, (1, 1), (1, 1, 1, 1), (1, 1), 4),      # depthwise, multiplier 2
+    (1, 9, 9, 3, 3, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 3),      # depthwise, strided
+    (1, 9, 6, 3, 3, 3, 6, (1, 1), (2, 2, 1, 1), (2, 1), 3),      # depthwise, dilated
+    (3, 5, 5, 70, 1, 1, 67, (1, 1), (0, 0, 0, 0), (1, 1), 1),    # 1x1, > 64 channels each way
+    (1, 5, 6, 3, 3, 3, 2, (2, 2), (2, -1, 2, -1), (1, 1), 1),    # negative after-pads
+    (2, 17, 17, 5, 5, 5, 70, (1, 1), (2, 2, 2, 2), (1, 1), 1),   # R = 125, P = 578, K = 70
+    (2, 4, 4, 17, 4, 4, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1),     # kernel == input
+    (40, 16, 16, 8, 3, 3, 16, (1, 1), (1, 1, 1, 1), (1, 1), 1),  # dkernel in 20 parts
+    (8, 32, 32, 8, 3, 3, 8, (1, 1), (1, 1, 1, 1), (1, 1), 8),    # depthwise dkernel in parts
+]
+CONV_IDS = ["x".join(map(str, c[:7])) + f"-s{c[7][0]}{c[7][1]}-d{c[9][0]}{c[9][1]}-g{c[10]}"
+            for c in CONV_GPU_CASES]
+
+
+def _conv_case(rng, dtype, case):
+    N, H, W, C, KH, KW, K, s, pads, d, G = case
+    x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    w = rng.standard_normal((KH, KW, C // G, K)).astype(dtype)
+    OH = (H + pads[0] + pads[1] - (KH - 1) * d[0] - 1) // s[0] + 1
+    OW = (W + pads[2] + pads[3] - (KW - 1) * d[1] - 1) // s[1] + 1
+    return x, w, (N, OH, OW, K), (*s, *pads, *d, G)
+
+
+def conv_tol(dtype):
+    return tol(dtype, f32=(1e-4, 1e-3), f64=(1e-9, 1e-9))
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", CONV_GPU_CASES, ids=CONV_IDS)
+@pytest.mark.parametrize("act", [0, 1], ids=["linear", "relu"])
+def test_conv2d_forward_matches_cpu(rng, dtype, case, act):
+    x, w, y_shape, geometry = _conv_case(rng, dtype, case)
+    b = rng.standard_normal(y_shape[-1]).astype(dtype)
+    compare_with_cpu("conv2d_forward", x, w, b, nans(y_shape, dtype), *geometry, act,
+                     **conv_tol(dtype))
+    compare_with_cpu("conv2d_forward", x, w, None, nans(y_shape, dtype), *geometry, act,
+                     **conv_tol(dtype))
+
+
+# Which gradients one backward call asks for (dx, dkernel, dbias), as the ops do: dx alone is
+# conv_transpose's forward (no x), dkernel alone its kernel gradient (no kernel).
+CONV_GRADS = [(True, True, True), (True, False, False), (False, True, False),
+              (False, False, True)]
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", CONV_GPU_CASES, ids=CONV_IDS)
+@pytest.mark.parametrize("act", [0, 1], ids=["linear", "relu"])
+@pytest.mark.parametrize("want", CONV_GRADS, ids=["all", "dx", "dkernel", "dbias"])
+def test_conv2d_backward_matches_cpu(rng, dtype, case, act, want):
+    x, w, y_shape, geometry = _conv_case(rng, dtype, case)
+    y = nans(y_shape, dtype)
+    _cpu.conv2d_forward(x, w, rng.standard_normal(y_shape[-1]).astype(dtype), y, *geometry, act)
+    dy = rng.standard_normal(y_shape).astype(dtype)
+    need_dx, need_dk, need_db = want
+    compare_with_cpu("conv2d_backward", x if need_dk or need_db else None,
+                     w if need_dx or need_db else None, y if act else None, dy,
+                     nans(x.shape, dtype) if need_dx else None,
+                     nans(w.shape, dtype) if need_dk else None,
+                     nans(y_shape[-1], dtype) if need_db else None, *geometry, act,
+                     **conv_tol(dtype))
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", [CONV_GPU_CASES[-2], CONV_GPU_CASES[-1]], ids=CONV_IDS[-2:])
+def test_conv2d_backward_is_deterministic(rng, case):
+    """The kernel and bias gradients sum fixed parts in a fixed order: the same bits twice."""
+    cp = _cupy()
+    x, w, y_shape, geometry = _conv_case(rng, np.float32, case)
+    dy = cp.asarray(rng.standard_normal(y_shape).astype(np.float32))
+    xg, wg = cp.asarray(x), cp.asarray(w)
+    runs = []
+    for _ in range(2):
+        dx, dk, db = cp.empty_like(xg), cp.empty_like(wg), cp.empty(y_shape[-1], np.float32)
+        L.cuda.kernels().conv2d_backward(xg, wg, None, dy, dx, dk, db, *geometry, 0)
+        runs.append([a.get() for a in (dx, dk, db)])
+    for first, second in zip(*runs):
+        assert np.array_equal(first, second)
+
+
+@needs_gpu
+def test_conv2d_backward_with_an_empty_output_zeroes_the_gradients(rng):
+    """K == 0 output channels: nothing flows back, every gradient is assigned 0 (as on the CPU)."""
+    cp = _cupy()
+    x = cp.asarray(rng.standard_normal((2, 5, 5, 3)).astype(np.float32))
+    w = cp.zeros((3, 3, 3, 0), np.float32)
+    dx, dk = cp.full(x.shape, np.nan, np.float32), cp.full(w.shape, np.nan, np.float32)
+    L.cuda.kernels().conv2d_backward(x, w, None, cp.zeros((2, 3, 3, 0), np.float32), dx, dk,
+                                     cp.zeros(0, np.float32), *VALID, 0)
+    assert (dx.get() == 0).all()
+
+
+# (N, H, W, C, pool, strides, pads): size 1, odd sizes, "same" pads (not counted in the
+# average), overlapping windows (stride < pool), a global pool, mixed.
+POOL_GPU_CASES = [
+    (1, 1, 1, 1, (1, 1), (1, 1), (0, 0, 0, 0)),
+    (2, 6, 7, 3, (2, 2), (2, 2), (0, 0, 0, 0)),
+    (2, 7, 7, 5, (3, 3), (2, 2), (1, 1, 1, 1)),
+    (1, 8, 9, 4, (3, 2), (1, 1), (1, 1, 0, 1)),
+    (3, 5, 6, 33, (5, 6), (5, 6), (0, 0, 0, 0)),
+    (2, 9, 5, 2, (4, 3), (3, 1), (2, 1, 1, 1)),
+    (2, 16, 16, 300, (2, 2), (2, 2), (0, 0, 0, 0)),
+]
+POOL_IDS = [f"{c[1]}x{c[2]}x{c[3]}-p{c[4][0]}{c[4][1]}-s{c[5][0]}{c[5][1]}" for c in POOL_GPU_CASES]
+
+
+def _pool_case(rng, dtype, case, data="normal"):
+    N, H, W, C, pool, strides, pads = case
+    if data == "ties":  # few distinct values: the first maximum must win, as on the CPU
+        x = rng.integers(0, 3, (N, H, W, C)).astype(dtype)
+    else:
+        x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    if data == "nan":  # the window's first NaN is its maximum and takes the gradient
+        x.reshape(-1)[rng.choice(x.size, max(1, x.size // 7), replace=False)] = np.nan
+    OH = (H + pads[0] + pads[1] - pool[0]) // strides[0] + 1
+    OW = (W + pads[2] + pads[3] - pool[1]) // strides[1] + 1
+    return x, (N, OH, OW, C), (*pool, *strides, *pads)
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", POOL_GPU_CASES, ids=POOL_IDS)
+@pytest.mark.parametrize("data", ["normal", "ties", "nan"])
+def test_max_pool2d_matches_cpu(rng, dtype, case, data):
+    x, y_shape, geometry = _pool_case(rng, dtype, case, data)
+    compare_with_cpu("max_pool2d_forward", x, nans(y_shape, dtype),
+                     np.full(y_shape, -7, np.int32), *geometry, **tol(dtype))
+    compare_with_cpu("max_pool2d_forward", x, nans(y_shape, dtype), None, *geometry,
+                     **tol(dtype))
+    y, argmax = nans(y_shape, dtype), np.full(y_shape, -7, np.int32)
+    _cpu.max_pool2d_forward(x, y, argmax, *geometry)
+    dy = rng.standard_normal(y_shape).astype(dtype)
+    compare_with_cpu("max_pool2d_backward", dy, argmax, nans(x.shape, dtype), *geometry,
+                     **tol(dtype))
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", POOL_GPU_CASES, ids=POOL_IDS)
+def test_avg_pool2d_matches_cpu(rng, dtype, case):
+    x, y_shape, geometry = _pool_case(rng, dtype, case)
+    compare_with_cpu("avg_pool2d_forward", x, nans(y_shape, dtype), *geometry, **tol(dtype))
+    dy = rng.standard_normal(y_shape).astype(dtype)
+    compare_with_cpu("avg_pool2d_backward", dy, nans(x.shape, dtype), *geometry, **tol(dtype))
+
+
+@needs_gpu
+def test_max_pool2d_backward_ignores_an_argmax_outside_its_window(rng):
+    """The gather cannot write outside dx: an index naming no cell of its window adds nothing
+    (lamina._cpu refuses such an index on the host instead; pool2d.h says why)."""
+    cp = _cupy()
+    dy = cp.ones((1, 2, 2, 1), np.float32)
+    argmax = cp.asarray(np.array([0, 10 ** 6, -3, 15], np.int32).reshape(1, 2, 2, 1))
+    dx = cp.full((1, 4, 4, 1), np.nan, np.float32)
+    L.cuda.kernels().max_pool2d_backward(dy, argmax, dx, 2, 2, 2, 2, 0, 0, 0, 0)
+    expected = np.zeros((4, 4), np.float32)
+    expected[0, 0] = expected[3, 3] = 1
+    np.testing.assert_array_equal(dx.get().reshape(4, 4), expected)
+
+
+BN_SHAPES = [(1, 1), (7, 5), (300, 33), (3000, 70)]  # 3000 rows: 12 fixed parts
+
+
+@needs_gpu
+@pytest.mark.parametrize("rows, C", BN_SHAPES)
+@pytest.mark.parametrize("affine", [True, False], ids=["gamma-beta", "none"])
+def test_batchnorm_matches_cpu(rng, dtype, rows, C, affine):
+    x = (3 * rng.standard_normal((rows, C)) + 1).astype(dtype)
+    gamma = rng.standard_normal(C).astype(dtype) if affine else None
+    beta = rng.standard_normal(C).astype(dtype) if affine else None
+    t = tol(dtype, f32=(1e-4, 1e-5))
+    compare_with_cpu("batchnorm_forward_training", x, gamma, beta, 1e-3, nans(x.shape, dtype),
+                     nans(C, dtype), nans(C, dtype), **t)
+    mean, var = nans(C, dtype), nans(C, dtype)
+    _cpu.batchnorm_forward_training(x, gamma, beta, 1e-3, nans(x.shape, dtype), mean, var)
+    compare_with_cpu("batchnorm_forward_inference", x, gamma, beta, mean, var, 1e-3,
+                     nans(x.shape, dtype), **t)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    for training in (True, False):
+        compare_with_cpu("batchnorm_backward", x, gamma, mean, var, 1e-3, dy, training,
+                         nans(x.shape, dtype), nans(C, dtype), nans(C, dtype), **t)
+    compare_with_cpu("batchnorm_backward", x, gamma, mean, var, 1e-3, dy, True, None,
+                     nans(C, dtype), None, **t)
+
+
+@needs_gpu
+def test_batchnorm_with_no_rows_matches_cpu(dtype):
+    x = np.zeros((0, 4), dtype)
+    stats = np.ones(4, dtype)
+    compare_with_cpu("batchnorm_forward_inference", x, None, None, stats, stats, 1e-3,
+                     nans(x.shape, dtype), **tol(dtype))
+    compare_with_cpu("batchnorm_backward", x, None, stats, stats, 1e-3, x, True,
+                     nans(x.shape, dtype), nans(4, dtype), nans(4, dtype), **tol(dtype))
+
+
+# (index shape, V, D): size 1, repeated indices (V small), D past 256 threads, V past 1024
+# blocks (3 rows a block).
+EMBEDDING_CASES = [((1,), 1, 1), ((7,), 10, 7), ((3, 5), 10, 300), ((1000,), 3000, 7),
+                   ((2000,), 5, 3)]
+
+
+@needs_gpu
+@pytest.mark.parametrize("shape, V, D", EMBEDDING_CASES)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64], ids=["i32", "i64"])
+def test_embedding_matches_cpu(rng, dtype, shape, V, D, index_dtype):
+    idx = rng.integers(0, V, shape).astype(index_dtype)
+    n = idx.size
+    table = rng.standard_normal((V, D)).astype(dtype)
+    compare_with_cpu("embedding_forward", idx, table, nans((n, D), dtype), **tol(dtype))
+    grad = rng.standard_normal((n, D)).astype(dtype)
+    compare_with_cpu("embedding_backward", idx, grad, nans((V, D), dtype), **tol(dtype))
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", ["embedding_forward", "embedding_backward"])
+def test_embedding_index_out_of_range_raises_the_cpu_message_and_writes_nothing(name):
+    cp = _cupy()
+    idx = np.array([[0, 2], [4, 1]], np.int64)
+    table, rows = np.zeros((4, 3), np.float32), np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError) as on_cpu:
+        getattr(_cpu, name)(idx, table, rows)
+    out = cp.full((4, 3), 7.0, np.float32)
+    args = (cp.asarray(idx), cp.asarray(table), out) if name == "embedding_forward" else \
+        (cp.asarray(idx), cp.asarray(rows), out)
+    with pytest.raises(ValueError) as on_gpu:
+        getattr(L.cuda.kernels(), name)(*args)
+    assert str(on_gpu.value) == str(on_cpu.value)
+    assert "index 4 at flat position 2" in str(on_gpu.value)
+    assert (out.get() == 7.0).all()
+
+
+def _ctc_case(rng, dtype, B, T, C, L, label_dtype):
+    """Random targets with repeats and blank padding inside the lengths, lengths from 0 to the
+    maximum, and (with B > 1) a sample too long to align in its steps."""
+    targets = rng.integers(1, C, (B, L)) if C > 1 else np.zeros((B, L), np.int64)
+    if L >= 2:
+        targets[0, :2] = targets[0, 0]        # a repeat: needs a blank in between
+    if B > 2 and L >= 3:
+        targets[2, 1] = 0                     # padding inside the length: skipped
+    tlen = rng.integers(0, L + 1, B)
+    olen = rng.integers(0, T + 1, B)
+    tlen[0], olen[0] = L, T
+    if B > 1 and L >= 2 and C > 2:
+        targets[1, :2] = [1, 2]
+        tlen[1], olen[1] = L, 1               # cannot align: +inf (or 0) and a zero gradient
+    logits = (2 * rng.standard_normal((B, T, C))).astype(dtype)
+    return logits, targets.astype(label_dtype), tlen.astype(label_dtype), olen.astype(label_dtype)
+
+
+# (B, T, C, L): size 1, small, classes past 256 threads, states past 256 threads (L = 140).
+CTC_CASES = [(1, 1, 2, 1), (3, 6, 4, 2), (5, 30, 7, 5), (4, 50, 40, 20), (2, 8, 300, 3),
+             (2, 300, 5, 140)]
+
+
+@needs_gpu
+@pytest.mark.parametrize("B, T, C, Lmax", CTC_CASES)
+@pytest.mark.parametrize("zero_infinity", [False, True], ids=["inf", "zero_infinity"])
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64], ids=["i32", "i64"])
+def test_ctc_loss_matches_cpu(rng, dtype, B, T, C, Lmax, zero_infinity, label_dtype):
+    logits, targets, tlen, olen = _ctc_case(rng, dtype, B, T, C, Lmax, label_dtype)
+    t = tol(dtype, f32=(1e-4, 1e-5), f64=(1e-9, 1e-11))
+    for grad in (nans(logits.shape, dtype), None):
+        compare_with_cpu("ctc_loss", logits, targets, tlen, olen, 0, zero_infinity,
+                         nans(B, dtype), grad, **t)
+
+
+@needs_gpu
+def test_ctc_loss_with_another_blank_and_an_empty_sequence(rng, dtype):
+    logits, targets, tlen, olen = _ctc_case(rng, dtype, 3, 6, 5, 3, np.int64)
+    targets[targets == 4] = 3  # class 4 is the blank here
+    olen[2], tlen[2] = 0, 0    # no steps, no labels: loss 0
+    compare_with_cpu("ctc_loss", logits, targets, tlen, olen, 4, False, nans(3, dtype),
+                     nans(logits.shape, dtype), **tol(dtype, f32=(1e-4, 1e-5)))
+
+
+@needs_gpu
+@pytest.mark.parametrize("bad", ["label", "target_length", "output_length"])
+def test_ctc_bad_data_raises_the_cpu_message(rng, bad):
+    logits, targets, tlen, olen = _ctc_case(rng, np.float32, 2, 5, 4, 2, np.int64)
+    if bad == "label":
+        targets[1, 0], tlen[1] = 9, 2
+    elif bad == "target_length":
+        tlen[1] = 3
+    else:
+        olen[0] = 6
+    with pytest.raises(ValueError) as on_cpu:
+        _cpu.ctc_loss(logits, targets, tlen, olen, 0, False, nans(2, np.float32), None)
+    loss = _cupy().full(2, 7.0, np.float32)
+    with pytest.raises(ValueError) as on_gpu:
+        L.cuda.kernels().ctc_loss(*_to_gpu([logits, targets, tlen, olen]), 0, False, loss, None)
+    assert str(on_gpu.value) == str(on_cpu.value)
+    assert (loss.get() == 7.0).all()
+
+
+@needs_gpu
+def test_new_kernels_run_on_the_current_cupy_stream(rng):
+    cp = _cupy()
+    x, w, y_shape, geometry = _conv_case(rng, np.float32, CONV_GPU_CASES[2])
+    expected = nans(y_shape, np.float32)
+    _cpu.conv2d_forward(x, w, None, expected, *geometry, 1)
+    pooled = nans((y_shape[0], y_shape[1] // 2, y_shape[2] // 2, y_shape[3]), np.float32)
+    _cpu.max_pool2d_forward(expected, pooled, None, 2, 2, 2, 2, 0, 0, 0, 0)
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        y = cp.empty(y_shape, np.float32)
+        p = cp.empty(pooled.shape, np.float32)
+        L.cuda.kernels().conv2d_forward(cp.asarray(x), cp.asarray(w), None, y, *geometry, 1)
+        L.cuda.kernels().max_pool2d_forward(y, p, None, 2, 2, 2, 2, 0, 0, 0, 0)
+        stream.synchronize()
+    np.testing.assert_allclose(y.get(), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(p.get(), pooled, rtol=1e-4, atol=1e-4)
+
+
+# -- the ops on cupy arrays --------------------------------------------------------------------
+
+def compare_op_with_cpu(fn, inputs, rng, rtol=1e-4, atol=1e-4):
+    """Runs fn(*Variables) on numpy inputs and on cupy copies, backpropagates the same random
+    cotangent through every output, and compares outputs and input gradients. The GPU run's
+    results must be cupy arrays (nothing fell back to the host)."""
+    cp = _cupy()
+    probe = fn(*[L.Tensor(a) for a in inputs])
+    outs = probe if isinstance(probe, (list, tuple)) else [probe]
+    weights = [rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
+    results = []
+    for move in (lambda a: a, _to_gpu):
+        xs = [L.Variable(move(a)) if np.issubdtype(a.dtype, np.floating) else L.Tensor(move(a))
+              for a in inputs]
+        with L.GradientTape() as tape:
+            out = fn(*xs)
+            out = out if isinstance(out, (list, tuple)) else [out]
+            total = None
+            for o, w in zip(out, weights):
+                term = L.ops.sum(L.ops.multiply(o, L.Tensor(move(w))))
+                total = term if total is None else L.ops.add(total, term)
+        trainable = [x for x in xs if isinstance(x, L.Variable)]
+        grads = tape.gradient(total, trainable)
+        results.append(([o.data for o in out], [None if g is None else g.data for g in grads]))
+    (cpu_out, cpu_grads), (gpu_out, gpu_grads) = results
+    for c, g in zip(cpu_out + cpu_grads, gpu_out + gpu_grads):
+        assert (c is None) == (g is None)
+        if c is None:
+            continue
+        assert isinstance(g, cp.ndarray), type(g)
+        np.testing.assert_allclose(g.get(), c, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def _images(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+OP_CASES = [
+    ("conv2d", lambda r: [_images(r, 2, 7, 7, 3), _images(r, 3, 3, 3, 4), _images(r, 4)],
+     lambda x, k, b: L.ops.conv2d(x, k, b, strides=2, padding="same", activation="relu")),
+    ("conv-1d", lambda r: [_images(r, 2, 9, 3), _images(r, 3, 3, 5)],
+     lambda x, k: L.ops.conv(x, k, strides=1, padding="same", dilation_rate=2)),
+    ("depthwise_conv", lambda r: [_images(r, 2, 6, 6, 3), _images(r, 3, 3, 3, 2)],
+     lambda x, k: L.ops.depthwise_conv(x, k, padding="same")),
+    ("separable_conv", lambda r: [_images(r, 2, 6, 6, 3), _images(r, 3, 3, 3, 2),
+                                  _images(r, 1, 1, 6, 4)],
+     lambda x, d, p: L.ops.separable_conv(x, d, p)),
+    ("conv_transpose", lambda r: [_images(r, 2, 4, 5, 3), _images(r, 3, 3, 6, 3)],
+     lambda x, k: L.ops.conv_transpose(x, k, strides=2, padding="same")),
+    ("max_pool", lambda r: [_images(r, 2, 7, 6, 3)],
+     lambda x: L.ops.max_pool(x, 3, strides=2, padding="same")),
+    ("average_pool-1d", lambda r: [_images(r, 2, 9, 3)],
+     lambda x: L.ops.average_pool(x, 2, padding="same")),
+    ("global_pools", lambda r: [_images(r, 2, 5, 4, 3)],
+     lambda x: [L.ops.global_average_pool(x), L.ops.global_max_pool(x, keepdims=True)]),
+    ("batch_norm_train", lambda r: [_images(r, 6, 3, 4), _images(r, 4), _images(r, 4)],
+     lambda x, g, b: L.ops.batch_norm_train(x, g, b)[0]),
+    ("batch_normalization", lambda r: [_images(r, 6, 4, 3), np.abs(_images(r, 4)),
+                                       _images(r, 4)],
+     lambda x, v, s: L.ops.batch_normalization(x, L.ops.mean(x, axis=(0, 2)), v, axis=1,
+                                               scale=s)),
+    ("embedding", lambda r: [r.integers(0, 10, (3, 4)), _images(r, 10, 5)],
+     lambda i, t: L.ops.embedding(i, t)),
+    ("ctc_loss", lambda r: [r.integers(1, 5, (3, 4)), _images(r, 3, 9, 5)],
+     lambda t, x: L.ops.ctc_loss(t, x, np.array([4, 2, 3]), np.array([9, 7, 9]))),
+]
+
+
+@needs_gpu
+@pytest.mark.parametrize("name, make, fn", OP_CASES, ids=[c[0] for c in OP_CASES])
+def test_ops_run_on_cupy_arrays_like_on_numpy(rng, name, make, fn):
+    compare_op_with_cpu(fn, make(rng), rng)
+
+
+@needs_gpu
+@pytest.mark.parametrize("strategy", ["greedy", "beam_search"])
+def test_ctc_decode_takes_cupy_inputs(rng, strategy):
+    cp = _cupy()
+    x = rng.standard_normal((3, 8, 5)).astype(np.float32)
+    lengths = np.array([8, 5, 0])
+    on_cpu = L.ops.ctc_decode(x, lengths, strategy=strategy, beam_width=4, top_paths=2)
+    on_gpu = L.ops.ctc_decode(cp.asarray(x), cp.asarray(lengths), strategy=strategy,
+                              beam_width=4, top_paths=2)
+    for c, g in zip(on_cpu, on_gpu):
+        assert isinstance(g, cp.ndarray)
+        np.testing.assert_allclose(g.get(), c, rtol=1e-6)
+
+
+def _tiny_convnet():
+    layers = L.layers
+    return L.Sequential([
+        L.Input((8, 8, 3)),
+        layers.Conv2D(4, 3, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(6, 3, strides=2, padding="valid"),
+        layers.Flatten(),
+        layers.Dense(5),
+    ])
+
+
+@needs_gpu
+def test_a_convnet_trains_one_step_on_the_gpu_like_on_the_cpu(rng):
+    """Conv2D, BatchNormalization, MaxPooling2D and Dense inside `with L.device("gpu")`: the
+    weights are cupy arrays, the step runs on lamina._cuda, and the weights after one SGD step
+    (moving statistics included) equal the CPU run's."""
+    cp = _cupy()
+    x = rng.standard_normal((16, 8, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 5, 16)
+
+    def one_step(model, xb, yb):
+        with L.GradientTape() as tape:
+            logits = model(xb, training=True)
+            loss = L.ops.mean(L.ops.sparse_categorical_crossentropy(yb, logits,
+                                                                    from_logits=True))
+        params = model.trainable_weights
+        L.optimizers.SGD(0.1).apply(tape.gradient(loss, params), params)
+        return float(loss.numpy()) if hasattr(loss, "numpy") else float(loss.data)
+
+    with L.device("cpu"):
+        cpu_model = _tiny_convnet()
+    initial = cpu_model.get_weights()
+    cpu_loss = one_step(cpu_model, L.Tensor(x), y)
+    with L.device("gpu"):
+        gpu_model = _tiny_convnet()
+        assert all(isinstance(v.data, cp.ndarray) for v in gpu_model.weights)
+        for v, w in zip(gpu_model.weights, initial):
+            v.data[...] = cp.asarray(w)
+        gpu_loss = one_step(gpu_model, L.Tensor(cp.asarray(x)), cp.asarray(y))
+    assert gpu_loss == pytest.approx(cpu_loss, rel=1e-4)
+    for v, w in zip(gpu_model.weights, cpu_model.get_weights()):
+        assert isinstance(v.data, cp.ndarray)
+        np.testing.assert_allclose(v.data.get(), w, rtol=1e-4, atol=1e-4, err_msg=v.path)

@@ -70,6 +70,27 @@ Arr optional_array_arg(py::handle obj, const char* where, const char* name,
 
 std::string shape_string(const Arr& a);
 
+// How a module reads an array argument: array_arg here (lamina._cpu), device_array_arg in
+// cuda_arrays.h (lamina._cuda). The checks the two modules share (rnn_args.h, conv_args.h, ...)
+// are templates over the reader, so both run the same checks and raise the same messages.
+template <class A>
+using ArrayReader = A (*)(py::handle, const char*, const char*, Access, Layout, Accept);
+
+// Read(obj, ...) with the readers' defaults.
+template <class A, ArrayReader<A> Read>
+A read_array(py::handle obj, const char* where, const char* name, Access access = kRead,
+             Layout layout = kContiguous, Accept accept = kAnyDType) {
+  return Read(obj, where, name, access, layout, accept);
+}
+
+// Same, but None gives an absent array (present() == false).
+template <class A, ArrayReader<A> Read>
+A read_optional(py::handle obj, const char* where, const char* name, Access access = kRead,
+                Layout layout = kContiguous, Accept accept = kAnyDType) {
+  if (obj.is_none()) return A{};
+  return Read(obj, where, name, access, layout, accept);
+}
+
 // Raise with the "[where] argument 'name': ..." prefix.
 [[noreturn]] void fail_value(const char* where, const char* name, const std::string& what);
 [[noreturn]] void fail_type(const char* where, const char* name, const std::string& what);

@@ -1,7 +1,8 @@
-// lamina._cpu.embedding_forward / embedding_backward: see csrc/cpu/embedding.h.
+// lamina._cpu.embedding_forward / embedding_backward: see csrc/cpu/embedding.h and
+// bindings/embedding_args.h (the checks shared with lamina._cuda).
 #include "bindings/arrays.h"
+#include "bindings/embedding_args.h"
 #include "bindings/families.h"
-#include "bindings/overlap.h"
 #include "cpu/embedding.h"
 
 namespace lamina::bind {
@@ -13,38 +14,19 @@ using i64 = std::int64_t;
 template <class Fn>
 void run_embedding(const char* where, py::handle idx_o, py::handle table_o, py::handle rows_o,
                    bool rows_written, Fn&& fn) {
-  const Arr idx = array_arg(idx_o, where, "indices", kRead, kContiguous, kIndexDType);
-  expect_index(idx, where, "indices");
-  const Arr table = array_arg(table_o, where, rows_written ? "table" : "dtable",
-                              rows_written ? kRead : kWrite);
-  expect_ndim(table, 2, where, rows_written ? "table" : "dtable");
-  expect_float(table, where, rows_written ? "table" : "dtable");
-  const char* rows_name = rows_written ? "out" : "grad";
-  const Arr rows = array_arg(rows_o, where, rows_name, rows_written ? kWrite : kRead);
-  expect_dtype(rows, table.dtype, where, rows_name);
-  const i64 n = idx.size(), V = table.dim(0), D = table.dim(1);
-  expect_shape(rows, {n, D}, where, rows_name);
-  // Forward writes rows (out) from table; backward writes table (dtable) from rows (grad).
-  if (rows_written) {
-    expect_all_disjoint(where, {{rows, rows_name}}, {{table, "table"}, {idx, "indices"}});
-  } else {
-    expect_all_disjoint(where, {{table, "dtable"}}, {{rows, rows_name}, {idx, "indices"}});
-  }
-  const i64 bad = dispatch_index(idx.dtype, [&](auto izero) {
+  const auto a = embedding_args<Arr, array_arg>(where, idx_o, table_o, rows_o, rows_written);
+  const i64 bad = dispatch_index(a.idx.dtype, [&](auto izero) {
     using I = decltype(izero);
-    return dispatch_float(table.dtype, [&](auto fzero) {
+    return dispatch_float(a.table.dtype, [&](auto fzero) {
       using T = decltype(fzero);
       py::gil_scoped_release nogil;
-      return fn(n, idx.ptr<I>(), V, D, table.ptr<T>(), rows.ptr<T>());
+      return fn(a.n, a.idx.ptr<I>(), a.V, a.D, a.table.ptr<T>(), a.rows.ptr<T>());
     });
   });
   if (bad >= 0) {
-    const i64 value = idx.dtype == DType::i64 ? idx.ptr<std::int64_t>()[bad]
-                                              : idx.ptr<std::int32_t>()[bad];
-    fail_value(where, "indices", "index " + std::to_string(value) + " at flat position " +
-                                     std::to_string(bad) + " is out of range for a table of " +
-                                     std::to_string(V) + " rows (expected 0 <= index < " +
-                                     std::to_string(V) + ")");
+    const i64 value = a.idx.dtype == DType::i64 ? a.idx.ptr<std::int64_t>()[bad]
+                                                : a.idx.ptr<std::int32_t>()[bad];
+    fail_embedding_index(where, value, bad, a.V);
   }
 }
 

@@ -38,6 +38,11 @@ PYBIND11_MODULE(_cuda, m) {
   lamina::bind::bind_cuda_losses(m);
   lamina::bind::bind_cuda_optimizers(m);
   lamina::bind::bind_cuda_rnn(m);
+  lamina::bind::bind_cuda_conv(m);
+  lamina::bind::bind_cuda_pooling(m);
+  lamina::bind::bind_cuda_normalization(m);
+  lamina::bind::bind_cuda_embedding(m);
+  lamina::bind::bind_cuda_ctc(m);
 
   // The entries that take `stream`: lamina.cuda.kernels() appends cupy's current stream to
   // exactly these. A test checks the list against the signatures.
@@ -48,7 +53,10 @@ PYBIND11_MODULE(_cuda, m) {
       "mean_absolute_error", "log_cosh", "mean_absolute_percentage_error",
       "mean_squared_logarithmic_error", "poisson", "kl_divergence", "hinge", "squared_hinge",
       "huber", "sgd_step", "rmsprop_step", "adam_step", "adagrad_step", "adamax_step",
-      "nadam_step", "adadelta_step", "lion_step");
+      "nadam_step", "adadelta_step", "lion_step", "conv2d_forward", "conv2d_backward",
+      "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+      "batchnorm_forward_training", "batchnorm_forward_inference", "batchnorm_backward",
+      "embedding_forward", "embedding_backward", "ctc_loss");
 
   // Recurrent layers (cuda_rnn.cpp).
   py::list entries(m.attr("STREAM_ENTRIES"));

@@ -15,6 +15,11 @@ void bind_cuda_dense(pybind11::module_& m);
 void bind_cuda_reduce(pybind11::module_& m);
 void bind_cuda_losses(pybind11::module_& m);
 void bind_cuda_optimizers(pybind11::module_& m);
+void bind_cuda_conv(pybind11::module_& m);
+void bind_cuda_pooling(pybind11::module_& m);
+void bind_cuda_normalization(pybind11::module_& m);
+void bind_cuda_embedding(pybind11::module_& m);
+void bind_cuda_ctc(pybind11::module_& m);
 
 // Recurrent layers (cuda_rnn.cpp).
 void bind_cuda_rnn(pybind11::module_& m);

@@ -19,9 +19,6 @@
 
 namespace lamina::bind {
 
-template <class A>
-using ArrayReader = A (*)(py::handle, const char*, const char*, Access, Layout, Accept);
-
 // The element pointer of a validated array, or null for an absent optional one.
 template <class T, class A>
 T* data_or_null(const A& a) {

@@ -1,6 +1,6 @@
 // 2-D convolution, channels last: the forward pass and the fused backward pass.
 //
-// Layouts (ConvGeometry in conv2d_kernels.h):
+// Layouts (ConvGeometry in common/conv_geometry.h):
 //   x (N, H, W, C)   kernel w (KH, KW, C / G, K) as Keras stores it   bias b (K,)   y (N, OH, OW, K)
 // with y[n, oh, ow, k] = act(b[k] + sum over kh, kw, c of
 //   x[n, oh*SH - PT + kh*DH, ow*SW - PL + kw*DW, (k / (K/G)) * (C/G) + c] * w[kh, kw, c, k])

@@ -6,17 +6,10 @@
 
 #include <cstdint>
 
+#include "common/conv_geometry.h"  // ConvGeometry
 #include "common/isa.h"
 
 namespace lamina {
-
-// The geometry of one 2-D convolution or pooling, channels last.
-//   x (N, H, W, C)   y (N, OH, OW, K)   kernel (KH, KW, C / G, K)   (pooling: K == C, G == 1)
-// Input row ih of output row oh and tap kh is oh * SH - PT + kh * DH (likewise for columns);
-// rows outside [0, H) are zero padding. Output channel k belongs to group k / (K / G).
-struct ConvGeometry {
-  std::int64_t N, H, W, C, OH, OW, K, KH, KW, SH, SW, PT, PL, DH, DW, G;
-};
 
 // One register tile of the indirect convolution (simd/conv2d.cpp): mr output pixels (or, for the
 // kernel gradient, mr (tap, channel) rows) x nc output channels.

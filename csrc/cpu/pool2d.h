@@ -1,8 +1,9 @@
 // 2-D max and average pooling, channels last.
 //
-// Layouts (ConvGeometry in conv2d_kernels.h, with K == C, (KH, KW) the pool size, DH == DW == 1,
-// G == 1): x (N, H, W, C), y (N, OH, OW, C). Padding cells never count: max ignores them, the
-// average divides by the number of valid cells in the window (Keras/TensorFlow "same").
+// Layouts (ConvGeometry in common/conv_geometry.h, with K == C, (KH, KW) the pool size,
+// DH == DW == 1, G == 1): x (N, H, W, C), y (N, OH, OW, C). Padding cells never count: max
+// ignores them, the average divides by the number of valid cells in the window
+// (Keras/TensorFlow "same").
 // Max pooling saves, per output element, the flat index ih * W + iw of the first maximum of its
 // window (int32, (N, OH, OW, C)); the backward pass scatters dy there. NaN propagates as in
 // numpy's max and PyTorch: a window holding a NaN gives NaN, and its first NaN is the argmax
@@ -12,7 +13,7 @@
 
 #include <cstdint>
 
-#include "cpu/conv2d_kernels.h"
+#include "common/conv_geometry.h"
 
 namespace lamina {
 

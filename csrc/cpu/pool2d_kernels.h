@@ -1,11 +1,11 @@
 // Per-ISA loops of the pooling family (csrc/cpu/simd/pool2d.cpp). Geometry as in
-// conv2d_kernels.h with K == C, (KH, KW) the pool size, DH == DW == 1, G == 1.
+// common/conv_geometry.h with K == C, (KH, KW) the pool size, DH == DW == 1, G == 1.
 #pragma once
 
 #include <cstdint>
 
+#include "common/conv_geometry.h"
 #include "common/isa.h"
-#include "cpu/conv2d_kernels.h"
 
 namespace lamina {
 

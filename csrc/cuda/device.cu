@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "cuda/device.h"
+#include "cuda/launch.h"
 
 namespace lamina::cuda {
 
@@ -33,5 +34,13 @@ DeviceInfo device_info(int device) {
 }
 
 int runtime_version() { return CUDART_VERSION; }
+
+void copy_to_host(void* dst, const void* src, std::size_t bytes, cudaStream_t stream,
+                  const char* where) {
+  if (bytes == 0) return;
+  check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream), where,
+             "copying to the host");
+  check_cuda(cudaStreamSynchronize(stream), where, "waiting for the copy to the host");
+}
 
 }  // namespace lamina::cuda

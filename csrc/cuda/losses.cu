@@ -349,9 +349,8 @@ void categorical_crossentropy(const T* y_pred, const T* y_true, i64 R, i64 C, bo
 
 template <class I>
 i64 find_invalid_label(const I* labels, i64 R, i64 C, bool has_ignore_class, i64 ignore_class,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, const char* where) {
   if (R <= 0) return -1;
-  const char* where = "sparse_categorical_crossentropy";
   StreamScratch scratch(sizeof(unsigned long long), stream, where);
   auto* first_bad = static_cast<unsigned long long*>(scratch.get());
   check_cuda(cudaMemsetAsync(first_bad, 0xff, sizeof(unsigned long long), stream), where,
@@ -367,9 +366,8 @@ i64 find_invalid_label(const I* labels, i64 R, i64 C, bool has_ignore_class, i64
 }
 
 template <class I>
-i64 label_at(const I* labels, i64 index, cudaStream_t stream) {
+i64 label_at(const I* labels, i64 index, cudaStream_t stream, const char* where) {
   I host = 0;
-  const char* where = "sparse_categorical_crossentropy";
   check_cuda(cudaMemcpyAsync(&host, labels + index, sizeof host, cudaMemcpyDeviceToHost, stream),
              where, "copying a label back");
   check_cuda(cudaStreamSynchronize(stream), where, "waiting for a label");
@@ -399,10 +397,10 @@ LAMINA_INSTANTIATE_LOSSES(double)
 #undef LAMINA_INSTANTIATE_LOSSES
 
 template i64 find_invalid_label<std::int32_t>(const std::int32_t*, i64, i64, bool, i64,
-                                              cudaStream_t);
+                                              cudaStream_t, const char*);
 template i64 find_invalid_label<std::int64_t>(const std::int64_t*, i64, i64, bool, i64,
-                                              cudaStream_t);
-template i64 label_at<std::int32_t>(const std::int32_t*, i64, cudaStream_t);
-template i64 label_at<std::int64_t>(const std::int64_t*, i64, cudaStream_t);
+                                              cudaStream_t, const char*);
+template i64 label_at<std::int32_t>(const std::int32_t*, i64, cudaStream_t, const char*);
+template i64 label_at<std::int64_t>(const std::int64_t*, i64, cudaStream_t, const char*);
 
 }  // namespace lamina::cuda

@@ -27,15 +27,18 @@ void categorical_crossentropy(const T* y_pred, const T* y_true, std::int64_t R, 
 // First row whose label is outside [0, C) and not the ignored class, or -1. Runs a check kernel and
 // copies one 8-byte flag back: this SYNCHRONISES `stream` (the caller waits for the work queued
 // before the labels are ready). It lets the caller raise before any output is written, as on
-// the CPU.
+// the CPU. Any integer index array can be checked this way (embedding indices too); `where`
+// names the caller in the message of a CUDA error.
 template <class I>
 std::int64_t find_invalid_label(const I* labels, std::int64_t R, std::int64_t C,
                                 bool has_ignore_class, std::int64_t ignore_class,
-                                cudaStream_t stream);
+                                cudaStream_t stream,
+                                const char* where = "sparse_categorical_crossentropy");
 
 // Reads labels[index] back to the host (for the error message). Synchronous.
 template <class I>
-std::int64_t label_at(const I* labels, std::int64_t index, cudaStream_t stream);
+std::int64_t label_at(const I* labels, std::int64_t index, cudaStream_t stream,
+                      const char* where = "sparse_categorical_crossentropy");
 
 // Trusts nothing: a label outside [0, C) (or the ignored class) gives loss 0 and gradient 0,
 // so the kernel never indexes out of bounds even if the caller skipped find_invalid_label.

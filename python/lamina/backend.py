@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _cpu
 
-__all__ = ["kernels", "array_module", "info", "set_num_threads", "get_num_threads",
+__all__ = ["kernels", "array_module", "to_array_module", "info", "set_num_threads", "get_num_threads",
            "floatx", "set_floatx", "set_isa"]
 
 _ISAS = ("generic", "avx2", "avx512")
@@ -48,6 +48,17 @@ def array_module(array):
         return np
     import cupy
     return cupy
+
+
+def to_array_module(a, xp, dtype=None):
+    """`a` as an array of `xp` (numpy or cupy), e.g. labels for the module of the logits: a GPU
+    array is copied to the host for numpy, anything else to the current GPU for cupy; no copy
+    when `a` already is one (of `dtype`, when given)."""
+    if xp is np:
+        if hasattr(a, "__cuda_array_interface__"):
+            a = a.get()
+        return np.asarray(a, dtype=dtype)
+    return xp.asarray(a, dtype=dtype)
 
 
 def set_isa(name):

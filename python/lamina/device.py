@@ -9,9 +9,9 @@ allocations go there. Asking for the GPU without one raises a RuntimeError sayin
 
 Outside any scope ``current()`` is ``default()``: the first GPU when one is usable, else the CPU.
 What follows that default automatically today: nothing yet (weights are still created on the CPU
-outside an explicit scope), because convolution, pooling, normalisation and several optimizers
-have no CUDA kernels yet; see python/lamina/cuda.py. Adopting it means calling
-``place(value)`` where weights are created (Variable does, inside a scope) and
+outside an explicit scope), because the CUDA kernels of convolution, pooling, normalisation,
+embedding and CTC have not run on a GPU yet; see python/lamina/cuda.py. Adopting it means
+calling ``place(value)`` where weights are created (Variable does, inside a scope) and
 ``to_device(batch)`` where fit slices batches.
 
 ``lamina.device`` is this module and is also callable: ``lamina.device("gpu")`` is

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, make_output
-from .nn import _float_input, activation as _activation, activation_code
+from .nn import _data, _float_input, activation as _activation, activation_code
 
 __all__ = ["conv", "conv2d", "depthwise_conv", "separable_conv", "conv_transpose",
            "conv_output_length", "conv_pads"]
@@ -60,10 +60,6 @@ def conv_output_length(length, kernel, stride, dilation, padding):
     if padding in ("same", "causal"):
         return math.ceil(length / stride) if padding == "same" else (length - 1) // stride + 1
     return max((length - effective) // stride + 1, 0)
-
-
-def _data(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _contiguous(a):

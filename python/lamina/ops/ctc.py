@@ -16,12 +16,20 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, make_output
+from .nn import _data
 
 __all__ = ["ctc_loss", "ctc_decode"]
 
 
-def _data(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+def _host(x):
+    """x's values as a numpy array. Labels and lengths are checked on the host (they are small,
+    and lamina._cuda's ctc_loss reads them back to check them anyway); GPU logits stay put."""
+    return backend.to_array_module(_data(x), np)
+
+
+def _to(xp, a):
+    """A host array in the array module `xp` (numpy arrays stay as they are)."""
+    return a if xp is np else xp.asarray(a)
 
 
 def _integers(a, where, what):
@@ -42,7 +50,7 @@ def _integers(a, where, what):
 
 def _lengths(v, batch, where, what):
     """(batch,) int64 lengths from a scalar or one entry per batch row."""
-    a = _integers(_data(v), where, what)
+    a = _integers(_host(v), where, what)
     if a.ndim == 0:
         a = np.full((batch,), a)
     if a.shape != (batch,):
@@ -63,9 +71,10 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0, zero_in
         raise ValueError(f"[ctc_loss] output must be (batch, timesteps, classes) logits, got "
                          f"shape {out.shape}")
     B = out.shape[0]
-    tgt = np.ascontiguousarray(_integers(_data(target), "ctc_loss", "target"), dtype=np.int64)
+    tgt = np.ascontiguousarray(_integers(_host(target), "ctc_loss", "target"), dtype=np.int64)
     tlen = _lengths(target_length, B, "ctc_loss", "target_length")
     olen = _lengths(output_length, B, "ctc_loss", "output_length")
+    tgt, tlen, olen = _to(xp, tgt), _to(xp, tlen), _to(xp, olen)  # where the logits are
     K = backend.kernels(out)
     loss = xp.empty((B,), dtype=out.dtype)
     want_grad = isinstance(output, Tensor) and output.requires_grad
@@ -87,7 +96,10 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
     maximum input; for "beam_search" (batch, top_paths), the log-probability of each path under
     log_softmax(inputs), best first. Scores are float64 for float64 inputs, else float32.
     mask_index None means the last class."""
-    x = np.asarray(_data(inputs))
+    # Decoding runs on the host (numpy's greedy path, lamina._cpu's beam search; neither has a
+    # CUDA kernel): GPU inputs are copied back once, and the results go back to their module.
+    xp = backend.array_module(_data(inputs))
+    x = _host(inputs)
     if x.ndim != 3:
         raise ValueError(f"[ctc_decode] inputs must be (batch, timesteps, classes), got shape "
                          f"{x.shape}")
@@ -112,7 +124,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
         rows, cols = np.nonzero(keep)
         decoded[rows, (np.cumsum(keep, axis=1) - 1)[rows, cols]] = best[rows, cols]
         scores = -np.where(valid, x.max(axis=-1), 0.0).sum(axis=1, keepdims=True)
-        return decoded[None], scores.astype(x.dtype)
+        return _to(xp, decoded[None]), _to(xp, scores.astype(x.dtype))
     if strategy == "beam_search":
         x = np.ascontiguousarray(x)
         paths = np.empty((B, top_paths, T), dtype=np.int64)
@@ -120,6 +132,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
         from .. import _cpu
         _cpu.ctc_beam_search(x, lengths, int(mask_index), int(beam_width), int(top_paths),
                              bool(merge_repeated), paths, scores)
-        return np.ascontiguousarray(paths.transpose(1, 0, 2), dtype=np.int32), scores
+        return _to(xp, np.ascontiguousarray(paths.transpose(1, 0, 2), dtype=np.int32)), \
+            _to(xp, scores)
     raise ValueError(f"[ctc_decode] invalid strategy {strategy!r}; expected 'greedy' or "
                      f"'beam_search'")

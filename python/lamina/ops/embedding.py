@@ -4,7 +4,8 @@ by vocabulary range, deterministic)."""
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor, make_output
+from ..autograd import make_output
+from .nn import _data
 
 __all__ = ["embedding"]
 
@@ -12,16 +13,18 @@ __all__ = ["embedding"]
 def embedding(indices, table):
     """table[indices]: output shape indices.shape + (output_dim,). Indices must be integers in
     [0, input_dim); anything else raises ValueError naming the index."""
-    T = table.data if isinstance(table, Tensor) else np.asarray(table)
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    T = _data(table)
+    xp = backend.array_module(T)
+    idx = _data(indices)
+    if type(idx) is not np.ndarray or xp is not np:  # host indices for a GPU table, or back
+        idx = backend.to_array_module(idx, xp)
     if idx.dtype.kind not in "iu":
-        if idx.dtype.kind == "f" and np.all(np.mod(idx, 1) == 0):
+        if idx.dtype.kind == "f" and bool(xp.all(xp.mod(idx, 1) == 0)):
             idx = idx.astype(np.int64)  # Keras casts float index tensors to int
         else:
             raise ValueError(f"[embedding] indices must be integers, got dtype {idx.dtype}")
     if idx.dtype not in (np.int32, np.int64):
         idx = idx.astype(np.int64)
-    xp = backend.array_module(T)
     idx = xp.ascontiguousarray(idx)
     if T.ndim != 2:
         raise ValueError(f"[embedding] table must be 2-D (input_dim, output_dim), got shape "

@@ -27,16 +27,20 @@ def _rows(x, axis):
         lambda r: xp.ascontiguousarray(r.reshape(moved.shape).transpose(inv))
 
 
-def _vector(v, C, dtype, name):
+def _vector(v, C, dtype, name, xp):
+    """A per-channel (C,) array of `dtype` in the array module `xp` of the rows: a host array
+    (say, statistics the user passes) moves to the GPU for cupy rows and back for numpy."""
     if v is None:
         return None
-    a = v.data if isinstance(v, Tensor) else np.asarray(v, dtype=dtype)
+    a = v.data if isinstance(v, Tensor) else v
+    if type(a) is not np.ndarray or xp is not np:
+        a = backend.to_array_module(a, xp)
     if a.shape != (C,):
         raise ValueError(f"[batch_normalization] {name} must have shape ({C},), got {a.shape}")
     if a.dtype != dtype:
         a = a.astype(dtype)
     if not a.flags.c_contiguous:
-        a = backend.array_module(a).ascontiguousarray(a)
+        a = xp.ascontiguousarray(a)
     return a
 
 
@@ -49,9 +53,9 @@ def batch_norm_train(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
         x, xd = _float_input(x, np.dtype(backend.floatx()))
     rows, restore = _rows(x, axis)
     C = rows.shape[1]
-    g = _vector(gamma, C, rows.dtype, "gamma")
-    b = _vector(beta, C, rows.dtype, "beta")
     xp = backend.array_module(rows)
+    g = _vector(gamma, C, rows.dtype, "gamma", xp)
+    b = _vector(beta, C, rows.dtype, "beta", xp)
     K = backend.kernels(rows)
     y = xp.empty_like(rows)
     mean = xp.empty(C, dtype=rows.dtype)
@@ -81,11 +85,11 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
         x, xd = _float_input(x, np.dtype(backend.floatx()))
     rows, restore = _rows(x, axis)
     C = rows.shape[1]
-    m = _vector(mean, C, rows.dtype, "mean")
-    v = _vector(variance, C, rows.dtype, "variance")
-    g = _vector(scale, C, rows.dtype, "scale")
-    b = _vector(offset, C, rows.dtype, "offset")
     xp = backend.array_module(rows)
+    m = _vector(mean, C, rows.dtype, "mean", xp)
+    v = _vector(variance, C, rows.dtype, "variance", xp)
+    g = _vector(scale, C, rows.dtype, "scale", xp)
+    b = _vector(offset, C, rows.dtype, "offset", xp)
     K = backend.kernels(rows)
     y = xp.empty_like(rows)
     K.batchnorm_forward_inference(rows, g, b, m, v, float(epsilon), y)
