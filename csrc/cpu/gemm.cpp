@@ -43,11 +43,13 @@ constexpr std::int64_t kParallelGemmFlops = 2000000;
 // the dev machine, it beats packing up to about 200^3 on one thread (packing A and B is M K + K N
 // moves that the direct kernel skips); above ~100^3 the packed path's blocking wins on 2 threads.
 constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
-// The direct path itself splits across threads from here (~80^3; 96^3 measured 204 -> 238
-// GFLOP/s float). At 64^3 (0.52 MFLOP, ~3 us) two threads measured 214-225 GFLOP/s at one time
-// and 154-173 at another against 148-188 on one, and a second core that is busy turns the
-// fork/join into a wait of a scheduler slice, so 64^3 stays on the calling thread.
-constexpr std::int64_t kParallelDirectFlops = 1000000;
+// The direct path itself splits across threads from here (64^3 is 0.52 MFLOP, ~5 us on one
+// core). Measured on the 2-core Zen 4 dev machine in a quiet moment: 64^3 float 103 -> 147
+// GFLOP/s, double 53 -> 77-84 on two threads. Below it stay the products of a small model's
+// step (32x64x64 is 0.26 MFLOP): threading those made the digits MLP's fit step slower
+// (67-70 -> 101-110 us per step), while with this threshold it is unchanged (69-71 us). A busy
+// second core still turns any fork/join into a wait for a scheduler slice.
+constexpr std::int64_t kParallelDirectFlops = 500000;
 // Packed path: at most this many rows of C per thread read a non-transposed B in place.
 constexpr std::int64_t kInPlaceBMaxRows = 96;
 
