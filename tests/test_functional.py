@@ -2,6 +2,7 @@
 order, shape errors at construction, nested and shared layers, float64 gradients of whole
 graphs against finite differences."""
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -264,6 +265,17 @@ def test_layers_without_compute_output_shape_are_probed():
     assert out.shape == (None, None, 3)
     inp2 = L.Input((2, 3))
     assert Twice()(inp2).shape == (None, 4, 3)
+
+
+def test_model_to_dot_declares_every_node_it_connects():
+    # A model built from an intermediate tensor: its first layer's producer is outside it.
+    x = L.Input((4,))
+    h = layers.Dense(3, name="hidden")(x)
+    out = layers.Dense(2, name="out")(h)
+    source = L.utils.model_to_dot(L.Model(h, out))
+    declared = set(re.findall(r'^  "(\d+)" \[label=', source, re.M))
+    edges = re.findall(r'^  "(\d+)" -> "(\d+)";', source, re.M)
+    assert all(a in declared and b in declared for a, b in edges)
 
 
 def test_model_to_dot_and_plot_model(tmp_path):

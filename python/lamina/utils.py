@@ -56,12 +56,16 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
                 [t.shape for n in nodes for t in n.outputs]
             outs = [t.shape for n in nodes for t in n.outputs]
             lines.append(f'  "{id(layer)}" [label="{label(layer, fmt(ins), fmt(outs))}"];')
+        declared = {id(layer) for layer in model.layers}
         for layer in model.layers:
             for n in layer._inbound_nodes:
                 if id(n) not in relevant:
                     continue
                 for t in n.inputs:
-                    lines.append(f'  "{id(t.layer)}" -> "{id(layer)}";')
+                    # A model built from an intermediate tensor starts at a layer whose
+                    # producer is outside the model: no edge from an undeclared node.
+                    if id(t.layer) in declared:
+                        lines.append(f'  "{id(t.layer)}" -> "{id(layer)}";')
     else:
         prev, shape = None, getattr(model, "input_shape", None)
         for layer in model.layers:
