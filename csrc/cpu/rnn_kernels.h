@@ -30,7 +30,8 @@ struct LstmStepArgs {
   const T* dy; std::int64_t lddy;  // (N, U) gradient of the output sequence at t, or null
   T* dh;                           // (N, U) contiguous: dL/dh_t in; the carried part out
   T* dc;                           // (N, U) contiguous: dL/dc_t in, dL/dc_{t-1} out
-  T* dz;                           // (N, 4U) at stride ldz: pre-activation gradients out
+  T* dz;                           // (N, 4U) at stride ldz: pre-activation gradients out;
+                                   // may be z itself (then the saved gates are overwritten)
 };
 
 template <class T>

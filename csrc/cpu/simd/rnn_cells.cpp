@@ -62,13 +62,15 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
   }
 }
 
+// dz may be z itself (the driver's in-place backward): each unit reads its four saved gates
+// before it writes their gradients, so z and dz carry no __restrict.
 template <class T, bool kDefault>
 void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
   const i64 U = a.units;
   for (i64 n = n0; n < n1; ++n) {
     T* __restrict dh = a.dh + n * U;
     T* __restrict dc = a.dc + n * U;
-    T* __restrict dz = a.dz + n * a.ldz;
+    T* dz = a.dz + n * a.ldz;
     if (a.dy != nullptr) {
       const T* __restrict dy = a.dy + n * a.lddy;
       for (i64 j = 0; j < U; ++j) dh[j] += dy[j];
@@ -77,7 +79,7 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
       for (i64 j = 0; j < 4 * U; ++j) dz[j] = T(0);
       continue;  // dh and dc flow to the previous step untouched
     }
-    const T* __restrict z = a.z + n * a.ldz;
+    const T* z = a.z + n * a.ldz;
     const T* __restrict cp = a.c_prev + n * a.ldc_prev;
     const T* __restrict c = a.c + n * a.ldch;
 #pragma omp simd
