@@ -94,6 +94,39 @@ void gemm_batched_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
   });
 }
 
+// Packs op(b) once (gemm_pack_b) and multiplies: the recurrent kernels' path, exposed so that
+// tests reach every shape, ISA and thread split of it.
+void gemm_prepacked_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_b,
+                          double alpha, double beta) {
+  constexpr const char* where = "gemm_prepacked";
+  const Arr a = array_arg(a_obj, where, "a", kRead, operand_layout(a_obj));
+  const Arr b = array_arg(b_obj, where, "b", kRead, operand_layout(b_obj));
+  const Arr c = array_arg(c_obj, where, "c", kWrite, operand_layout(c_obj));
+  expect_ndim(a, 2, where, "a");
+  expect_ndim(b, 2, where, "b");
+  expect_ndim(c, 2, where, "c");
+  expect_float(a, where, "a");
+  expect_dtype(b, a.dtype, where, "b");
+  expect_dtype(c, a.dtype, where, "c");
+  const std::int64_t M = a.dim(0), K = a.dim(1), N = cols_of(b, trans_b);
+  if (rows_of(b, trans_b) != K) {
+    fail_value(where, "b", "a has shape " + shape_string(a) + " so op(b) needs " +
+                               std::to_string(K) + " rows, got b of shape " + shape_string(b) +
+                               (trans_b ? " (transposed)" : ""));
+  }
+  expect_shape(c, {M, N}, where, "c");
+  expect_disjoint(c, a, where, "c", "a");
+  expect_disjoint(c, b, where, "c", "b");
+  dispatch_float(a.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    py::gil_scoped_release nogil;
+    PackedB<T> packed;
+    gemm_pack_b<T>(trans_b, K, N, b.ptr<T>(), b.row_stride(), &packed);
+    gemm_prepacked<T>(M, static_cast<T>(alpha), a.ptr<T>(), a.row_stride(), packed,
+                      static_cast<T>(beta), c.ptr<T>(), c.row_stride());
+  });
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
@@ -106,6 +139,10 @@ void bind_gemm(py::module_& m) {
         py::arg("beta") = 0.0,
         "c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i], in place. C-contiguous 3-D arrays; a "
         "batch of 1 in a or b is shared by every product.");
+  m.def("gemm_prepacked", &gemm_prepacked_entry, py::arg("a"), py::arg("b"), py::arg("c"),
+        py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
+        "c = alpha * a @ op(b) + beta * c through a prepacked b (the recurrent kernels' path: "
+        "op(b) packed once, a read in place); results as gemm's up to rounding.");
   m.def("gemm_f64_tile", [] { return gemm_f64_wide() ? "wide" : "standard"; },
         "The double micro-tile in use: 'wide' (8 x 24 on AVX-512, chosen on AMD CPUs) or "
         "'standard' (12 x 16).");
