@@ -164,7 +164,7 @@ void dropped_sequence(const RnnShape& s, const T* m, i64 ldm, const T* h0, const
   }
 }
 
-// gates (N*T, G) = x (N*T, F) @ kernel (F, G) + bias.
+// gates (N*T, G) = x (N*T, F) @ kernel (F, G) + bias (bias may be null).
 template <class T>
 void project_inputs(const RnnShape& s, i64 G, const T* x, const T* kernel, const T* bias,
                     T* gates) {
@@ -256,7 +256,8 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                            const T* mask, const T* rmask, int activation,
                            int recurrent_activation, T* gates, T* h_seq, T* c_seq) {
   const i64 Ts = s.T, U = s.U, G = 4 * U;
-  project_inputs(s, G, x, kernel, bias, gates);
+  project_inputs(s, G, x, kernel, static_cast<const T*>(nullptr), gates);
+  const std::vector<T> no_bias(bias ? 0 : static_cast<size_t>(G), T(0));
   const auto& k = cells<T>();
   std::vector<T> hd(rmask ? static_cast<size_t>(s.N * G) : 0);
   const auto& packs = pack_recurrent(recurrent_kernel, U, G, 0, 4, rmask != nullptr, false);
@@ -277,6 +278,7 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       a.units = U;
       a.act = activation;
       a.ract = recurrent_activation;
+      a.bias = bias ? bias : no_bias.data();  // added by the gate pass
       recurrent_products(n0, n1, U, G, a.h_prev, a.ldh_prev, rmask, packs, T(1), a.z, a.ldz,
                          hd.data());
       run_rows(k.lstm_forward, a, n0, n1, G, threaded);
@@ -296,6 +298,9 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
   const auto& k = cells<T>();
   const auto& packs_t = pack_recurrent(recurrent_kernel, U, G, 0, 4, rmask != nullptr, true);
   std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
+  // Each batch row's bias gradient, summed over its steps by the gate pass (N * G elements
+  // instead of a second pass over the N * T * G gate gradients); then over the rows, in order.
+  std::vector<T> dbias_rows(static_cast<size_t>(N * G), T(0));
   run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     init_state_grad(n0, n1, U, dh_last, dh0);
     init_state_grad(n0, n1, U, dc_last, dc0);
@@ -319,13 +324,14 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
       a.dh = dh0;
       a.dc = dc0;
       a.dz = dgates + t * G;
+      a.dbias = dbias_rows.data();
       run_rows(k.lstm_backward, a, n0, n1, G, threaded);
       recurrent_state_gradient(n0, n1, U, G, a.dz + n0 * a.ldz, a.ldz, packs_t, rmask,
                                drec.data(), dh0);
     }
   });
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
-  if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
+  if (dbias) column_sums(N, G, dbias_rows.data(), G, dbias);
   recurrent_kernel_gradients(s, 4, G, h0, h_seq, rmask, dgates, G, drecurrent_kernel);
 }
 

@@ -15,8 +15,9 @@
 // activation, recurrent_activation: codes of common/activation_math.h (any element-wise kind).
 //
 // Forward, per call: ONE gemm projects every timestep (x (N*T, F) @ kernel -> gates (N, T, G)),
-// bias added; then per step t one gemm adds h_{t-1} @ recurrent_kernel into gates[:, t] and one
-// fused pass applies the gate non-linearities and the state update (csrc/cpu/simd/rnn_cells.cpp).
+// bias added (the LSTM adds it in its gate pass instead); then per step t one gemm adds
+// h_{t-1} @ recurrent_kernel into gates[:, t] and one fused pass applies the gate
+// non-linearities and the state update (csrc/cpu/simd/rnn_cells.cpp).
 // Written (assigned): gates (gate values saved for backward: activated with the default tanh /
 // sigmoid pair, pre-activations otherwise; SimpleRNN: pre-activations), h_seq (N, T, U) the
 // state after every step (a masked step repeats the previous state), c_seq (N, T, U) for the
