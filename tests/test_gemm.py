@@ -197,8 +197,9 @@ def test_prepacked_threads_give_identical_bits(dtype, shape):
 
 def test_prepacked_checks_shapes():
     a, b = np.zeros((3, 4), np.float32), np.zeros((5, 6), np.float32)
-    with pytest.raises(ValueError, match=r"\[gemm_prepacked\] argument 'b': a has shape \(3, 4\) "
-                                         r"so op\(b\) needs 4 rows, got b of shape \(5, 6\)"):
+    with pytest.raises(ValueError, match=r"\[gemm_prepacked\] argument 'b': op\(a\) has shape "
+                                         r"\(3, 4\) so op\(b\) needs 4 rows, got b of shape "
+                                         r"\(5, 6\)"):
         _cpu.gemm_prepacked(a, b, np.zeros((3, 6), np.float32))
 
 
