@@ -154,6 +154,55 @@ def test_one_and_two_threads_give_identical_bits(isa, dtype, shape, trans):
     check(results[0], reference.gemm(a, b, c0, *trans, alpha=1.5, beta=0.25), dtype, K)
 
 
+# The prepacked path (gemm_pack_b + gemm_prepacked, what the recurrent kernels run per step):
+# partial panels and row tiles of every ISA, K from 1 to a backward's 4 U, strided A and C.
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 7, 5), (8, 33, 17), (16, 512, 128),
+                                   (16, 128, 512), (17, 65, 40), (40, 100, 3), (5, 40, 600)],
+                         ids=str)
+@pytest.mark.parametrize("trans_b", [False, True], ids=["n", "t"])
+def test_prepacked_matches_numpy(isa, dtype, shape, trans_b):
+    M, N, K = shape
+    a_full, b = operands(M, N, K + 3, dtype, False, trans_b)
+    a = a_full[:, :K]  # rows lda = K + 3 apart, like the steps of a sequence buffer
+    b = b[:, :K] if trans_b else b[:K]
+    big_c = RNG.standard_normal((M, N + 4)).astype(dtype)
+    c = big_c[:, :N]
+    expected = reference.gemm(a, b, c, False, trans_b, alpha=1.25, beta=-0.5)
+    _cpu.gemm_prepacked(a, b, c, trans_b, 1.25, -0.5)
+    check(c, expected, dtype, K)
+    c = np.full((M, N), np.nan, dtype)
+    _cpu.gemm_prepacked(a, b, c, trans_b, 1.0, 0.0)  # beta = 0 never reads c
+    check(c, reference.gemm(a, b, c, False, trans_b, alpha=1.0), dtype, K)
+
+
+# Threaded over column panels from 0.5 MFLOP, when not inside a parallel region.
+@pytest.mark.parametrize("shape", [(32, 2048, 512), (4, 512, 128), (3, 100, 900)], ids=str)
+def test_prepacked_threads_give_identical_bits(dtype, shape):
+    M, N, K = shape
+    a, b = operands(M, N, K, dtype)
+    before = _cpu.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            _cpu.set_num_threads(threads)
+            c = np.empty((M, N), dtype)
+            _cpu.gemm_prepacked(a, b, c)
+            results.append(c)
+    finally:
+        _cpu.set_num_threads(before)
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
+    check(results[0], reference.gemm(a, b, results[0], alpha=1.0), dtype, K)
+
+
+def test_prepacked_checks_shapes():
+    a, b = np.zeros((3, 4), np.float32), np.zeros((5, 6), np.float32)
+    with pytest.raises(ValueError, match=r"\[gemm_prepacked\] argument 'b': op\(a\) has shape "
+                                         r"\(3, 4\) so op\(b\) needs 4 rows, got b of shape "
+                                         r"\(5, 6\)"):
+        _cpu.gemm_prepacked(a, b, np.zeros((3, 6), np.float32))
+
+
 def batched_reference(a, b, c, trans_a, trans_b, alpha, beta):
     batch = c.shape[0]
     return np.stack([

@@ -487,18 +487,73 @@ def test_layer_recurrent_dropout_is_keras_per_gate_masks(cell):
     assert not np.allclose(out, layer(x.astype(np.float32)).data)  # inference: no dropout
 
 
-def test_simple_rnn_backward_twice_on_a_persistent_tape():
-    """The SimpleRNN kernel reads its pre-activations from the workspace it overwrites: a
-    second backward of the same op must still see them."""
-    args, mask = make_case("simple", 2, 4, 3, 5, masked=True)
+@pytest.mark.parametrize("cell, activation", [("simple", "gelu"), ("lstm", "tanh"),
+                                              ("lstm", "elu")])
+def test_backward_twice_on_a_persistent_tape(cell, activation):
+    """The SimpleRNN and LSTM kernels overwrite what their forward saved (pre-activations,
+    gates) with its gradients: a second backward of the same op must still see it."""
+    args, mask = make_case(cell, 2, 4, 3, 5, masked=True)
     vs = [L.Variable(v) for v in args.values()]
     with L.GradientTape(persistent=True) as tape:
-        out, _ = rnn_ops.simple_rnn(*vs, mask=mask, return_sequences=True, activation="gelu")
+        out = CELLS[cell][1](*vs, mask=mask, return_sequences=True, activation=activation)[0]
         loss = ops.sum(ops.multiply(out, out))
     first = [g.data for g in tape.gradient(loss, vs)]
     second = [g.data for g in tape.gradient(loss, vs)]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+def _lstm_kernel_case(dtype, N=5, T=4, F=3, U=6, masked=True):
+    """Arguments of _cpu.lstm_sequence_forward / _backward for one random case."""
+    args, mask = make_case("lstm", N, T, F, U, dtype, masked=masked)
+    mask = None if mask is None else mask.astype(dtype)
+    gates = np.empty((N, T, 4 * U), dtype)
+    h_seq, c_seq = np.empty((N, T, U), dtype), np.empty((N, T, U), dtype)
+    _cpu.lstm_sequence_forward(args["x"], args["kernel"], args["recurrent_kernel"],
+                               args["bias"], args["h0"], args["c0"], mask, None, 3, 2, gates,
+                               h_seq, c_seq)
+    dh_seq = rng.standard_normal((N, T, U)).astype(dtype)
+    return args, mask, gates, h_seq, c_seq, dh_seq
+
+
+def _lstm_backward(args, mask, gates, h_seq, c_seq, dh_seq, dgates):
+    """Every gradient of _cpu.lstm_sequence_backward, dgates as given (gates itself: in place)."""
+    x, W, R = args["x"], args["kernel"], args["recurrent_kernel"]
+    outs = [np.empty_like(x), np.empty_like(W), np.empty_like(R), np.empty_like(args["bias"]),
+            np.empty_like(args["h0"]), np.empty_like(args["c0"])]
+    _cpu.lstm_sequence_backward(x, W, R, args["h0"], args["c0"], mask, None, 3, 2, gates, h_seq,
+                                c_seq, dh_seq, None, None, *outs, dgates)
+    return outs + [dgates]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_backward_in_place_of_the_gates(dtype, isa):
+    """dgates may be the gates buffer itself: the same gradients, bit for bit, as with a
+    separate buffer, and the gates end up holding their gradients."""
+    args, mask, gates, h_seq, c_seq, dh_seq = _lstm_kernel_case(dtype)
+    apart = _lstm_backward(args, mask, gates, h_seq, c_seq, dh_seq, np.empty_like(gates))
+    work = gates.copy()
+    in_place = _lstm_backward(args, mask, work, h_seq, c_seq, dh_seq, work)
+    for a, b in zip(apart, in_place):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lstm_backward_in_place_checks_overlap():
+    args, mask, gates, h_seq, c_seq, dh_seq = _lstm_kernel_case(np.float32)
+    buf = np.empty(gates.size + 1, np.float32)
+    shifted_gates, shifted = buf[:-1].reshape(gates.shape), buf[1:].reshape(gates.shape)
+    shifted_gates[...] = gates
+    with pytest.raises(ValueError, match=r"\[lstm_sequence_backward\] argument 'dgates': may be "
+                                         r"the same array as 'gates' \(in place\) but must not "
+                                         r"partially overlap it"):
+        _lstm_backward(args, mask, shifted_gates, h_seq, c_seq, dh_seq, shifted)
+    x, W, R = args["x"], args["kernel"], args["recurrent_kernel"]
+    dh0 = gates.reshape(-1)[:args["h0"].size].reshape(args["h0"].shape)
+    with pytest.raises(ValueError, match=r"argument 'dh0': must not share memory with 'gates'"):
+        _cpu.lstm_sequence_backward(x, W, R, args["h0"], args["c0"], mask, None, 3, 2, gates,
+                                    h_seq, c_seq, dh_seq, None, None, None, np.empty_like(W),
+                                    np.empty_like(R), None, dh0, np.empty_like(args["c0"]),
+                                    np.empty_like(gates))
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

@@ -22,34 +22,48 @@ inline Layout operand_layout(py::handle obj) {
              : kRowStrided;
 }
 
+// The operands of a 2-D product, checked: op(a) (M, K), op(b) (K, N), c (M, N), c sharing
+// memory with neither (the kernels pack panels of a and b while they write c).
+struct Operands {
+  Arr a, b, c;
+  std::int64_t M, N, K;
+};
+
+Operands product_operands(const char* where, py::handle a_obj, py::handle b_obj,
+                          py::handle c_obj, bool trans_a, bool trans_b) {
+  Operands o{array_arg(a_obj, where, "a", kRead, operand_layout(a_obj)),
+             array_arg(b_obj, where, "b", kRead, operand_layout(b_obj)),
+             array_arg(c_obj, where, "c", kWrite, operand_layout(c_obj)), 0, 0, 0};
+  expect_ndim(o.a, 2, where, "a");
+  expect_ndim(o.b, 2, where, "b");
+  expect_ndim(o.c, 2, where, "c");
+  expect_float(o.a, where, "a");
+  expect_dtype(o.b, o.a.dtype, where, "b");
+  expect_dtype(o.c, o.a.dtype, where, "c");
+  o.M = rows_of(o.a, trans_a);
+  o.K = cols_of(o.a, trans_a);
+  o.N = cols_of(o.b, trans_b);
+  if (rows_of(o.b, trans_b) != o.K) {
+    fail_value(where, "b", "op(a) has shape (" + std::to_string(o.M) + ", " +
+                               std::to_string(o.K) + ") so op(b) needs " + std::to_string(o.K) +
+                               " rows, got b of shape " + shape_string(o.b) +
+                               (trans_b ? " (transposed)" : ""));
+  }
+  expect_shape(o.c, {o.M, o.N}, where, "c");
+  expect_disjoint(o.c, o.a, where, "c", "a");
+  expect_disjoint(o.c, o.b, where, "c", "b");
+  return o;
+}
+
 void gemm_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_a, bool trans_b,
                 double alpha, double beta) {
-  constexpr const char* where = "gemm";
-  const Arr a = array_arg(a_obj, where, "a", kRead, operand_layout(a_obj));
-  const Arr b = array_arg(b_obj, where, "b", kRead, operand_layout(b_obj));
-  const Arr c = array_arg(c_obj, where, "c", kWrite, operand_layout(c_obj));
-  expect_ndim(a, 2, where, "a");
-  expect_ndim(b, 2, where, "b");
-  expect_ndim(c, 2, where, "c");
-  expect_float(a, where, "a");
-  expect_dtype(b, a.dtype, where, "b");
-  expect_dtype(c, a.dtype, where, "c");
-  const std::int64_t M = rows_of(a, trans_a), K = cols_of(a, trans_a);
-  const std::int64_t N = cols_of(b, trans_b);
-  if (rows_of(b, trans_b) != K) {
-    fail_value(where, "b", "op(a) has shape (" + std::to_string(M) + ", " + std::to_string(K) +
-                               ") so op(b) needs " + std::to_string(K) + " rows, got b of shape " +
-                               shape_string(b) + (trans_b ? " (transposed)" : ""));
-  }
-  expect_shape(c, {M, N}, where, "c");
-  // The kernel packs panels of a and b while it writes c: c must not share memory with either.
-  expect_disjoint(c, a, where, "c", "a");
-  expect_disjoint(c, b, where, "c", "b");
-  dispatch_float(a.dtype, [&](auto zero) {
+  const Operands o = product_operands("gemm", a_obj, b_obj, c_obj, trans_a, trans_b);
+  dispatch_float(o.a.dtype, [&](auto zero) {
     using T = decltype(zero);
     py::gil_scoped_release nogil;
-    gemm<T>(trans_a, trans_b, M, N, K, static_cast<T>(alpha), a.ptr<T>(), a.row_stride(),
-            b.ptr<T>(), b.row_stride(), static_cast<T>(beta), c.ptr<T>(), c.row_stride());
+    gemm<T>(trans_a, trans_b, o.M, o.N, o.K, static_cast<T>(alpha), o.a.ptr<T>(),
+            o.a.row_stride(), o.b.ptr<T>(), o.b.row_stride(), static_cast<T>(beta),
+            o.c.ptr<T>(), o.c.row_stride());
   });
 }
 
@@ -94,6 +108,21 @@ void gemm_batched_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
   });
 }
 
+// Packs op(b) once (gemm_pack_b) and multiplies: the recurrent kernels' path, exposed so that
+// tests reach every shape, ISA and thread split of it.
+void gemm_prepacked_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans_b,
+                          double alpha, double beta) {
+  const Operands o = product_operands("gemm_prepacked", a_obj, b_obj, c_obj, false, trans_b);
+  dispatch_float(o.a.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    py::gil_scoped_release nogil;
+    PackedB<T> packed;
+    gemm_pack_b<T>(trans_b, o.K, o.N, o.b.ptr<T>(), o.b.row_stride(), &packed);
+    gemm_prepacked<T>(o.M, static_cast<T>(alpha), o.a.ptr<T>(), o.a.row_stride(), packed,
+                      static_cast<T>(beta), o.c.ptr<T>(), o.c.row_stride());
+  });
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
@@ -106,6 +135,10 @@ void bind_gemm(py::module_& m) {
         py::arg("beta") = 0.0,
         "c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i], in place. C-contiguous 3-D arrays; a "
         "batch of 1 in a or b is shared by every product.");
+  m.def("gemm_prepacked", &gemm_prepacked_entry, py::arg("a"), py::arg("b"), py::arg("c"),
+        py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
+        "c = alpha * a @ op(b) + beta * c through a prepacked b (the recurrent kernels' path: "
+        "op(b) packed once, a read in place); results as gemm's up to rounding.");
   m.def("gemm_f64_tile", [] { return gemm_f64_wide() ? "wide" : "standard"; },
         "The double micro-tile in use: 'wide' (8 x 24 on AVX-512, chosen on AMD CPUs) or "
         "'standard' (12 x 16).");

@@ -142,7 +142,8 @@ void bind_rnn(py::module_& m) {
         arg("c_seq"), arg("dh_seq"),
         arg("dh_last"), arg("dc_last"), arg("dx"), arg("dkernel"), arg("drecurrent_kernel"),
         arg("dbias"), arg("dh0"), arg("dc0"), arg("dgates"),
-        "Whole-sequence LSTM backward through time; gradients are assigned.");
+        "Whole-sequence LSTM backward through time; gradients are assigned. dgates may be "
+        "gates itself (the saved gates are then overwritten with their gradients).");
   m.def("gru_sequence_forward", &gru_forward_entry, arg("x"), arg("kernel"),
         arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("mask"), arg("recurrent_mask"),
         arg("activation"),

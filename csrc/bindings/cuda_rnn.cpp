@@ -149,7 +149,8 @@ void bind_cuda_rnn(py::module_& m) {
         arg("c_seq"), arg("dh_seq"), arg("dh_last"), arg("dc_last"), arg("dx"), arg("dkernel"),
         arg("drecurrent_kernel"), arg("dbias"), arg("dh0"), arg("dc0"), arg("dgates"),
         py::kw_only(), arg("stream"),
-        "Whole-sequence LSTM backward through time on `stream`; gradients are assigned.");
+        "Whole-sequence LSTM backward through time on `stream`; gradients are assigned. dgates "
+        "may be gates itself (the saved gates are then overwritten with their gradients).");
   m.def("gru_sequence_forward", &gru_forward_entry, arg("x"), arg("kernel"),
         arg("recurrent_kernel"), arg("bias"), arg("h0"), arg("mask"), arg("recurrent_mask"),
         arg("activation"), arg("recurrent_activation"), arg("reset_after"), arg("gates"),

@@ -166,8 +166,14 @@ struct LstmBackwardArgs {
                          {dh0, "dh0"}, {dc0, "dc0"}, {dg, "dgates"}},
                         {{s.x, "x"}, {s.kernel, "kernel"}, {s.rec, "recurrent_kernel"},
                          {h0, "h0"}, {c0, "c0"}, {m, "mask"}, {rm, "recurrent_mask"},
-                         {gates, "gates"}, {hseq, "h_seq"}, {cseq, "c_seq"}, {dhseq, "dh_seq"},
+                         {hseq, "h_seq"}, {cseq, "c_seq"}, {dhseq, "dh_seq"},
                          {dhlast, "dh_last"}, {dclast, "dc_last"}});
+    // dgates may be gates itself (the in-place backward); no other output may touch gates.
+    expect_same_or_disjoint(dg, gates, s.where, "dgates", "gates");
+    expect_all_disjoint(s.where,
+                        {{dx, "dx"}, {dk, "dkernel"}, {dr, "drecurrent_kernel"}, {db, "dbias"},
+                         {dh0, "dh0"}, {dc0, "dc0"}},
+                        {{gates, "gates"}});
   }
 };
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace lamina {
 
@@ -23,6 +24,42 @@ void gemm_batched(bool trans_a, bool trans_b, std::int64_t batch, std::int64_t M
                   std::int64_t K, T alpha, const T* A, std::int64_t lda, std::int64_t stride_a,
                   const T* B, std::int64_t ldb, std::int64_t stride_b, T beta, T* C,
                   std::int64_t ldc, std::int64_t stride_c);
+
+// A right-hand operand packed once for many products that share it: a recurrent kernel is one
+// matrix for every timestep of a sequence. gemm_pack_b copies op(B) (K x N) into the column
+// panels of the micro-kernels (K x NR each, zero-padded: the layout the packed path builds at
+// every call); gemm_prepacked then computes C = alpha * A @ op(B) + beta * C for any A (M x K,
+// read in place, row stride lda) without touching B's layout again. Packing is K * N moves, a
+// product M * N * K multiply-adds: it pays from a few products of the same B on.
+// A PackedB remembers the kernel table it was packed for (its panel width) and keeps using it,
+// even if the active instruction set changes afterwards. Products of one PackedB may run
+// concurrently (it is only read).
+template <class T>
+class PackedB {
+ public:
+  std::int64_t rows() const { return k_; }  // K
+  std::int64_t cols() const { return n_; }  // N
+
+ private:
+  template <class U>
+  friend void gemm_pack_b(bool, std::int64_t, std::int64_t, const U*, std::int64_t, PackedB<U>*);
+  template <class U>
+  friend void gemm_prepacked(std::int64_t, U, const U*, std::int64_t, const PackedB<U>&, U, U*,
+                             std::int64_t);
+  std::int64_t k_ = 0, n_ = 0;
+  const void* kernels_ = nullptr;  // the GemmKernelsOf<T> it was packed for
+  std::vector<T> panels_;          // ceil(N / NR) panels, panel p at p * NR * K
+};
+
+template <class T>
+void gemm_pack_b(bool trans_b, std::int64_t K, std::int64_t N, const T* B, std::int64_t ldb,
+                 PackedB<T>* packed);
+
+// Threads itself over column panels when called outside a parallel region and large enough;
+// results do not depend on the thread count.
+template <class T>
+void gemm_prepacked(std::int64_t M, T alpha, const T* A, std::int64_t lda, const PackedB<T>& B,
+                    T beta, T* C, std::int64_t ldc);
 
 // The double micro-tile in use: wide (8 x 24 on AVX-512) or standard (12 x 16). Chosen at load
 // from the CPU (wide on AMD); switching it is for tests and benchmarks, not thread-safe against

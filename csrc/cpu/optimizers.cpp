@@ -4,6 +4,11 @@
 // memory bandwidth, not arithmetic, so the loops are plain `#pragma omp simd` C++ in the portable
 // translation unit rather than per-ISA kernels. The win that matters is the single parallel
 // region over every element of every tensor (a model has many small bias vectors).
+// An option that changes the formula (Adam's amsgrad, RMSprop's centered and momentum) is a
+// template flag, one loop per combination: tested inside the `omp simd` loop, the branch kept
+// GCC from vectorising it ("control flow in loop"; so did std::max on an array element, which
+// returns a reference). Measured on one Zen 4 core, 99K elements: Adam 2.36 -> 0.69 ns per
+// element, amsgrad 2.42 -> 0.77, RMSprop 2.31-2.71 -> 0.63-0.89.
 #include "cpu/optimizers.h"
 
 #include <algorithm>
@@ -73,12 +78,11 @@ void sgd_step(const ParamSlots<T>* tensors, std::int64_t count, const SgdOptions
   });
 }
 
-template <class T>
-void rmsprop_step(const ParamSlots<T>* tensors, std::int64_t count, const RmspropOptions& o) {
+template <class T, bool kCentered, bool kMomentum>
+void rmsprop_loop(const ParamSlots<T>* tensors, std::int64_t count, const RmspropOptions& o) {
   const T lr = static_cast<T>(o.lr), rho = static_cast<T>(o.rho);
   const T one_minus_rho = static_cast<T>(1.0 - o.rho), eps = static_cast<T>(o.epsilon);
   const T mom = static_cast<T>(o.momentum), decay = static_cast<T>(o.weight_decay * o.lr);
-  const bool use_momentum = o.momentum > 0.0, centered = o.centered;
   for_each_piece(tensors, count, [&](const ParamSlots<T>& t, std::int64_t b, std::int64_t e) {
     T* __restrict w = t.w;
     const T* __restrict g = t.g;
@@ -91,14 +95,14 @@ void rmsprop_step(const ParamSlots<T>* tensors, std::int64_t count, const Rmspro
       const T vi = rho * v[i] + one_minus_rho * gi * gi;
       v[i] = vi;
       T den = vi;
-      if (centered) {
+      if (kCentered) {
         const T ai = rho * a[i] + one_minus_rho * gi;
         a[i] = ai;
         den = vi - ai * ai;
       }
       const T inc = lr * gi / std::sqrt(den + eps);
       const T wi = w[i] - w[i] * decay;
-      if (use_momentum) {
+      if (kMomentum) {
         const T mi = mom * m[i] + inc;
         m[i] = mi;
         w[i] = wi - mi;
@@ -110,13 +114,24 @@ void rmsprop_step(const ParamSlots<T>* tensors, std::int64_t count, const Rmspro
 }
 
 template <class T>
-void adam_step(const ParamSlots<T>* tensors, std::int64_t count, const AdamOptions& o) {
+void rmsprop_step(const ParamSlots<T>* tensors, std::int64_t count, const RmspropOptions& o) {
+  const bool momentum = o.momentum > 0.0;
+  if (o.centered) {
+    if (momentum) rmsprop_loop<T, true, true>(tensors, count, o);
+    else rmsprop_loop<T, true, false>(tensors, count, o);
+  } else {
+    if (momentum) rmsprop_loop<T, false, true>(tensors, count, o);
+    else rmsprop_loop<T, false, false>(tensors, count, o);
+  }
+}
+
+template <class T, bool kAmsgrad>
+void adam_loop(const ParamSlots<T>* tensors, std::int64_t count, const AdamOptions& o) {
   const double t = static_cast<double>(o.step);
   const T alpha = static_cast<T>(o.lr * std::sqrt(1.0 - std::pow(o.beta2, t)) /
                                  (1.0 - std::pow(o.beta1, t)));
   const T c1 = static_cast<T>(1.0 - o.beta1), c2 = static_cast<T>(1.0 - o.beta2);
   const T eps = static_cast<T>(o.epsilon), decay = static_cast<T>(o.weight_decay * o.lr);
-  const bool amsgrad = o.amsgrad;
   for_each_piece(tensors, count, [&](const ParamSlots<T>& s, std::int64_t b, std::int64_t e) {
     T* __restrict w = s.w;
     const T* __restrict g = s.g;
@@ -127,17 +142,25 @@ void adam_step(const ParamSlots<T>* tensors, std::int64_t count, const AdamOptio
     for (std::int64_t i = b; i < e; ++i) {
       const T gi = g[i];
       const T mi = m[i] + (gi - m[i]) * c1;
-      T vi = v[i] + (gi * gi - v[i]) * c2;
+      const T vi = v[i] + (gi * gi - v[i]) * c2;
       m[i] = mi;
       v[i] = vi;
-      if (amsgrad) {
-        vi = std::max(vhat[i], vi);
-        vhat[i] = vi;
+      T vd = vi;  // the denominator's second moment: v, or its running maximum (amsgrad)
+      if (kAmsgrad) {
+        const T vh = vhat[i];  // a value, not std::max's reference: that made a branch
+        vd = vh < vi ? vi : vh;
+        vhat[i] = vd;
       }
       const T wi = w[i] - w[i] * decay;
-      w[i] = wi - (mi * alpha) / (std::sqrt(vi) + eps);
+      w[i] = wi - (mi * alpha) / (std::sqrt(vd) + eps);
     }
   });
+}
+
+template <class T>
+void adam_step(const ParamSlots<T>* tensors, std::int64_t count, const AdamOptions& o) {
+  if (o.amsgrad) adam_loop<T, true>(tensors, count, o);
+  else adam_loop<T, false>(tensors, count, o);
 }
 
 template <class T>

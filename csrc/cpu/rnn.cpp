@@ -9,6 +9,15 @@
 // with dgates row r except at t = 0, where the pair must be h0 instead of the previous sample's
 // last state. One gemm over the shifted rows plus one (N-row) correction gemm with
 // (h0[n] - h_seq[n-1, T-1]) gives the exact sum.
+//
+// The per-step products all multiply by the same recurrent kernel R (or R^T backward), so each
+// call packs it once (lamina::gemm_pack_b) and every step runs lamina::gemm_prepacked on it:
+// contiguous K x NR panels, A (a few batch rows of h_{t-1} or dgates_t) read in place.
+// Measured on the dev machine (Zen 4, one thread, 16 rows per product): U = 128 forward
+// (16 x 128) @ (128 x 512) 20.1 -> 19.6 us, backward 18.7 -> 18.6 us against R read in place
+// (and R^T copied once per call: a strided transpose of 90 us, against 10 us to pack); U = 512
+// 383 -> 291 us and 368 -> 289 us (87-91 -> 115 GFLOP/s), where R read in place no longer
+// streams well from the caches.
 #include "cpu/rnn.h"
 
 #include <algorithm>
@@ -26,9 +35,6 @@ namespace {
 
 using i64 = std::int64_t;
 
-// Recurrent kernels up to this many elements take the row-block / direct-product path (below).
-constexpr i64 kSmallRecurrent = i64(1) << 18;
-
 template <class T>
 const RnnCellKernelsOf<T>& cells();
 template <>
@@ -44,15 +50,14 @@ const RnnCellKernelsOf<double>& cells<double>() {
 // batch is large enough each thread takes a block of rows and runs the WHOLE time loop on them
 // (its own row-block gemm and gate pass per step): one fork/join per sequence instead of two per
 // step, which matters most when the machine is shared and a descheduled thread stalls every
-// barrier. Inside, each thread runs gemm single-threaded (omp_set_num_threads(1) only changes
-// that thread's setting for regions it opens). With few rows per thread, or a recurrent kernel
-// too large for the row-block products (each thread would pack all of R itself), the steps run
-// on the calling thread and gemm and the gate pass thread themselves per step.
+// barrier. Inside, each thread runs its products single-threaded (omp_set_num_threads(1) only
+// changes that thread's setting for regions it opens); they share the packed recurrent kernel.
+// With few rows per thread the steps run on the calling thread and the products and the gate
+// pass thread themselves per step.
 template <class Steps>
-void run_sequence(i64 N, i64 work, i64 recurrent_size, Steps&& steps) {
+void run_sequence(i64 N, i64 work, Steps&& steps) {
   const int threads = max_threads();
-  if (threads > 1 && N >= 2 * threads && work >= kParallelWorkThreshold &&
-      recurrent_size <= kSmallRecurrent) {
+  if (threads > 1 && N >= 2 * threads && work >= kParallelWorkThreshold) {
     parallel_for(N, work, [&](i64 n0, i64 n1) {
       omp_set_num_threads(1);
       steps(n0, n1, false);
@@ -74,83 +79,73 @@ void run_rows(void (*pass)(const Args&, i64, i64), const Args& a, i64 n0, i64 n1
                [&](i64 r0, i64 r1) { pass(a, n0 + r0, n0 + r1); });
 }
 
-// Per-step products: a block of batch rows times the recurrent kernel R (U, G). While R is small
-// (kSmallRecurrent elements, 1 MB in float32: up to U = 256 for the LSTM) the products are issued
-// in 16-row tiles and column chunks of at most kStepMacs multiply-adds, which lamina::gemm runs
-// on its direct (unpacked) path; its packed path would re-pack all of R at every step, about
-// as costly as the product itself. Measured on the dev machine, one thread, U = 128: forward
-// (16 x 128) @ (128 x 512) 17 us chunked against 25 us packed; backward (16 x 512) @ R^T 16 us
-// with R^T copied once per call, against 47 us with gemm transposing R at every step. A larger R
-// no longer fits the caches unpacked (U = 512: 1.3 ms chunked against 0.7 ms packed), so it
-// goes to gemm whole, threaded by gemm itself (see run_sequence).
-constexpr i64 kStepMacs = i64(1) << 19;
-constexpr i64 kStepRows = 16;
-
+// The recurrent kernel R (U, G), column blocks [g0, g1) (gate blocks of U columns), packed for
+// the step products: for the forward h_{t-1} @ R[:, blocks] (K = U), for the backward
+// (transposed) dgates[:, blocks] @ R[:, blocks]^T (K = the blocks' width, N = U). One B for all
+// the blocks, or with recurrent dropout one per block: each gate multiplies its own dropped copy
+// of h_{t-1} (and backward its own gradient block before the mask).
+// The packs live in a per-thread pool (slot 0, or 1 for a second set alive at the same time)
+// whose buffers are reused from call to call: fresh ones page-fault on first touch, which cost
+// more than the packing itself (U = 128: 256 KB).
 template <class T>
-void step_gemm(i64 M, i64 N, i64 K, const T* A, i64 lda, const T* B, i64 ldb, T beta, T* C,
-               i64 ldc) {
-  if (N * K > kSmallRecurrent) {
-    gemm<T>(false, false, M, N, K, T(1), A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  i64 nc = kStepMacs / std::max<i64>(1, kStepRows * K);
-  nc = std::max<i64>(16, nc / 16 * 16);
-  for (i64 i = 0; i < M; i += kStepRows) {
-    const i64 mc = std::min(kStepRows, M - i);
-    for (i64 j = 0; j < N; j += nc) {
-      gemm<T>(false, false, mc, std::min(nc, N - j), K, T(1), A + i * lda, lda, B + j, ldb, beta,
-              C + i * ldc + j, ldc);
+const std::vector<PackedB<T>>& pack_recurrent(const T* R, i64 U, i64 G, i64 g0, i64 g1,
+                                              bool per_gate, bool transposed, int slot = 0) {
+  thread_local std::vector<PackedB<T>> pool[2];
+  std::vector<PackedB<T>>& packs = pool[slot];
+  packs.resize(per_gate ? g1 - g0 : 1);
+  for (size_t i = 0; i < packs.size(); ++i) {
+    const i64 b0 = per_gate ? g0 + i64(i) : g0, b1 = per_gate ? b0 + 1 : g1;
+    const i64 width = (b1 - b0) * U;
+    if (transposed) {
+      gemm_pack_b<T>(true, width, U, R + b0 * U, G, &packs[i]);
+    } else {
+      gemm_pack_b<T>(false, U, width, R + b0 * U, G, &packs[i]);
     }
   }
+  return packs;
 }
 
 // Recurrent dropout (Keras 3's cells): rmask (N, G) holds one scaled keep mask (N, U) per gate,
 // fixed for the sequence; gate g's recurrent product reads h_{t-1} * rmask[:, g-th block], and
 // the cell update itself uses the undropped state. Without rmask every gate reads h_{t-1}.
 
-// z[n0:n1, gate block g] (+)= (h_{t-1} (* rmask_g)) @ R[:, g-th block] for gates 0 .. gates-1.
-// R and rmask rows hold G elements (all of the layer's gates); h rows ldh; z rows ldz; hd is an
-// (N, G) scratch for the dropped copies. The caller's rows are [n0, n1); z points at row 0.
+// z[n0:n1, gate blocks] (+)= (h_{t-1} (* rmask_g)) @ R[:, gate blocks], packs from
+// pack_recurrent (one for all the blocks, or one per block with rmask). R and rmask rows hold G
+// elements (all of the layer's gates); h rows ldh; z rows ldz; hd is an (N, G) scratch for the
+// dropped copies. The caller's rows are [n0, n1); z points at the first block's column of row 0.
 template <class T>
-void recurrent_products(i64 n0, i64 n1, i64 U, i64 gates, i64 G, const T* h, i64 ldh,
-                        const T* rmask, const T* R, T beta, T* z, i64 ldz, T* hd) {
+void recurrent_products(i64 n0, i64 n1, i64 U, i64 G, const T* h, i64 ldh, const T* rmask,
+                        const std::vector<PackedB<T>>& packs, T beta, T* z, i64 ldz, T* hd) {
   const i64 M = n1 - n0;
   if (!rmask) {
-    step_gemm<T>(M, gates * U, U, h + n0 * ldh, ldh, R, G, beta, z + n0 * ldz, ldz);
+    gemm_prepacked<T>(M, T(1), h + n0 * ldh, ldh, packs[0], beta, z + n0 * ldz, ldz);
     return;
   }
+  const i64 gates = static_cast<i64>(packs.size());
   for (i64 n = n0; n < n1; ++n)
     for (i64 g = 0; g < gates; ++g)
       for (i64 u = 0; u < U; ++u) hd[n * G + g * U + u] = h[n * ldh + u] * rmask[n * G + g * U + u];
   for (i64 g = 0; g < gates; ++g)
-    step_gemm<T>(M, U, U, hd + n0 * G + g * U, G, R + g * U, G, beta, z + n0 * ldz + g * U, ldz);
+    gemm_prepacked<T>(M, T(1), hd + n0 * G + g * U, G, packs[g], beta, z + n0 * ldz + g * U, ldz);
 }
 
 // dh[n0:n1] += sum_g (dg_g @ R_g^T) (* rmask_g), the recurrent products' share of dL/dh_{t-1};
-// dg points at row n0 of the step's gate gradients (stride ldg), rt is R^T (G, U), tmp (N, U).
+// dg points at row n0 of the step's gate gradients (stride ldg), packs_t from pack_recurrent
+// (transposed), tmp (N, U).
 template <class T>
-void recurrent_state_gradient(i64 n0, i64 n1, i64 U, i64 gates, i64 G, const T* dg, i64 ldg,
-                              const T* rt, const T* rmask, T* tmp, T* dh) {
+void recurrent_state_gradient(i64 n0, i64 n1, i64 U, i64 G, const T* dg, i64 ldg,
+                              const std::vector<PackedB<T>>& packs_t, const T* rmask, T* tmp,
+                              T* dh) {
   const i64 M = n1 - n0;
   if (!rmask) {
-    step_gemm<T>(M, U, gates * U, dg, ldg, rt, U, T(1), dh + n0 * U, U);
+    gemm_prepacked<T>(M, T(1), dg, ldg, packs_t[0], T(1), dh + n0 * U, U);
     return;
   }
-  for (i64 g = 0; g < gates; ++g) {
-    step_gemm<T>(M, U, U, dg + g * U, ldg, rt + g * U * U, U, T(0), tmp + n0 * U, U);
+  for (size_t g = 0; g < packs_t.size(); ++g) {
+    gemm_prepacked<T>(M, T(1), dg + g * U, ldg, packs_t[g], T(0), tmp + n0 * U, U);
     for (i64 n = n0; n < n1; ++n)
       for (i64 u = 0; u < U; ++u) dh[n * U + u] += tmp[n * U + u] * rmask[n * G + g * U + u];
   }
-}
-
-// (G, U) copy of the recurrent kernel (U, G), so the backward step product dgates @ R^T reads
-// its right operand row-major.
-template <class T>
-std::vector<T> transposed(const T* r, i64 U, i64 G) {
-  std::vector<T> rt(static_cast<size_t>(U * G));
-  for (i64 u = 0; u < U; ++u)
-    for (i64 j = 0; j < G; ++j) rt[j * U + u] = r[u * G + j];
-  return rt;
 }
 
 // h0 * m and h_seq * m for one gate's mask m (N, U) of row stride ldm: what that gate's
@@ -169,7 +164,7 @@ void dropped_sequence(const RnnShape& s, const T* m, i64 ldm, const T* h0, const
   }
 }
 
-// gates (N*T, G) = x (N*T, F) @ kernel (F, G) + bias.
+// gates (N*T, G) = x (N*T, F) @ kernel (F, G) + bias (bias may be null).
 template <class T>
 void project_inputs(const RnnShape& s, i64 G, const T* x, const T* kernel, const T* bias,
                     T* gates) {
@@ -241,6 +236,20 @@ void input_gradients(const RnnShape& s, i64 G, const T* x, const T* kernel, cons
   if (dx != nullptr) gemm<T>(false, true, rows, s.F, G, T(1), dg, G, kernel, G, T(0), dx, s.F);
 }
 
+// Rows [n0, n1) of a strided slice (`width` elements each, row stride ld) requested into L2
+// ahead of the step that reads them. The saved sequences (gates, c, h: megabytes once batch *
+// timesteps is large) were written long before a step reads them back, and each step touches
+// only a few short rows of each, T rows apart: too little of any one stream for the hardware
+// prefetcher to lock on. Issued before the step product that precedes their use, whose ~20 us
+// hides the latency. Measured on the dev machine (Zen 4, 2 threads, LSTM(128) batch 32 x 50):
+// backward 2.81-2.87 -> 2.73-2.82 ms (best of 100, three alternating runs), forward unchanged.
+template <class T>
+void prefetch_rows(const T* p, i64 n0, i64 n1, i64 ld, i64 width) {
+  constexpr i64 kLine = 64 / static_cast<i64>(sizeof(T));
+  for (i64 n = n0; n < n1; ++n)
+    for (i64 j = 0; j < width; j += kLine) __builtin_prefetch(p + n * ld + j, 1, 2);
+}
+
 // Rows [n0, n1) of a (N, U) state gradient: a copy of src, or zeros.
 template <class T>
 void init_state_grad(i64 n0, i64 n1, i64 U, const T* src, T* dst) {
@@ -261,10 +270,12 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                            const T* mask, const T* rmask, int activation,
                            int recurrent_activation, T* gates, T* h_seq, T* c_seq) {
   const i64 Ts = s.T, U = s.U, G = 4 * U;
-  project_inputs(s, G, x, kernel, bias, gates);
+  project_inputs(s, G, x, kernel, static_cast<const T*>(nullptr), gates);
+  const std::vector<T> no_bias(bias ? 0 : static_cast<size_t>(G), T(0));
   const auto& k = cells<T>();
   std::vector<T> hd(rmask ? static_cast<size_t>(s.N * G) : 0);
-  run_sequence(s.N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
+  const auto& packs = pack_recurrent(recurrent_kernel, U, G, 0, 4, rmask != nullptr, false);
+  run_sequence(s.N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
       LstmStepArgs<T> a{};
       a.z = gates + t * G;
@@ -281,8 +292,14 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       a.units = U;
       a.act = activation;
       a.ract = recurrent_activation;
-      recurrent_products(n0, n1, U, 4, G, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(1),
-                         a.z, a.ldz, hd.data());
+      a.bias = bias ? bias : no_bias.data();  // added by the gate pass
+      if (t + 1 < Ts) {
+        prefetch_rows(a.z + G, n0, n1, a.ldz, G);
+        prefetch_rows(a.c + U, n0, n1, a.ldch, U);
+        prefetch_rows(a.h + U, n0, n1, a.ldch, U);
+      }
+      recurrent_products(n0, n1, U, G, a.h_prev, a.ldh_prev, rmask, packs, T(1), a.z, a.ldz,
+                         hd.data());
       run_rows(k.lstm_forward, a, n0, n1, G, threaded);
     }
   });
@@ -298,9 +315,12 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
                             T* dh0, T* dc0, T* dgates) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
   const auto& k = cells<T>();
-  const std::vector<T> rt = transposed(recurrent_kernel, U, G);
+  const auto& packs_t = pack_recurrent(recurrent_kernel, U, G, 0, 4, rmask != nullptr, true);
   std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
-  run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
+  // Each batch row's bias gradient, summed over its steps by the gate pass (N * G elements
+  // instead of a second pass over the N * T * G gate gradients); then over the rows, in order.
+  std::vector<T> dbias_rows(static_cast<size_t>(N * G), T(0));
+  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     init_state_grad(n0, n1, U, dh_last, dh0);
     init_state_grad(n0, n1, U, dc_last, dc0);
     for (i64 t = Ts - 1; t >= 0; --t) {
@@ -323,13 +343,19 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
       a.dh = dh0;
       a.dc = dc0;
       a.dz = dgates + t * G;
+      a.dbias = dbias_rows.data();
       run_rows(k.lstm_backward, a, n0, n1, G, threaded);
-      recurrent_state_gradient(n0, n1, U, 4, G, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
+      if (t > 0) {
+        prefetch_rows(a.z - G, n0, n1, a.ldz, G);
+        if (t > 1) prefetch_rows(a.c - 2 * U, n0, n1, a.ldch, U);
+        if (a.dy) prefetch_rows(a.dy - U, n0, n1, a.lddy, U);
+      }
+      recurrent_state_gradient(n0, n1, U, G, a.dz + n0 * a.ldz, a.ldz, packs_t, rmask,
                                drec.data(), dh0);
     }
   });
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
-  if (dbias) column_sums(N * Ts, G, dgates, G, dbias);
+  if (dbias) column_sums(N, G, dbias_rows.data(), G, dbias);
   recurrent_kernel_gradients(s, 4, G, h0, h_seq, rmask, dgates, G, drecurrent_kernel);
 }
 
@@ -346,7 +372,13 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
   const auto& k = cells<T>();
   std::vector<T> sbuf(reset_after ? static_cast<size_t>(N * G) : 0);
   std::vector<T> hd(rmask ? static_cast<size_t>(N * G) : 0);
-  run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
+  // reset_after: one product for the three gates; otherwise z and r first, then the candidate's
+  // product of r * h_{t-1} by its own block.
+  const auto& packs = pack_recurrent(recurrent_kernel, U, G, 0, reset_after ? 3 : 2,
+                                     rmask != nullptr, false);
+  const auto& pack_h = reset_after ? packs
+                                   : pack_recurrent(recurrent_kernel, U, G, 2, 3, false, false, 1);
+  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     const i64 M = n1 - n0;
     for (i64 t = 0; t < Ts; ++t) {
       GruStepArgs<T> a{};
@@ -368,15 +400,15 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
       if (reset_after) {
         a.s = sbuf.data();
         a.rbias = bias ? bias + G : nullptr;
-        recurrent_products(n0, n1, U, 3, G, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(0),
-                           sbuf.data(), G, hd.data());
+        recurrent_products(n0, n1, U, G, a.h_prev, a.ldh_prev, rmask, packs, T(0), sbuf.data(),
+                           G, hd.data());
         run_rows(k.gru_forward, a, n0, n1, G, threaded);
       } else {
-        recurrent_products(n0, n1, U, 2, G, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(1),
-                           a.z, a.ldz, hd.data());
+        recurrent_products(n0, n1, U, G, a.h_prev, a.ldh_prev, rmask, packs, T(1), a.z, a.ldz,
+                           hd.data());
         run_rows(k.gru_v1_forward_a, a, n0, n1, 2 * U, threaded);
-        step_gemm<T>(M, U, U, a.rh + n0 * a.ldrh, a.ldrh, recurrent_kernel + 2 * U, G, T(1),
-                     a.z + n0 * a.ldz + 2 * U, a.ldz);
+        gemm_prepacked<T>(M, T(1), a.rh + n0 * a.ldrh, a.ldrh, pack_h[0], T(1),
+                          a.z + n0 * a.ldz + 2 * U, a.ldz);
         run_rows(k.gru_v1_forward_b, a, n0, n1, U, threaded);
       }
     }
@@ -391,10 +423,13 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
                            T* drecurrent_kernel, T* dbias, T* dh0, T* dgates, T* ds) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 3 * U;
   const auto& k = cells<T>();
-  const std::vector<T> rt = transposed(recurrent_kernel, U, G);
+  const auto& packs_t = pack_recurrent(recurrent_kernel, U, G, 0, reset_after ? 3 : 2,
+                                       rmask != nullptr, true);
+  const auto& pack_h_t = reset_after ? packs_t
+                                     : pack_recurrent(recurrent_kernel, U, G, 2, 3, false, true, 1);
   std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * U));
   std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
-  run_sequence(N, loop_work(s, G), U * G, [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     const i64 M = n1 - n0;
     init_state_grad(n0, n1, U, dh_last, dh0);
     for (i64 t = Ts - 1; t >= 0; --t) {
@@ -420,16 +455,16 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
       if (reset_after) {
         a.ds = ds + t * G;
         run_rows(k.gru_backward, a, n0, n1, G, threaded);
-        recurrent_state_gradient(n0, n1, U, 3, G, a.ds + r0, a.ldz, rt.data(), rmask,
-                                 drec.data(), dh0);
+        recurrent_state_gradient(n0, n1, U, G, a.ds + r0, a.ldz, packs_t, rmask, drec.data(),
+                                 dh0);
       } else {
         a.drh = drh.data();
         run_rows(k.gru_v1_backward_a, a, n0, n1, G, threaded);
-        step_gemm<T>(M, U, U, a.dz + r0 + 2 * U, a.ldz, rt.data() + 2 * U * U, U, T(0),
-                     drh.data() + n0 * U, U);
+        gemm_prepacked<T>(M, T(1), a.dz + r0 + 2 * U, a.ldz, pack_h_t[0], T(0),
+                          drh.data() + n0 * U, U);
         run_rows(k.gru_v1_backward_b, a, n0, n1, U, threaded);
-        recurrent_state_gradient(n0, n1, U, 2, G, a.dz + r0, a.ldz, rt.data(), rmask,
-                                 drec.data(), dh0);
+        recurrent_state_gradient(n0, n1, U, G, a.dz + r0, a.ldz, packs_t, rmask, drec.data(),
+                                 dh0);
       }
     }
   });
@@ -460,7 +495,8 @@ void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
   project_inputs(s, U, x, kernel, bias, gates);
   const auto& k = cells<T>();
   std::vector<T> hd(rmask ? static_cast<size_t>(s.N * U) : 0);
-  run_sequence(s.N, loop_work(s, U), U * U, [&](i64 n0, i64 n1, bool threaded) {
+  const auto& packs = pack_recurrent(recurrent_kernel, U, U, 0, 1, false, false);
+  run_sequence(s.N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
       LstmStepArgs<T> a{};
       a.z = gates + t * U;
@@ -473,8 +509,8 @@ void simple_rnn_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       a.ldm = Ts;
       a.units = U;
       a.act = activation;
-      recurrent_products(n0, n1, U, 1, U, a.h_prev, a.ldh_prev, rmask, recurrent_kernel, T(1),
-                         a.z, a.ldz, hd.data());
+      recurrent_products(n0, n1, U, U, a.h_prev, a.ldh_prev, rmask, packs, T(1), a.z, a.ldz,
+                         hd.data());
       run_rows(k.simple_forward, a, n0, n1, U, threaded);
     }
   });
@@ -489,9 +525,9 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
                                   T* dbias, T* dh0, T* dgates) {
   const i64 N = s.N, Ts = s.T, U = s.U;
   const auto& k = cells<T>();
-  const std::vector<T> rt = transposed(recurrent_kernel, U, U);
+  const auto& packs_t = pack_recurrent(recurrent_kernel, U, U, 0, 1, false, true);
   std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
-  run_sequence(N, loop_work(s, U), U * U, [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(N, loop_work(s, U), [&](i64 n0, i64 n1, bool threaded) {
     init_state_grad(n0, n1, U, dh_last, dh0);
     for (i64 t = Ts - 1; t >= 0; --t) {
       LstmStepArgs<T> a{};
@@ -507,7 +543,7 @@ void simple_rnn_sequence_backward(const RnnShape& s, const T* x, const T* kernel
       a.dz = dgates + t * U;
       a.ldz = Ts * U;
       run_rows(k.simple_backward, a, n0, n1, U, threaded);
-      recurrent_state_gradient(n0, n1, U, 1, U, a.dz + n0 * a.ldz, a.ldz, rt.data(), rmask,
+      recurrent_state_gradient(n0, n1, U, U, a.dz + n0 * a.ldz, a.ldz, packs_t, rmask,
                                drec.data(), dh0);
     }
   });

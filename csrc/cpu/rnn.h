@@ -15,8 +15,9 @@
 // activation, recurrent_activation: codes of common/activation_math.h (any element-wise kind).
 //
 // Forward, per call: ONE gemm projects every timestep (x (N*T, F) @ kernel -> gates (N, T, G)),
-// bias added; then per step t one gemm adds h_{t-1} @ recurrent_kernel into gates[:, t] and one
-// fused pass applies the gate non-linearities and the state update (csrc/cpu/simd/rnn_cells.cpp).
+// bias added (the LSTM adds it in its gate pass instead); then per step t one gemm adds
+// h_{t-1} @ recurrent_kernel into gates[:, t] and one fused pass applies the gate
+// non-linearities and the state update (csrc/cpu/simd/rnn_cells.cpp).
 // Written (assigned): gates (gate values saved for backward: activated with the default tanh /
 // sigmoid pair, pre-activations otherwise; SimpleRNN: pre-activations), h_seq (N, T, U) the
 // state after every step (a masked step repeats the previous state), c_seq (N, T, U) for the
@@ -31,6 +32,10 @@
 // (or null), dh0 and dc0 (N, U) (always: they hold the running state gradients), and the
 // workspaces dgates (N, T, G) (and ds (N, T, G) for the reset_after GRU). SimpleRNN's dgates is
 // the forward's gates buffer: read as the pre-activations, overwritten with their gradients.
+// The LSTM's dgates may be its gates buffer too (then the saved gates are overwritten, step by
+// step, with their gradients): the gradients need no buffer of their own, and the backward
+// touches 3.2 MB less memory at batch 32 x 50 steps x 128 units (measured on the dev machine,
+// one thread: 6.2 -> 5.7 ms).
 #pragma once
 
 #include <cstdint>

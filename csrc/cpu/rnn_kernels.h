@@ -26,11 +26,14 @@ struct LstmStepArgs {
   T* c; T* h; std::int64_t ldch;           // (N, U) outputs c_t, h_t
   const T* mask; std::int64_t ldm;
   std::int64_t units; int act, ract;
+  const T* bias;                   // LSTM forward: (4U,) added to z here (zeros without a bias)
   // backward only
   const T* dy; std::int64_t lddy;  // (N, U) gradient of the output sequence at t, or null
   T* dh;                           // (N, U) contiguous: dL/dh_t in; the carried part out
   T* dc;                           // (N, U) contiguous: dL/dc_t in, dL/dc_{t-1} out
-  T* dz;                           // (N, 4U) at stride ldz: pre-activation gradients out
+  T* dz;                           // (N, 4U) at stride ldz: pre-activation gradients out;
+                                   // may be z itself (then the saved gates are overwritten)
+  T* dbias;                        // LSTM: (N, 4U) contiguous, each row's dz summed into it
 };
 
 template <class T>

@@ -56,7 +56,8 @@ __global__ void lstm_forward_step_kernel(T* z, i64 ldz, const T* c_prev, const T
   }
 }
 
-// LSTM backward: z the saved gates and dz their gradients (both at ldz), c_prev at ldp, c at ldc,
+// LSTM backward: z the saved gates and dz their gradients (both at ldz; dz may be z: each thread
+// reads its unit's four gates before it writes their gradients), c_prev at ldp, c at ldc,
 // dy (N, U) at lddy or null; dh, dc (N, U) contiguous: dL/dh_t, dL/dc_t in, the carried parts
 // out (dh = 0: the products dz @ R^T are added next).
 template <class T, bool kDefault>

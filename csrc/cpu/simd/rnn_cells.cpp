@@ -27,7 +27,9 @@ inline bool row_masked(const T* mask, i64 ldm, i64 n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// LSTM: z = [i f g o] pre-activations; c = f c_prev + i g; h = o act(c).
+// LSTM: z = [i f g o] pre-activations; c = f c_prev + i g; h = o act(c). The bias is added here
+// (the driver's projection leaves it out: a separate pass over all the gates cost more), and the
+// backward pass sums the bias gradient per batch row as it goes.
 // ---------------------------------------------------------------------------------------------
 template <class T, bool kDefault>
 void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
@@ -38,9 +40,10 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
     T* __restrict c = a.c + n * a.ldch;
     T* __restrict h = a.h + n * a.ldch;
+    const T* __restrict b = a.bias;
     if (row_masked(a.mask, a.ldm, n)) {
-  #pragma omp simd
-    for (i64 j = 0; j < U; ++j) {
+#pragma omp simd
+      for (i64 j = 0; j < U; ++j) {
         c[j] = cp[j];
         h[j] = hp[j];
       }
@@ -49,26 +52,28 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
 #pragma omp simd
     for (i64 j = 0; j < U; ++j) {
       const LstmForwardUnit<T> r = lstm_forward_unit<T, kDefault>(
-          a.act, a.ract, z[j], z[U + j], z[2 * U + j], z[3 * U + j], cp[j]);
-      if (kDefault) {  // otherwise the pre-activations stay
-        z[j] = r.si;
-        z[U + j] = r.sf;
-        z[2 * U + j] = r.sg;
-        z[3 * U + j] = r.so;
-      }
+          a.act, a.ract, z[j] + b[j], z[U + j] + b[U + j], z[2 * U + j] + b[2 * U + j],
+          z[3 * U + j] + b[3 * U + j], cp[j]);
+      z[j] = r.si;  // the activated gates, or the pre-activations (bias included)
+      z[U + j] = r.sf;
+      z[2 * U + j] = r.sg;
+      z[3 * U + j] = r.so;
       c[j] = r.c;
       h[j] = r.h;
     }
   }
 }
 
+// dz may be z itself (the driver's in-place backward): each unit reads its four saved gates
+// before it writes their gradients, so z and dz carry no __restrict.
 template <class T, bool kDefault>
 void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
   const i64 U = a.units;
   for (i64 n = n0; n < n1; ++n) {
     T* __restrict dh = a.dh + n * U;
     T* __restrict dc = a.dc + n * U;
-    T* __restrict dz = a.dz + n * a.ldz;
+    T* dz = a.dz + n * a.ldz;
+    T* __restrict db = a.dbias + n * 4 * U;
     if (a.dy != nullptr) {
       const T* __restrict dy = a.dy + n * a.lddy;
       for (i64 j = 0; j < U; ++j) dh[j] += dy[j];
@@ -77,7 +82,7 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
       for (i64 j = 0; j < 4 * U; ++j) dz[j] = T(0);
       continue;  // dh and dc flow to the previous step untouched
     }
-    const T* __restrict z = a.z + n * a.ldz;
+    const T* z = a.z + n * a.ldz;
     const T* __restrict cp = a.c_prev + n * a.ldc_prev;
     const T* __restrict c = a.c + n * a.ldch;
 #pragma omp simd
@@ -88,6 +93,10 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
       dz[U + j] = r.dzf;
       dz[2 * U + j] = r.dzg;
       dz[3 * U + j] = r.dzo;
+      db[j] += r.dzi;
+      db[U + j] += r.dzf;
+      db[2 * U + j] += r.dzg;
+      db[3 * U + j] += r.dzo;
       dc[j] = r.dc_prev;
       dh[j] = T(0);  // the recurrent product dz @ R^T is added on top by the driver
     }

@@ -191,6 +191,9 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
     c_seq = xp.empty((N, T, U), dtype=s.dtype)
     s.K.lstm_sequence_forward(s.x, s.W, s.R, b, h0d, c0d, s.mask, rm, act, ract, gates, h_seq,
                               c_seq)
+    # The backward overwrites the saved gates with their gradients (one buffer, less memory
+    # traffic); a second backward of this node (a persistent tape) recomputes them first.
+    saved = [gates]
 
     def backward(grads):
         g_out, g_h, g_c = grads
@@ -201,10 +204,15 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
         dW, dR = xp.empty_like(s.W), xp.empty_like(s.R)
         db = xp.empty_like(b) if b is not None else None
         dh0, dc0 = xp.empty_like(h0d), xp.empty_like(c0d)
-        dgates = xp.empty_like(gates)
-        s.K.lstm_sequence_backward(s.x, s.W, s.R, h0d, c0d, s.mask, rm, act, ract, gates, h_seq,
+        if saved:
+            work = saved.pop()
+        else:
+            work = xp.empty((N, T, 4 * U), dtype=s.dtype)
+            s.K.lstm_sequence_forward(s.x, s.W, s.R, b, h0d, c0d, s.mask, rm, act, ract, work,
+                                      xp.empty_like(h_seq), xp.empty_like(c_seq))
+        s.K.lstm_sequence_backward(s.x, s.W, s.R, h0d, c0d, s.mask, rm, act, ract, work, h_seq,
                                    c_seq, dh_seq, dh_last, dc_last, dx, dW, dR, db, dh0, dc0,
-                                   dgates)
+                                   work)
         return (s.input_grad(dx), dW, dR, db, dh0, dc0)
 
     datas = [s.outputs(h_seq, return_sequences), xp.ascontiguousarray(h_seq[:, -1]),
