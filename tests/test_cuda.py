@@ -412,7 +412,7 @@ def _flat(args):
             yield a
 
 
-def compare_with_cpu(name, *args, rtol, atol, **kwargs):
+def assert_matches_cpu(name, *args, rtol, atol, **kwargs):
     """Runs lamina._cpu.<name> on numpy copies of `args` and the CUDA kernel on cupy copies, then
     compares every array argument afterwards (inputs unchanged, outputs equal)."""
     cpu_args, gpu_args = _copy(list(args)), _to_gpu(list(args))
@@ -451,7 +451,7 @@ def test_gemm_matches_cpu(rng, dtype, M, N, K, trans_a, trans_b, alpha, beta):
     a = rng.standard_normal((K, M) if trans_a else (M, K)).astype(dtype)
     b = rng.standard_normal((N, K) if trans_b else (K, N)).astype(dtype)
     c = nans((M, N), dtype) if beta == 0 else rng.standard_normal((M, N)).astype(dtype)
-    compare_with_cpu("gemm", a, b, c, trans_a, trans_b, alpha, beta,
+    assert_matches_cpu("gemm", a, b, c, trans_a, trans_b, alpha, beta,
                      **tol(dtype, f32=(1e-4, 1e-4)))
 
 
@@ -471,7 +471,7 @@ def test_gemm_batched_matches_cpu(rng, dtype, batch_a, batch_b):
     a = rng.standard_normal((batch_a, 17, 9)).astype(dtype)
     b = rng.standard_normal((batch_b, 9, 140)).astype(dtype)
     c = nans((3, 17, 140), dtype)
-    compare_with_cpu("gemm_batched", a, b, c, **tol(dtype, f32=(1e-4, 1e-4)))
+    assert_matches_cpu("gemm_batched", a, b, c, **tol(dtype, f32=(1e-4, 1e-4)))
 
 
 @needs_gpu
@@ -500,11 +500,11 @@ def test_activations_match_cpu(rng, dtype, shape, name, alpha):
     x = (3 * rng.standard_normal(shape)).astype(dtype)
     x.reshape(-1)[0] = 0  # the kink of relu and friends
     y = nans(shape, dtype)
-    compare_with_cpu("activation_forward", x, y, code, alpha, **tol(dtype))
+    assert_matches_cpu("activation_forward", x, y, code, alpha, **tol(dtype))
     _cpu.activation_forward(x, y, code, alpha)
     dy = rng.standard_normal(shape).astype(dtype)
     needs_x = _cpu.activation_needs_input(code, alpha)
-    compare_with_cpu("activation_backward", x if needs_x else None, None if needs_x else y, dy,
+    assert_matches_cpu("activation_backward", x if needs_x else None, None if needs_x else y, dy,
                      nans(shape, dtype), code, alpha, **tol(dtype))
 
 
@@ -537,12 +537,12 @@ def test_dense_matches_cpu(rng, dtype, N, F, U, name, alpha, bias, keep_z):
     keep_z = keep_z or needs_z
     z = nans((N, U), dtype) if keep_z else None
     t = tol(dtype, f32=(2e-4, 2e-5))
-    compare_with_cpu("dense_forward", x, w, b, z, nans((N, U), dtype), code, alpha, **t)
+    assert_matches_cpu("dense_forward", x, w, b, z, nans((N, U), dtype), code, alpha, **t)
     z = nans((N, U), dtype) if keep_z else None
     y = nans((N, U), dtype)
     _cpu.dense_forward(x, w, b, z, y, code, alpha)
     dy = rng.standard_normal((N, U)).astype(dtype)
-    compare_with_cpu("dense_backward", x, w, z if needs_z else None, None if needs_z else y, dy,
+    assert_matches_cpu("dense_backward", x, w, z if needs_z else None, None if needs_z else y, dy,
                      nans((N, F), dtype), nans((F, U), dtype),
                      nans(U, dtype) if bias else None,
                      None if code == 0 else nans((N, U), dtype), code, alpha, **t)
@@ -585,7 +585,7 @@ def test_dense_gradient_check_on_the_gpu(rng):
 def test_reduce_sum_matches_cpu(rng, dtype, shape, axis, mean):
     x = rng.standard_normal(shape).astype(dtype)
     out_shape = shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
-    compare_with_cpu("reduce_sum", x, nans(out_shape, dtype), axis, mean,
+    assert_matches_cpu("reduce_sum", x, nans(out_shape, dtype), axis, mean,
                      **tol(dtype, f32=(1e-5, 1e-5)))
 
 
@@ -595,7 +595,7 @@ def test_reduce_max_matches_cpu(rng, dtype, shape, axis):
     x = rng.standard_normal(shape).astype(dtype)
     x.reshape(-1)[-1] = np.nan  # NaN propagates
     out_shape = shape[:axis] + shape[axis + 1:]
-    compare_with_cpu("reduce_max", x, nans(out_shape, dtype), axis, rtol=0, atol=0)
+    assert_matches_cpu("reduce_max", x, nans(out_shape, dtype), axis, rtol=0, atol=0)
 
 
 LOSS_SHAPES = [(1, 1), (5, 3), (32, 10), (4, 7, 5), (3, 100)]
@@ -621,7 +621,7 @@ def test_losses_match_cpu(rng, dtype, shape, name, options, with_grad):
     if name in ("hinge", "squared_hinge"):
         y_true = rng.integers(0, 2, shape).astype(float)
     rows = shape[:-1] if len(shape) > 2 else (shape[0],)
-    compare_with_cpu(name, y_pred.astype(dtype), y_true.astype(dtype), nans(rows, dtype),
+    assert_matches_cpu(name, y_pred.astype(dtype), y_true.astype(dtype), nans(rows, dtype),
                      nans(shape, dtype) if with_grad else None, *options,
                      **tol(dtype, f32=(1e-4, 1e-5)))
 
@@ -636,7 +636,7 @@ def test_sparse_categorical_crossentropy_matches_cpu(rng, dtype, shape, from_log
     y_pred = rng.standard_normal(shape) * 2 if from_logits else rng.uniform(1e-3, 1, shape)
     rows = shape[:-1] if len(shape) > 2 else (shape[0],)
     labels = rng.integers(0, shape[-1], rows).astype(label_dtype)
-    compare_with_cpu("sparse_categorical_crossentropy", y_pred.astype(dtype), labels,
+    assert_matches_cpu("sparse_categorical_crossentropy", y_pred.astype(dtype), labels,
                      nans(rows, dtype), nans(shape, dtype), from_logits, ignore_class,
                      **tol(dtype, f32=(1e-4, 1e-5)))
 
@@ -682,7 +682,7 @@ def test_optimizers_match_cpu_in_one_call_over_many_tensors(rng, name, slots, op
     grads = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
     states = {k: [np.abs(rng.standard_normal(s)).astype(d) for s, d in zip(shapes, dtypes)]
               for k in slots}
-    ret_cpu, ret_gpu = compare_with_cpu(name, params, grads, *states.values(), **options,
+    ret_cpu, ret_gpu = assert_matches_cpu(name, params, grads, *states.values(), **options,
                                         rtol=1e-5, atol=1e-7)
     if name == "nadam_step":
         assert ret_gpu == pytest.approx(ret_cpu)
@@ -733,9 +733,9 @@ def conv_tol(dtype):
 def test_conv2d_forward_matches_cpu(rng, dtype, case, act):
     x, w, y_shape, geometry = _conv_case(rng, dtype, case)
     b = rng.standard_normal(y_shape[-1]).astype(dtype)
-    compare_with_cpu("conv2d_forward", x, w, b, nans(y_shape, dtype), *geometry, act,
+    assert_matches_cpu("conv2d_forward", x, w, b, nans(y_shape, dtype), *geometry, act,
                      **conv_tol(dtype))
-    compare_with_cpu("conv2d_forward", x, w, None, nans(y_shape, dtype), *geometry, act,
+    assert_matches_cpu("conv2d_forward", x, w, None, nans(y_shape, dtype), *geometry, act,
                      **conv_tol(dtype))
 
 
@@ -755,7 +755,7 @@ def test_conv2d_backward_matches_cpu(rng, dtype, case, act, want):
     _cpu.conv2d_forward(x, w, rng.standard_normal(y_shape[-1]).astype(dtype), y, *geometry, act)
     dy = rng.standard_normal(y_shape).astype(dtype)
     need_dx, need_dk, need_db = want
-    compare_with_cpu("conv2d_backward", x if need_dk or need_db else None,
+    assert_matches_cpu("conv2d_backward", x if need_dk or need_db else None,
                      w if need_dx or need_db else None, y if act else None, dy,
                      nans(x.shape, dtype) if need_dx else None,
                      nans(w.shape, dtype) if need_dk else None,
@@ -824,14 +824,14 @@ def _pool_case(rng, dtype, case, data="normal"):
 @pytest.mark.parametrize("data", ["normal", "ties", "nan"])
 def test_max_pool2d_matches_cpu(rng, dtype, case, data):
     x, y_shape, geometry = _pool_case(rng, dtype, case, data)
-    compare_with_cpu("max_pool2d_forward", x, nans(y_shape, dtype),
+    assert_matches_cpu("max_pool2d_forward", x, nans(y_shape, dtype),
                      np.full(y_shape, -7, np.int32), *geometry, **tol(dtype))
-    compare_with_cpu("max_pool2d_forward", x, nans(y_shape, dtype), None, *geometry,
+    assert_matches_cpu("max_pool2d_forward", x, nans(y_shape, dtype), None, *geometry,
                      **tol(dtype))
     y, argmax = nans(y_shape, dtype), np.full(y_shape, -7, np.int32)
     _cpu.max_pool2d_forward(x, y, argmax, *geometry)
     dy = rng.standard_normal(y_shape).astype(dtype)
-    compare_with_cpu("max_pool2d_backward", dy, argmax, nans(x.shape, dtype), *geometry,
+    assert_matches_cpu("max_pool2d_backward", dy, argmax, nans(x.shape, dtype), *geometry,
                      **tol(dtype))
 
 
@@ -839,9 +839,9 @@ def test_max_pool2d_matches_cpu(rng, dtype, case, data):
 @pytest.mark.parametrize("case", POOL_GPU_CASES, ids=POOL_IDS)
 def test_avg_pool2d_matches_cpu(rng, dtype, case):
     x, y_shape, geometry = _pool_case(rng, dtype, case)
-    compare_with_cpu("avg_pool2d_forward", x, nans(y_shape, dtype), *geometry, **tol(dtype))
+    assert_matches_cpu("avg_pool2d_forward", x, nans(y_shape, dtype), *geometry, **tol(dtype))
     dy = rng.standard_normal(y_shape).astype(dtype)
-    compare_with_cpu("avg_pool2d_backward", dy, nans(x.shape, dtype), *geometry, **tol(dtype))
+    assert_matches_cpu("avg_pool2d_backward", dy, nans(x.shape, dtype), *geometry, **tol(dtype))
 
 
 @needs_gpu
@@ -869,17 +869,17 @@ def test_batchnorm_matches_cpu(rng, dtype, rows, C, affine):
     gamma = rng.standard_normal(C).astype(dtype) if affine else None
     beta = rng.standard_normal(C).astype(dtype) if affine else None
     t = tol(dtype, f32=(1e-4, 1e-5))
-    compare_with_cpu("batchnorm_forward_training", x, gamma, beta, 1e-3, nans(x.shape, dtype),
+    assert_matches_cpu("batchnorm_forward_training", x, gamma, beta, 1e-3, nans(x.shape, dtype),
                      nans(C, dtype), nans(C, dtype), **t)
     mean, var = nans(C, dtype), nans(C, dtype)
     _cpu.batchnorm_forward_training(x, gamma, beta, 1e-3, nans(x.shape, dtype), mean, var)
-    compare_with_cpu("batchnorm_forward_inference", x, gamma, beta, mean, var, 1e-3,
+    assert_matches_cpu("batchnorm_forward_inference", x, gamma, beta, mean, var, 1e-3,
                      nans(x.shape, dtype), **t)
     dy = rng.standard_normal(x.shape).astype(dtype)
     for training in (True, False):
-        compare_with_cpu("batchnorm_backward", x, gamma, mean, var, 1e-3, dy, training,
+        assert_matches_cpu("batchnorm_backward", x, gamma, mean, var, 1e-3, dy, training,
                          nans(x.shape, dtype), nans(C, dtype), nans(C, dtype), **t)
-    compare_with_cpu("batchnorm_backward", x, gamma, mean, var, 1e-3, dy, True, None,
+    assert_matches_cpu("batchnorm_backward", x, gamma, mean, var, 1e-3, dy, True, None,
                      nans(C, dtype), None, **t)
 
 
@@ -887,9 +887,9 @@ def test_batchnorm_matches_cpu(rng, dtype, rows, C, affine):
 def test_batchnorm_with_no_rows_matches_cpu(dtype):
     x = np.zeros((0, 4), dtype)
     stats = np.ones(4, dtype)
-    compare_with_cpu("batchnorm_forward_inference", x, None, None, stats, stats, 1e-3,
+    assert_matches_cpu("batchnorm_forward_inference", x, None, None, stats, stats, 1e-3,
                      nans(x.shape, dtype), **tol(dtype))
-    compare_with_cpu("batchnorm_backward", x, None, stats, stats, 1e-3, x, True,
+    assert_matches_cpu("batchnorm_backward", x, None, stats, stats, 1e-3, x, True,
                      nans(x.shape, dtype), nans(4, dtype), nans(4, dtype), **tol(dtype))
 
 
@@ -906,9 +906,9 @@ def test_embedding_matches_cpu(rng, dtype, shape, V, D, index_dtype):
     idx = rng.integers(0, V, shape).astype(index_dtype)
     n = idx.size
     table = rng.standard_normal((V, D)).astype(dtype)
-    compare_with_cpu("embedding_forward", idx, table, nans((n, D), dtype), **tol(dtype))
+    assert_matches_cpu("embedding_forward", idx, table, nans((n, D), dtype), **tol(dtype))
     grad = rng.standard_normal((n, D)).astype(dtype)
-    compare_with_cpu("embedding_backward", idx, grad, nans((V, D), dtype), **tol(dtype))
+    assert_matches_cpu("embedding_backward", idx, grad, nans((V, D), dtype), **tol(dtype))
 
 
 @needs_gpu
@@ -960,7 +960,7 @@ def test_ctc_loss_matches_cpu(rng, dtype, B, T, C, Lmax, zero_infinity, label_dt
     logits, targets, tlen, olen = _ctc_case(rng, dtype, B, T, C, Lmax, label_dtype)
     t = tol(dtype, f32=(1e-4, 1e-5), f64=(1e-9, 1e-11))
     for grad in (nans(logits.shape, dtype), None):
-        compare_with_cpu("ctc_loss", logits, targets, tlen, olen, 0, zero_infinity,
+        assert_matches_cpu("ctc_loss", logits, targets, tlen, olen, 0, zero_infinity,
                          nans(B, dtype), grad, **t)
 
 
@@ -969,7 +969,7 @@ def test_ctc_loss_with_another_blank_and_an_empty_sequence(rng, dtype):
     logits, targets, tlen, olen = _ctc_case(rng, dtype, 3, 6, 5, 3, np.int64)
     targets[targets == 4] = 3  # class 4 is the blank here
     olen[2], tlen[2] = 0, 0    # no steps, no labels: loss 0
-    compare_with_cpu("ctc_loss", logits, targets, tlen, olen, 4, False, nans(3, dtype),
+    assert_matches_cpu("ctc_loss", logits, targets, tlen, olen, 4, False, nans(3, dtype),
                      nans(logits.shape, dtype), **tol(dtype, f32=(1e-4, 1e-5)))
 
 
@@ -1013,7 +1013,7 @@ def test_new_kernels_run_on_the_current_cupy_stream(rng):
 
 # -- the ops on cupy arrays --------------------------------------------------------------------
 
-def compare_op_with_cpu(fn, inputs, rng, rtol=1e-4, atol=1e-4):
+def assert_op_matches_cpu(fn, inputs, rng, rtol=1e-4, atol=1e-4):
     """Runs fn(*Variables) on numpy inputs and on cupy copies, backpropagates the same random
     cotangent through every output, and compares outputs and input gradients. The GPU run's
     results must be cupy arrays (nothing fell back to the host)."""
@@ -1082,7 +1082,7 @@ OP_CASES = [
 @needs_gpu
 @pytest.mark.parametrize("name, make, fn", OP_CASES, ids=[c[0] for c in OP_CASES])
 def test_ops_run_on_cupy_arrays_like_on_numpy(rng, name, make, fn):
-    compare_op_with_cpu(fn, make(rng), rng)
+    assert_op_matches_cpu(fn, make(rng), rng)
 
 
 @needs_gpu

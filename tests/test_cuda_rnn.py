@@ -234,7 +234,7 @@ def nans(shape, dtype):
     return np.full(shape, np.nan, dtype=dtype)
 
 
-def compare(device, name, args, rtol, atol):
+def assert_matches_cpu(device, name, args, rtol, atol):
     """Runs lamina._cpu.<name> on numpy copies of `args` and the device's kernel on device
     copies, then compares every array argument (inputs unchanged, outputs equal, NaN where
     both left the NaN fill)."""
@@ -356,10 +356,10 @@ def test_kernels_match_cpu(device, cell, shape, variant, dtype):
     rng = np.random.default_rng(zlib.crc32(repr((cell, shape, variant)).encode()))
     inputs = make_inputs(rng, cell, N, T, F, U, dtype, v)
     name, args = forward_args(cell, inputs, v, N, T, U, dtype)
-    compare(device, name, args, **kernel_tol(dtype))
+    assert_matches_cpu(device, name, args, **kernel_tol(dtype))
     getattr(_cpu, name)(*args)  # the CPU forward's outputs feed both backward runs
     name, args = backward_args(rng, cell, inputs, v, args, N, T, F, U, dtype)
-    compare(device, name, args, **kernel_tol(dtype))
+    assert_matches_cpu(device, name, args, **kernel_tol(dtype))
 
 
 @pytest.mark.parametrize("cell", list(GATES))

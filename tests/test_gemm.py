@@ -245,7 +245,10 @@ def test_gemm_batched_beta_zero_and_threads(dtype):
 
 def test_gemm_batched_empty_batch(dtype):
     c = np.empty((0, 3, 4), dtype)
-    _cpu.gemm_batched(np.empty((0, 3, 5), dtype), np.empty((0, 5, 4), dtype), c)
+    assert _cpu.gemm_batched(np.empty((0, 3, 5), dtype), np.empty((0, 5, 4), dtype), c) is None
+    # an empty batch is still checked: op(b) must have op(a)'s K rows
+    with pytest.raises(ValueError, match="'b'"):
+        _cpu.gemm_batched(np.empty((0, 3, 5), dtype), np.empty((0, 6, 4), dtype), c)
 
 
 # ---- argument checking: a bad call raises with a message naming the argument -------------------

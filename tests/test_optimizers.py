@@ -148,7 +148,10 @@ def test_mixed_dtypes_in_one_call():
 
 
 def test_empty_lists_are_a_no_op():
-    _cpu.adam_step([], [], [], [], None, 0.001, 0.9, 0.999, 1e-7, 1)
+    assert _cpu.adam_step([], [], [], [], None, 0.001, 0.9, 0.999, 1e-7, 1) is None
+    # and lists that disagree in length are refused even when one of them is empty
+    with pytest.raises(ValueError, match="grads"):
+        _cpu.adam_step([np.zeros(3, np.float32)], [], [], [], None, 0.001, 0.9, 0.999, 1e-7, 1)
 
 
 # ------------------------------------------------------------------------------ validation ----
