@@ -1,4 +1,6 @@
 """fit / evaluate / predict: Keras semantics, seeded reproducibility, every error path."""
+import re
+
 import numpy as np
 import pytest
 
@@ -373,3 +375,44 @@ def test_progress_output_is_keras_like_and_single_line_per_epoch_off_terminal(ca
     assert line.startswith("2/2 - ") and "step - accuracy:" in line
     model.fit(x[:64], y[:64], epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(validation_split=0.2, validation_freq=0),
+     "fit: `validation_freq` must be a positive integer or a list of epochs, got 0"),
+    (dict(validation_split=0.2, validation_freq=2.5),
+     "fit: `validation_freq` must be a positive integer or a list of epochs, got 2.5"),
+    (dict(steps_per_epoch=-1), "fit: `steps_per_epoch` must be a positive integer, got -1"),
+    (dict(steps_per_epoch=0), "fit: `steps_per_epoch` must be a positive integer, got 0"),
+    (dict(validation_split=0.2, validation_steps=-1),
+     "fit: `validation_steps` must be a positive integer, got -1"),
+    (dict(validation_split=0.2, validation_batch_size=-1),
+     "fit: `validation_batch_size` must be a positive integer, got -1"),
+    (dict(initial_epoch=-1), "fit: `initial_epoch` must be a non-negative integer, got -1"),
+])
+def test_fit_counts_are_checked_before_training(kwargs, message):
+    """A count that would give a ZeroDivisionError, or silently train nothing and report a
+    loss of 0, is refused before any step."""
+    model = _sequential4()
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.fit(np.ones((10, 4)), np.ones((10, 3)), verbose=0, **kwargs)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_validation_freq_as_a_list_of_epochs_like_keras():
+    model = _sequential4()
+    hist = model.fit(np.ones((10, 4)), np.ones((10, 3)), epochs=4, validation_split=0.2,
+                     validation_freq=[2, 4], verbose=0)
+    assert len(hist.history["loss"]) == 4 and len(hist.history["val_loss"]) == 2
+
+
+@pytest.mark.parametrize("method", ["evaluate", "predict"])
+@pytest.mark.parametrize("steps", [0, -1, 1.5])
+def test_evaluate_and_predict_steps_must_be_positive(method, steps):
+    model = _sequential4()
+    args = (np.ones((10, 4)), np.ones((10, 3))) if method == "evaluate" else (np.ones((10, 4)),)
+    with pytest.raises(ValueError, match=f"{method}: `steps` must be a positive integer, got "
+                                         f"{steps}"):
+        getattr(model, method)(*args, steps=steps, verbose=0)

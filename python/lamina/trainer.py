@@ -39,6 +39,30 @@ def _verbose(verbose, where):
     raise ValueError(f"{where}: `verbose` must be 'auto', 0, 1 or 2, got {verbose!r}")
 
 
+def _count(value, name, where, minimum=1):
+    """`value` as an int >= `minimum` (1: "positive", 0: "non-negative"), else a ValueError
+    naming the argument: a 0 or negative count would divide by zero or silently run nothing."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{where}: `{name}` must be a {kind} integer, got {value!r}")
+    return int(value)
+
+
+def _validation_epochs(validation_freq):
+    """Keras' validation_freq: validate every N epochs (an int), or after the listed epochs
+    (1-based), as a predicate on the 0-based epoch."""
+    if isinstance(validation_freq, (list, tuple)) and all(
+            isinstance(e, (int, np.integer)) and not isinstance(e, bool)
+            for e in validation_freq):
+        epochs = {int(e) for e in validation_freq}
+        return lambda epoch: epoch + 1 in epochs
+    if isinstance(validation_freq, bool) or not isinstance(
+            validation_freq, (int, np.integer)) or validation_freq < 1:
+        raise ValueError(f"fit: `validation_freq` must be a positive integer or a list of "
+                         f"epochs, got {validation_freq!r}")
+    return lambda epoch: (epoch + 1) % validation_freq == 0
+
+
 def _is_structure(v):
     return isinstance(v, (list, tuple, dict))
 
@@ -466,8 +490,14 @@ class Trainer:
         data = self._arrays("fit", x, y, sample_weight)
         n = data.n
         batch_size = self._batch_size(batch_size, "fit")
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}")
+        epochs = _count(epochs, "epochs", "fit", minimum=0)
+        initial_epoch = _count(initial_epoch, "initial_epoch", "fit", minimum=0)
+        validates = _validation_epochs(validation_freq)
+        for name, value in (("steps_per_epoch", steps_per_epoch),
+                            ("validation_steps", validation_steps),
+                            ("validation_batch_size", validation_batch_size)):
+            if value is not None:
+                _count(value, name, "fit")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"fit: `validation_split` must be in [0, 1), got "
                              f"{validation_split}")
@@ -545,7 +575,7 @@ class Trainer:
                     break
             logs = self._logs() if not custom_step or batch_logs is None else \
                 pythonify_logs(batch_logs)
-            if val is not None and (epoch + 1) % validation_freq == 0:
+            if val is not None and validates(epoch):
                 val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size,
                                                  validation_steps)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -573,12 +603,7 @@ class Trainer:
 
     @staticmethod
     def _batch_size(batch_size, where):
-        if batch_size is None:
-            return 32
-        if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"{where}: `batch_size` must be a positive integer, got "
-                             f"{batch_size!r}")
-        return int(batch_size)
+        return 32 if batch_size is None else _count(batch_size, "batch_size", where)
 
     # -- evaluate / predict ------------------------------------------------------------------
     def _evaluate_arrays(self, data, batch_size, steps=None, cbs=None):
@@ -619,7 +644,8 @@ class Trainer:
         data = self._arrays("evaluate", x, y, sample_weight)
         n = data.n
         batch_size = self._batch_size(batch_size, "evaluate")
-        nsteps = -(-n // batch_size) if steps is None else min(int(steps), -(-n // batch_size))
+        nsteps = -(-n // batch_size) if steps is None else \
+            min(_count(steps, "steps", "evaluate"), -(-n // batch_size))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=nsteps)
         self._plan = None
@@ -640,7 +666,8 @@ class Trainer:
         data = self._arrays("predict", x)
         n = data.n
         batch_size = self._batch_size(batch_size, "predict")
-        total = -(-n // batch_size) if steps is None else min(int(steps), -(-n // batch_size))
+        total = -(-n // batch_size) if steps is None else \
+            min(_count(steps, "steps", "predict"), -(-n // batch_size))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=total)
         want_end = cbs.wants["on_predict_batch_end"]
