@@ -416,3 +416,27 @@ def test_evaluate_and_predict_steps_must_be_positive(method, steps):
     with pytest.raises(ValueError, match=f"{method}: `steps` must be a positive integer, got "
                                          f"{steps}"):
         getattr(model, method)(*args, steps=steps, verbose=0)
+
+
+@pytest.mark.parametrize("class_weight,message", [
+    ([1.0, 2.0, 3.0], "fit: `class_weight` must be a dict {class index: weight}, got list"),
+    ({-1: 2.0}, "fit: `class_weight` keys must be class indices (integers >= 0), got -1"),
+    ({"a": 2.0}, "fit: `class_weight` keys must be class indices (integers >= 0), got 'a'"),
+    ({0: "heavy"}, "fit: `class_weight` for class 0 must be a number, got 'heavy'"),
+])
+def test_class_weight_errors_name_the_argument(class_weight, message):
+    model = L.Sequential([L.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.fit(np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2]), class_weight=class_weight,
+                  verbose=0)
+
+
+def test_class_weight_refuses_negative_labels():
+    """A label of -1 would silently pick the weight of the largest class."""
+    model = L.Sequential([L.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=re.escape(
+            "fit: `class_weight` needs class labels >= 0, but `y` holds -1")):
+        model.fit(np.ones((4, 4)), np.array([0, 1, -1, 1]), class_weight={0: 1.0, 1: 5.0},
+                  verbose=0)

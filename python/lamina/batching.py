@@ -280,11 +280,35 @@ def class_weights(y, class_weight, where="fit"):
                          f"got y of shape {y.shape}")
     labels = y.argmax(axis=-1) if (y.ndim == 2 and y.shape[1] > 1) else y.reshape(-1)
     labels = np.rint(labels).astype(np.int64)
-    table = np.ones(int(max(labels.max(initial=0), max(class_weight, default=0))) + 1,
+    if labels.min(initial=0) < 0:
+        raise ValueError(f"{where}: `class_weight` needs class labels >= 0, but `y` holds "
+                         f"{labels.min()}")
+    weights = _class_weight_table(class_weight, where)
+    table = np.ones(int(max(labels.max(initial=0), max(weights, default=0))) + 1,
                     dtype=np.float32)
-    for k, w in class_weight.items():
-        table[int(k)] = w
+    for k, w in weights.items():
+        table[k] = w
     return table[labels]
+
+
+def _class_weight_table(class_weight, where):
+    """{int class: float weight} from the user's dict, or a ValueError naming what is wrong
+    (a negative key would silently index the table from its end)."""
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"{where}: `class_weight` must be a dict {{class index: weight}}, got "
+                         f"{type(class_weight).__name__}")
+    table = {}
+    for k, w in class_weight.items():
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.number)) or \
+                not float(k).is_integer() or k < 0:
+            raise ValueError(f"{where}: `class_weight` keys must be class indices (integers "
+                             f">= 0), got {k!r}")
+        try:
+            table[int(k)] = float(w)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: `class_weight` for class {k!r} must be a number, got "
+                             f"{w!r}") from None
+    return table
 
 
 def apply_class_weight(arrays, outputs, class_weight, where="fit"):
@@ -292,6 +316,9 @@ def apply_class_weight(arrays, outputs, class_weight, where="fit"):
     `outputs` gives the output names): one {class: weight} dict for a single output, a dict by
     output name of them for several."""
     cols = arrays.columns
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"{where}: `class_weight` must be a dict {{class index: weight}}, got "
+                         f"{type(class_weight).__name__}")
     if arrays.model_form("y") is None:
         raise ValueError(f"{where}: `class_weight` needs `y`")
     if outputs.single:
