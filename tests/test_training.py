@@ -440,3 +440,29 @@ def test_class_weight_refuses_negative_labels():
             "fit: `class_weight` needs class labels >= 0, but `y` holds -1")):
         model.fit(np.ones((4, 4)), np.array([0, 1, -1, 1]), class_weight={0: 1.0, 1: 5.0},
                   verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional", "subclassed"])
+@pytest.mark.parametrize("metrics,weighted", [(["acuracy"], None), (None, ["mea"]),
+                                              ([["mae"], 3], None)])
+def test_an_unknown_metric_fails_at_compile_not_after_a_training_step(kind, metrics, weighted):
+    """As an unknown loss name does: fit must not update the weights and then fail."""
+    if kind == "sequential":
+        model = _sequential4()
+    elif kind == "functional":
+        inp = L.Input((4,))
+        model = L.Model(inp, layers.Dense(3)(inp))
+    else:
+        class Sub(L.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = layers.Dense(3)
+
+            def call(self, x):
+                return self.dense(x)
+        model = Sub()
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="compile: .*metric"):
+        model.compile(optimizer="sgd", loss="mse", metrics=metrics, weighted_metrics=weighted)
+    hist = model.fit(np.ones((10, 4)), np.ones((10, 3)), verbose=0)
+    assert sorted(hist.history) == ["loss"]

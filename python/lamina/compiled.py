@@ -19,7 +19,7 @@ from . import losses as losses_module, metrics as metrics_module
 from .autograd import Tensor
 from .masking import get_mask as _tensor_mask
 
-__all__ = ["CompiledOutputs", "CompileMetrics"]
+__all__ = ["CompiledOutputs", "CompileMetrics", "check_metric_identifiers"]
 
 
 def _describe(names):
@@ -45,6 +45,30 @@ def _per_output(value, names, what):
 
 def _function_like(m):
     return m is None or isinstance(m, str) or callable(m)
+
+
+def check_metric_identifiers(value, what):
+    """Every metric in `metrics` / `weighted_metrics` (any nesting of lists and dicts) is a
+    Metric, a function or a name lamina knows: an unknown name fails at compile, as an unknown
+    loss does, not at the end of fit's first step (after the weights were updated)."""
+    if value is None:
+        return
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for entry in value:
+            check_metric_identifiers(entry, what)
+        return
+    if isinstance(value, str) and value.lower() in ("accuracy", "acc"):
+        return  # resolved from the shapes at the first batch
+    if not _function_like(value) and not isinstance(value, metrics_module.Metric):
+        raise ValueError(f"compile: every entry of `{what}` must be a metric (a name, a "
+                         f"function or a Metric), got {value!r}")
+    if isinstance(value, str):
+        try:
+            metrics_module.get(value)
+        except ValueError as e:
+            raise ValueError(f"compile: `{what}`: {e}") from None
 
 
 def _metric_lists(value, names, what):

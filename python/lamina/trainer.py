@@ -25,7 +25,7 @@ from .autograd import backward, no_grad, recording
 from .batching import (Arrays, apply_class_weight, build, concatenate_batches, map_data,
                        pythonify_logs, unpack)
 from .callbacks import CallbackList
-from .compiled import CompiledOutputs, CompileMetrics
+from .compiled import CompiledOutputs, CompileMetrics, check_metric_identifiers
 from .layers.layer import _accepts
 
 __all__ = ["Trainer"]
@@ -103,6 +103,7 @@ class Trainer:
             if m is not None and not _is_structure(m):
                 raise ValueError(f"compile: expected `{name}` to be a list, e.g. "
                                  f"{name}=[{m!r}]; got {type(m).__name__}")
+            check_metric_identifiers(m, name)
         args = (loss, loss_weights, metrics, weighted_metrics)
         names = self._known_output_names()
         outputs = None if names is None else CompiledOutputs(names, *args)
