@@ -112,3 +112,48 @@ def test_model_checkpoint_saves_the_whole_model_by_default(tmp_path):
     other = sequential()
     other.load_weights(tmp_path / "w.npz")
     assert_same_outputs(other.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_validation_in_fit_calls_the_test_hooks_like_keras():
+    """Keras 3's fit validates through evaluate(callbacks=...): on_test_begin, the test batch
+    hooks and on_test_end(val logs without the val_ prefix) run before on_epoch_end."""
+    events = []
+
+    class Log(C.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            events.append("epoch_begin")
+
+        def on_train_batch_end(self, batch, logs=None):
+            events.append("train_batch")
+
+        def on_test_begin(self, logs=None):
+            events.append("test_begin")
+
+        def on_test_batch_begin(self, batch, logs=None):
+            events.append(("test_batch_begin", batch))
+
+        def on_test_batch_end(self, batch, logs=None):
+            events.append(("test_batch_end", batch, sorted(logs)))
+
+        def on_test_end(self, logs=None):
+            events.append(("test_end", sorted(logs)))
+
+        def on_epoch_end(self, epoch, logs=None):
+            events.append(("epoch_end", sorted(logs)))
+
+    model, x, y = _regression()
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_split=0.5,
+              validation_batch_size=16, validation_freq=2, callbacks=[Log()])
+    epoch = ["epoch_begin", "train_batch"]
+    assert events == epoch + [("epoch_end", ["loss"])] + epoch + [
+        "test_begin", ("test_batch_begin", 0), ("test_batch_end", 0, ["loss"]),
+        ("test_batch_begin", 1), ("test_batch_end", 1, ["loss"]), ("test_end", ["loss"]),
+        ("epoch_end", ["loss", "val_loss"])]
+
+
+def test_progress_of_validation_in_fit_stays_on_the_epoch_line(capsys):
+    model, x, y = _regression()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=1, validation_split=0.5,
+              validation_batch_size=8)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "val_loss" in out and "1/1" in out

@@ -577,8 +577,12 @@ class Trainer:
             logs = self._logs() if not custom_step or batch_logs is None else \
                 pythonify_logs(batch_logs)
             if val is not None and validates(epoch):
+                # As Keras' fit validates through evaluate(callbacks=callbacks): the test
+                # hooks run (the progress bar stays on the epoch's line).
+                cbs.on_test_begin()
                 val_logs = self._evaluate_arrays(val, validation_batch_size or batch_size,
-                                                 validation_steps)
+                                                 validation_steps, cbs, feed_progbar=False)
+                cbs.on_test_end(val_logs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -607,14 +611,14 @@ class Trainer:
         return 32 if batch_size is None else _count(batch_size, "batch_size", where)
 
     # -- evaluate / predict ------------------------------------------------------------------
-    def _evaluate_arrays(self, data, batch_size, steps=None, cbs=None):
+    def _evaluate_arrays(self, data, batch_size, steps=None, cbs=None, feed_progbar=True):
         self.reset_metrics()
         n = data.n
         total = -(-n // batch_size)
         if steps is not None:
             total = min(total, int(steps))
         custom = self._custom("test_step")
-        progbar = cbs.progbar if cbs is not None else None
+        progbar = cbs.progbar if cbs is not None and feed_progbar else None
         want_begin = cbs is not None and cbs.wants["on_test_batch_begin"]
         want_end = cbs is not None and cbs.wants["on_test_batch_end"]
         batch_logs = None
