@@ -466,3 +466,24 @@ def test_an_unknown_metric_fails_at_compile_not_after_a_training_step(kind, metr
         model.compile(optimizer="sgd", loss="mse", metrics=metrics, weighted_metrics=weighted)
     hist = model.fit(np.ones((10, 4)), np.ones((10, 3)), verbose=0)
     assert sorted(hist.history) == ["loss"]
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_single_output_takes_sample_weight_in_a_list_of_one_like_y(kind):
+    """sample_weight=[w] means w for the one output (as y=[y] does), whatever form y has; it
+    used to reach the weighted metrics as one (1, n) array and fail on its shape."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 4)).astype("float32")
+    y = rng.normal(size=(20, 3)).astype("float32")
+    w = np.linspace(0, 1, 20).astype("float32")
+    if kind == "sequential":
+        model = L.Sequential([L.Input((4,)), layers.Dense(3)])
+    else:
+        inp = L.Input((4,))
+        model = L.Model(inp, layers.Dense(3)(inp))
+    model.compile(optimizer="sgd", loss="mse", weighted_metrics=["mse"])
+    expected = model.evaluate(x, y, sample_weight=w, verbose=0)
+    assert model.evaluate(x, y, sample_weight=[w], verbose=0) == pytest.approx(expected)
+    assert model.evaluate(x, [y], sample_weight=[w], verbose=0) == pytest.approx(expected)
+    hist = model.fit(x, y, sample_weight=[w], validation_data=(x, y, [w]), verbose=0)
+    assert np.isfinite(hist.history["val_mse"]).all()

@@ -435,12 +435,15 @@ class Trainer:
         if y is not None and (self._outputs is None or not self.built):
             arrays.check("train on" if where == "fit" else "run")
             self._ensure_outputs(arrays)
-        out_names = self._outputs.names if self._outputs is not None else \
+        model_out_names = self._outputs.names if self._outputs is not None else \
             self._known_output_names()
+        out_names = model_out_names
         if out_names is not None and len(out_names) == 1 and not _is_structure(y):
             out_names = None
         arrays.add("y", y, out_names, allow_missing=True)
-        sw_names = out_names if _is_structure(sample_weight) else None
+        # A list or dict of sample weights is matched to the outputs, also where `y` is one
+        # array: [w] for a single output is w, as [y] is y.
+        sw_names = model_out_names if _is_structure(sample_weight) else None
         arrays.add("sample_weight", sample_weight, sw_names, allow_missing=True)
         arrays.check("train on" if where == "fit" else "run")
         return arrays
