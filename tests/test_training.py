@@ -487,3 +487,11 @@ def test_single_output_takes_sample_weight_in_a_list_of_one_like_y(kind):
     assert model.evaluate(x, [y], sample_weight=[w], verbose=0) == pytest.approx(expected)
     hist = model.fit(x, y, sample_weight=[w], validation_data=(x, y, [w]), verbose=0)
     assert np.isfinite(hist.history["val_mse"]).all()
+
+
+def test_evaluate_refuses_unknown_keyword_arguments_like_keras():
+    """A misspelt argument (verbos=0) must not be silently ignored."""
+    model = _sequential4()
+    with pytest.raises(ValueError, match=re.escape("evaluate: Arguments not recognized: "
+                                                   "{'verbos': 0}")):
+        model.evaluate(np.ones((10, 4)), np.ones((10, 3)), verbos=0)

@@ -647,6 +647,9 @@ class Trainer:
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """Loss and metrics on (x, y): a scalar when there are no metrics, else
         [loss, metric...] in metrics_names order; a dict with return_dict=True."""
+        kwargs.pop("_use_cached_eval_dataset", None)  # Keras' private argument from fit
+        if kwargs:
+            raise ValueError(f"evaluate: Arguments not recognized: {kwargs}")
         self._assert_compiled("evaluate")
         verbose = _verbose(verbose, "evaluate")
         data = self._arrays("evaluate", x, y, sample_weight)
