@@ -83,9 +83,6 @@ class _Spec:
         return {k: cols[i] for k, i in zip(self.keys, self.index) if i is not None}
 
 
-_NONE = _Spec("list", (), ())
-
-
 def _describe(names):
     return "[" + ", ".join(repr(n) for n in names) + "]"
 
@@ -166,11 +163,7 @@ class Arrays:
                 f"{_describe(names)}; pass `{role}` as a list or a dict of arrays keyed by "
                 f"these names, not one {type(value).__name__}")
         i = self._add(self._convert(value, role, float_dtypes, 0, role), role)
-        if names is not None and len(names) > 1:  # one sample_weight for every output
-            spec = _Spec("one", None, [i])
-            self.specs[role] = (spec, spec)
-            return
-        spec = _Spec("one", None, [i])
+        spec = _Spec("one", None, [i])  # with several outputs: one sample_weight for all
         self.specs[role] = (spec, spec)
 
     def _convert(self, v, role, float_dtypes, position, label):
@@ -239,9 +232,6 @@ class Arrays:
         return n
 
     # -- slicing -----------------------------------------------------------------------------
-    def take(self, idx):
-        return [a.take(idx, axis=0) for a in self.columns]
-
     def slice(self, start, stop):
         return [a[start:stop] for a in self.columns]
 
