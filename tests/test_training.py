@@ -495,3 +495,23 @@ def test_evaluate_refuses_unknown_keyword_arguments_like_keras():
     with pytest.raises(ValueError, match=re.escape("evaluate: Arguments not recognized: "
                                                    "{'verbos': 0}")):
         model.evaluate(np.ones((10, 4)), np.ones((10, 3)), verbos=0)
+
+
+def test_train_and_test_on_batch_report_this_batch_only():
+    # Keras 3 (keras-team/keras#22617) resets the metrics at the start of both calls: the
+    # loss of a batch is not averaged with the batches before it.
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((64, 8)).astype("float32"), rng.integers(0, 3, 64)
+    model = L.Sequential([L.Input((8,)), L.layers.Dense(3)])
+    model.compile(optimizer="sgd", metrics=["accuracy"],
+                  loss=L.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.train_on_batch(x[:32] * 10, y[:32])  # a batch with a very different loss first
+    logits = model.predict(x[32:], verbose=0)
+    want = float(L.losses.SparseCategoricalCrossentropy(from_logits=True)(y[32:], logits))
+    trained = model.train_on_batch(x[32:], y[32:], return_dict=True)
+    assert trained["loss"] == pytest.approx(want, rel=1e-5)
+    model.train_on_batch(x[:32] * 10, y[:32])
+    logits = model.predict(x[32:], verbose=0)
+    want = float(L.losses.SparseCategoricalCrossentropy(from_logits=True)(y[32:], logits))
+    assert model.test_on_batch(x[32:], y[32:], return_dict=True)["loss"] == \
+        pytest.approx(want, rel=1e-5)

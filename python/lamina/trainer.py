@@ -702,8 +702,10 @@ class Trainer:
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
-        """One training step on one batch; returns the loss (and metrics) so far, in the
-        order of evaluate."""
+        """One training step on one batch; returns this batch's loss (and metrics), in the
+        order of evaluate. The metrics are reset first, in train_on_batch and test_on_batch
+        alike, as Keras 3 does since keras-team/keras#22617 (they used to accumulate across
+        calls, so the loss reported was a running mean over every earlier batch)."""
         self._assert_compiled("train_on_batch")
         data = self._arrays("train_on_batch", x, y, sample_weight)
         self._ensure_outputs(data)
@@ -712,6 +714,7 @@ class Trainer:
             apply_class_weight(data, self._outputs, class_weight, "train_on_batch")
         if self._train_vars is None:  # compile() resets it; as in Keras, a change of
             self._prepare_step()      # `trainable` takes effect at the next compile or fit
+        self.reset_metrics()
         custom = self._custom("train_step")
         xb, yb, wb = self._batch(data, data.columns, custom)
         if custom:
