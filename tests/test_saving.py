@@ -275,6 +275,40 @@ def test_bad_archives_name_the_file_and_what_is_missing(tmp_path):
         load_model(tmp_path / "h5.keras")
 
 
+def test_a_refused_optimizer_state_leaves_the_model_as_it_was(tmp_path):
+    trained = sequential()
+    trained.compile(optimizer=L.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    trained.fit(X, Y, epochs=1, batch_size=8, verbose=0)
+    trained.save(tmp_path / "good.keras")
+    _rewrite(tmp_path / "good.keras", tmp_path / "bad_slot.keras",
+             weights=lambda a: {**a, "optimizer/momentum/out/bias": np.zeros(2, np.float32)})
+    target = sequential()
+    target.compile(optimizer=L.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    before = target.get_weights()
+    with pytest.raises(ValueError, match=r"^load_weights: optimizer slot "
+                                         r"'optimizer/momentum/out/bias' in .*bad_slot\.keras "
+                                         r"has shape \(2,\), expected \(3,\)"):
+        target.load_weights(tmp_path / "bad_slot.keras")
+    for a, b in zip(target.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # nothing assigned: the checks come first
+    assert target.optimizer.iterations == 0
+
+
+def test_optimizer_state_of_another_class_is_skipped_with_a_warning(tmp_path):
+    trained = sequential()
+    trained.compile(optimizer=L.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    trained.fit(X, Y, epochs=1, batch_size=8, verbose=0)
+    trained.save(tmp_path / "adam.keras")
+    target = sequential()
+    target.compile(optimizer=L.optimizers.SGD(0.01, momentum=0.9),
+                   loss="sparse_categorical_crossentropy")
+    with pytest.warns(UserWarning, match=r"load_weights: the optimizer state in .*adam\.keras "
+                                         r"was saved by Adam; model 'mlp' is compiled with SGD"):
+        target.load_weights(tmp_path / "adam.keras")
+    assert_same_outputs(target.predict(X, verbose=0), trained.predict(X, verbose=0))
+    assert target.optimizer.iterations == 0  # Adam's first moments are not SGD's momenta
+
+
 def test_lambdas_load_only_outside_safe_mode(tmp_path):
     inputs = L.Input((5,))
     model = L.Model(inputs, layers.Dense(2, activation=lambda x: L.ops.multiply(x, 2.0))(inputs))

@@ -11,7 +11,7 @@ of the layers from the model down, then the variable's name (``dense/kernel``,
 ``name`` (part of the config, so the same on reload); the sublayers and variables of other
 layers by the attribute that holds them (``hidden/kernel`` for ``self.hidden = Dense(...)``),
 since auto-generated names differ from one process to the next. The optimizer's state goes
-under ``optimizer/``: ``iterations``, the paths of the variables it updates (``variables``), and
+under ``optimizer/``: ``iterations``, the optimizer's ``class_name``, the paths of the variables it updates (``variables``), and
 each slot per variable (``optimizer/momentum/dense/kernel``); a seeded layer's random stream
 (``Dropout(seed=...)``) keeps its state as ``dropout/seed_generator_state``, as Keras saves a
 SeedGenerator's. So training resumes exactly where it stopped.
@@ -161,7 +161,7 @@ def _load_from_fileobj(fileobj, where, custom_objects, compile, safe_mode):
         config["compile_config"] = None
     model = deserialize_keras_object(config, custom_objects=custom_objects,
                                      safe_mode=safe_mode)
-    _set_state(model, arrays, where)
+    _set_state(model, arrays, where, "load_model")
     return model
 
 
@@ -173,7 +173,7 @@ def load_weights(model, filepath):
         raise ValueError(f"load_weights: File not found: filepath={path}")
     with zipfile.ZipFile(path, "r") as zf:
         arrays = _read_weights(zf, path)
-    _set_state(model, arrays, path)
+    _set_state(model, arrays, path, "load_weights")
 
 
 # -- variables by path -----------------------------------------------------------------------
@@ -232,7 +232,8 @@ def _assign(obj, value):
 
 
 def _optimizer_state(optimizer, paths, model_name):
-    state = {_OPT + "iterations": np.asarray(optimizer.iterations, dtype=np.int64)}
+    state = {_OPT + "iterations": np.asarray(optimizer.iterations, dtype=np.int64),
+             _OPT + "class_name": np.array(type(optimizer).__name__)}
     for attr in optimizer._SCALAR_STATE:
         state[_OPT + attr] = np.asarray(getattr(optimizer, attr))
     variables = optimizer._vars or []
@@ -250,61 +251,83 @@ def _optimizer_state(optimizer, paths, model_name):
     return state
 
 
-def _set_state(model, arrays, where):
+def _set_state(model, arrays, where, caller):
     """Assigns the archive's arrays to `model`'s variables (and optimizer), after checking that
-    every variable has a value of its shape and every value a variable."""
+    every variable has a value of its shape and every value a variable, and that the optimizer
+    state fits: all checks come first, so a refused file leaves the model as it was."""
     paths = variable_paths(model)
     weights = {k: v for k, v in arrays.items() if k in paths or not k.startswith(_OPT)}
     missing = [key for key in paths if key not in weights]
     if missing:
-        raise ValueError(f"load_model: {VARS_FILENAME} in {where} has no value for "
+        raise ValueError(f"{caller}: {VARS_FILENAME} in {where} has no value for "
                          f"variable(s) {missing} of model '{model.name}'; it holds "
                          f"{sorted(weights)}")
     unexpected = [key for key in weights if key not in paths]
     if unexpected:
-        raise ValueError(f"load_model: {VARS_FILENAME} in {where} holds value(s) for "
+        raise ValueError(f"{caller}: {VARS_FILENAME} in {where} holds value(s) for "
                          f"{unexpected}, which model '{model.name}' does not have; its "
                          f"variables are {list(paths)}")
     for key, variable in paths.items():
         shape = tuple(getattr(variable, "shape", ()))
         if tuple(weights[key].shape) != shape:
-            raise ValueError(f"load_model: variable '{key}' of model '{model.name}' has shape "
+            raise ValueError(f"{caller}: variable '{key}' of model '{model.name}' has shape "
                              f"{shape}, but {VARS_FILENAME} in {where} holds one of shape "
                              f"{tuple(weights[key].shape)}")
+    set_optimizer = _optimizer_state_setter(model, paths, arrays, where, caller)
     for key, variable in paths.items():
         _assign(variable, weights[key])
+    if set_optimizer is not None:
+        set_optimizer()
+
+
+def _optimizer_state_setter(model, paths, arrays, where, caller):
+    """Checks the archive's optimizer state against `model`'s optimizer and returns the function
+    that loads it, or None when there is nothing to load. State saved by another optimizer class
+    is skipped with a warning, as Keras skips an optimizer whose variables do not match: slot
+    names alone would let SGD's momentum take Adam's first moment."""
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and _OPT + "iterations" in arrays and \
-            _OPT + "iterations" not in paths:
-        _set_optimizer_state(optimizer, model, paths, arrays, where)
-
-
-def _set_optimizer_state(optimizer, model, paths, arrays, where):
-    from .. import backend
+    if optimizer is None or _OPT + "iterations" not in arrays or _OPT + "iterations" in paths:
+        return None
+    saved_class = str(arrays[_OPT + "class_name"]) if _OPT + "class_name" in arrays else None
+    if saved_class is not None and saved_class != type(optimizer).__name__:
+        warnings.warn(f"{caller}: the optimizer state in {where} was saved by {saved_class}; "
+                      f"model '{model.name}' is compiled with {type(optimizer).__name__}, so "
+                      f"that state is not loaded (training resumes with fresh optimizer "
+                      f"slots)", stacklevel=4)
+        return None
     keys = [str(k) for k in arrays.get(_OPT + "variables", [])]
+    unknown = [k for k in keys if k not in paths]
+    if unknown:
+        raise ValueError(f"{caller}: the optimizer state in {where} is for variable(s) "
+                         f"{unknown}, which model '{model.name}' does not have")
     if keys:
-        unknown = [k for k in keys if k not in paths]
-        if unknown:
-            raise ValueError(f"load_model: the optimizer state in {where} is for variable(s) "
-                             f"{unknown}, which model '{model.name}' does not have")
         by_id = {id(paths[k]): k for k in keys}
         trainable = list(model.trainable_weights)
         if len(trainable) == len(keys) and all(id(v) in by_id for v in trainable):
             keys = [by_id[id(v)] for v in trainable]  # the order fit passes them in
-        optimizer.build([paths[k] for k in keys])
-        for slot, slot_arrays in optimizer._slots.items():
-            for key, array in zip(keys, slot_arrays):
-                name = f"{_OPT}{slot}/{key}"
-                if name not in arrays:
-                    raise ValueError(f"load_model: {VARS_FILENAME} in {where} has no optimizer "
-                                     f"slot '{name}' ({type(optimizer).__name__} keeps "
-                                     f"{sorted(optimizer._slots)} per variable)")
-                if tuple(arrays[name].shape) != tuple(array.shape):
-                    raise ValueError(f"load_model: optimizer slot '{name}' in {where} has shape "
-                                     f"{tuple(arrays[name].shape)}, expected "
-                                     f"{tuple(array.shape)}")
-                array[...] = backend.array_module(array).asarray(arrays[name], dtype=array.dtype)
-    optimizer.iterations = int(arrays[_OPT + "iterations"])
-    for attr in optimizer._SCALAR_STATE:
-        if _OPT + attr in arrays:
-            setattr(optimizer, attr, arrays[_OPT + attr].item())
+    slots = optimizer._active_slots()  # what build() will create, from the configuration
+    for slot in slots:
+        for key in keys:
+            name = f"{_OPT}{slot}/{key}"
+            if name not in arrays:
+                raise ValueError(f"{caller}: {VARS_FILENAME} in {where} has no optimizer slot "
+                                 f"'{name}' ({type(optimizer).__name__} keeps {sorted(slots)} "
+                                 f"per variable)")
+            shape = tuple(paths[key].shape)
+            if tuple(arrays[name].shape) != shape:
+                raise ValueError(f"{caller}: optimizer slot '{name}' in {where} has shape "
+                                 f"{tuple(arrays[name].shape)}, expected {shape}")
+
+    def load():
+        from .. import backend
+        if keys:
+            optimizer.build([paths[k] for k in keys])
+            for slot, slot_arrays in optimizer._slots.items():
+                for key, array in zip(keys, slot_arrays):
+                    array[...] = backend.array_module(array).asarray(
+                        arrays[f"{_OPT}{slot}/{key}"], dtype=array.dtype)
+        optimizer.iterations = int(arrays[_OPT + "iterations"])
+        for attr in optimizer._SCALAR_STATE:
+            if _OPT + attr in arrays:
+                setattr(optimizer, attr, arrays[_OPT + attr].item())
+    return load
