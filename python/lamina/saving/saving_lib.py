@@ -11,10 +11,11 @@ of the layers from the model down, then the variable's name (``dense/kernel``,
 ``name`` (part of the config, so the same on reload); the sublayers and variables of other
 layers by the attribute that holds them (``hidden/kernel`` for ``self.hidden = Dense(...)``),
 since auto-generated names differ from one process to the next. The optimizer's state goes
-under ``optimizer/``: ``iterations``, the optimizer's ``class_name``, the paths of the variables it updates (``variables``), and
-each slot per variable (``optimizer/momentum/dense/kernel``); a seeded layer's random stream
-(``Dropout(seed=...)``) keeps its state as ``dropout/seed_generator_state``, as Keras saves a
-SeedGenerator's. So training resumes exactly where it stopped.
+under ``optimizer/``: ``iterations``, the optimizer's ``class_name``, the paths of the variables
+it updates (``variables``), and each slot per variable (``optimizer/momentum/dense/kernel``); a
+seeded layer's random stream (``Dropout(seed=...)``) keeps its state as
+``dropout/seed_generator_state``, as Keras saves a SeedGenerator's. So training resumes exactly
+where it stopped.
 """
 import datetime
 import io
