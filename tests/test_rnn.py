@@ -421,6 +421,20 @@ def test_get_config_is_complete_and_round_trips(cell):
         ["NonNeg", "MaxNorm", "UnitNorm"]
 
 
+def test_activity_regularizer_with_several_outputs():
+    """Keras 3 adds one activity penalty per output tensor: with return_state (and
+    Bidirectional's merge_mode=None) the call returns a list, which used to crash."""
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    layer = L.layers.LSTM(4, return_state=True, activity_regularizer="l2")
+    outputs = layer(x)
+    assert len(layer.losses) == 3
+    for loss, out in zip(layer.losses, outputs):
+        np.testing.assert_allclose(loss.data, 0.01 * np.sum(out.data ** 2) / 2, rtol=1e-5)
+    bidi = L.layers.Bidirectional(L.layers.GRU(3), merge_mode=None, activity_regularizer="l1")
+    bidi(x)
+    assert len(bidi.losses) == 2
+
+
 def test_go_backwards_output_mask_is_the_input_mask():
     """Keras returns the input's (unreversed) mask after go_backwards, from compute_mask and on
     the output alike."""

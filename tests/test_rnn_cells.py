@@ -207,6 +207,18 @@ def test_rnn_config_round_trip():
     assert isinstance(again.cell, MinimalRNNCell) and again.cell.units == 3
 
 
+def test_stacked_user_cells_round_trip_with_custom_objects():
+    # The custom_objects must reach the cells inside a StackedRNNCells, both in from_config and
+    # when Bidirectional rebuilds its two copies from the layer's config.
+    rnn = layers.RNN([MinimalRNNCell(3), MinimalRNNCell(2)])
+    clone = layers.RNN.from_config(rnn.get_config(),
+                                   custom_objects={"MinimalRNNCell": MinimalRNNCell})
+    assert [type(c) for c in clone.cell.cells] == [MinimalRNNCell, MinimalRNNCell]
+    assert [c.units for c in clone.cell.cells] == [3, 2]
+    bidi = layers.Bidirectional(layers.RNN([MinimalRNNCell(3), MinimalRNNCell(2)]))
+    assert bidi(rng.standard_normal((2, 4, 5)).astype("float32")).shape == (2, 4)
+
+
 def test_rnn_argument_errors():
     with pytest.raises(ValueError, match=r"RNN 'bad': `cell` must have a `call` method and a "
                                          r"`state_size` attribute"):

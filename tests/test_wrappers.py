@@ -81,6 +81,28 @@ def test_bidirectional_over_an_rnn_of_a_cell_and_its_config():
     assert clone.merge_mode == "sum" and isinstance(clone.forward_layer.cell, L.layers.GRUCell)
 
 
+class _LSTMWithExtra(L.layers.LSTM):
+    """A user's subclass written the Keras way: from_config(cls, config), no custom_objects."""
+
+    def __init__(self, units, extra=1, **kwargs):
+        super().__init__(units, **kwargs)
+        self.extra = extra
+
+    def get_config(self):
+        return dict(super().get_config(), extra=self.extra)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def test_bidirectional_over_a_subclass_with_keras_from_config():
+    bi = L.layers.Bidirectional(_LSTMWithExtra(3, extra=5))
+    assert bi(rng.standard_normal((2, 4, 3)).astype(np.float32)).shape == (2, 6)
+    assert (bi.forward_layer.extra, bi.backward_layer.extra) == (5, 5)
+    assert type(bi.backward_layer) is _LSTMWithExtra and bi.backward_layer.go_backwards
+
+
 @pytest.mark.parametrize("merge_mode", ["concat", None])
 def test_bidirectional_passes_the_mask_on(merge_mode):
     ids = np.array([[3, 4, 0], [5, 0, 0]])

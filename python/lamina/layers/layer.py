@@ -413,7 +413,10 @@ class Layer:
         finally:
             _context.training = outer
         if self.activity_regularizer is not None:
-            self._activity_losses = [self.activity_regularizer(outputs) / outputs.shape[0]]
+            # One penalty per output tensor (Keras 3): a list with return_state, for example.
+            outs = outputs if type(outputs) in (list, tuple) else [outputs]
+            self._activity_losses = [self.activity_regularizer(out) / out.shape[0]
+                                     for out in outs if isinstance(out, Tensor)]
         if mask is not None or (cls._custom_compute_mask and self.supports_masking):
             self._set_mask_metadata(inputs, outputs, mask)
         return outputs

@@ -376,6 +376,8 @@ def deserialize_cell(config, custom_objects=None):
     cls = (custom_objects or {}).get(name) or CELLS.get(name)
     if cls is None:
         return deserialize_keras_object(config, custom_objects=custom_objects)
+    if cls is StackedRNNCells:  # its cells may be the user's: they need custom_objects too
+        return cls.from_config(dict(config["config"]), custom_objects)
     return cls.from_config(dict(config["config"]))
 
 

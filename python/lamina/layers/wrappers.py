@@ -2,7 +2,7 @@
 forwards and backwards) and TimeDistributed (a layer applied to every timestep)."""
 from .. import ops
 from ..saving.serialization_lib import deserialize_keras_object, serialize_keras_object
-from .layer import Layer
+from .layer import Layer, _accepts
 from .recurrent import RNN
 
 __all__ = ["Bidirectional", "TimeDistributed"]
@@ -16,7 +16,10 @@ def _copy_rnn(layer, **overrides):
     cells = layer._cells()
     custom = {type(c).__name__: type(c) for c in cells}
     custom[type(layer.cell).__name__] = type(layer.cell)
-    return type(layer).from_config(config, custom_objects=custom)
+    from_config = type(layer).from_config
+    if not _accepts(from_config, "custom_objects"):  # a user's from_config(cls, config)
+        return from_config(config)
+    return from_config(config, custom_objects=custom)
 
 
 class Bidirectional(Layer):
