@@ -413,9 +413,10 @@ class Layer:
         finally:
             _context.training = outer
         if self.activity_regularizer is not None:
-            # One penalty per output tensor (Keras 3): a list with return_state, for example.
+            # One penalty per output tensor (a list with return_state, for example), not
+            # divided by the batch size: Keras 3's (Keras 2 divided).
             outs = outputs if type(outputs) in (list, tuple) else [outputs]
-            self._activity_losses = [self.activity_regularizer(out) / out.shape[0]
+            self._activity_losses = [self.activity_regularizer(out)
                                      for out in outs if isinstance(out, Tensor)]
         if mask is not None or (cls._custom_compute_mask and self.supports_masking):
             self._set_mask_metadata(inputs, outputs, mask)
