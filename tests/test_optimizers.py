@@ -108,6 +108,21 @@ def test_lion(weight_decay, dtype):
                 lambda step: dict(lr=0.01, beta1=0.9, beta2=0.99, weight_decay=weight_decay))
 
 
+def test_lion_propagates_nan_like_keras(dtype):
+    """Keras' Lion steps by sign(b1 m + (1 - b1) g), and sign(NaN) is NaN in numpy, TF, JAX and
+    torch: a NaN gradient must poison its weight (so TerminateOnNaN sees it), not leave it be.
+    A zero direction still leaves the weight unchanged."""
+    params = [np.array([1.0, 2.0, 3.0, 4.0] * 5, dtype)]
+    grads = [np.array([np.nan, 0.5, 0.0, -0.5] * 5, dtype)]
+    ms = [np.zeros(20, dtype)]
+    params64, grads64, ms64 = as64(params), as64(grads), as64(ms)
+    _cpu.lion_step(params, grads, ms, lr=0.1, beta1=0.9, beta2=0.99)
+    reference.lion_step(params64, grads64, ms64, lr=0.1, beta1=0.9, beta2=0.99)
+    np.testing.assert_allclose(params[0], params64[0], rtol=1e-6)  # NaNs compare equal
+    assert np.isnan(params[0][::4]).all()
+    np.testing.assert_array_equal(params[0][2::4], 3.0)
+
+
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
 def test_nadam_carries_its_momentum_product(weight_decay, dtype):
     rng = np.random.default_rng(0)

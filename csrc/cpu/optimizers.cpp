@@ -278,7 +278,8 @@ void lion_step(const ParamSlots<T>* tensors, std::int64_t count, const LionOptio
     for (std::int64_t i = b; i < e; ++i) {
       const T gi = g[i];
       const T c = m[i] * b1 + gi * c1;
-      const T sign = static_cast<T>((c > T(0)) - (c < T(0)));
+      // sign(c), NaN for NaN as numpy's and Keras' ops.sign: a NaN gradient must reach w.
+      const T sign = c > T(0) ? T(1) : (c < T(0) ? T(-1) : c);
       const T wi = w[i] - w[i] * decay;
       w[i] = wi - lr * sign;
       m[i] = m[i] * b2 + gi * c2;

@@ -98,7 +98,8 @@ struct AdadeltaOptions {
 template <class T>
 void adadelta_step(const ParamSlots<T>* tensors, std::int64_t count, const AdadeltaOptions& o);
 
-// state[0] = m. w -= lr sign(b1 m + (1 - b1) g) (sign(0) = 0); then m = b2 m + (1 - b2) g.
+// state[0] = m. w -= lr sign(b1 m + (1 - b1) g) (sign(0) = 0, sign(NaN) = NaN); then
+// m = b2 m + (1 - b2) g.
 struct LionOptions {
   double lr, beta1, beta2, weight_decay;
 };
