@@ -371,3 +371,13 @@ def test_gemm_overlap_check_is_exact_for_slices_of_one_buffer():
             refused += 1
             assert shared and "must not share memory" in str(e)
     assert refused > 50 and accepted > 50
+
+
+def test_arrays_in_the_other_byte_order_are_refused():
+    # '>f4' is float32 by kind and size; read as native floats it would give garbage
+    a = np.ones((2, 3), dtype=np.dtype(np.float32).newbyteorder(">"))
+    b, c = np.ones((3, 2), np.float32), np.zeros((2, 2), np.float32)
+    with pytest.raises(TypeError, match=r"\[gemm\] argument 'a': dtype >f4 is not in this "
+                                        r"machine's byte order"):
+        _cpu.gemm(a, b, c)
+    np.testing.assert_array_equal(c, 0.0)

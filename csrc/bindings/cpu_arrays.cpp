@@ -11,6 +11,10 @@ constexpr int kNpyCContiguous = 0x0001;
 constexpr int kNpyAligned = 0x0100;
 constexpr int kNpyWriteable = 0x0400;
 
+// The byte order numpy writes for a non-native dtype ('>f4' on x86): the kernels read native
+// values only.
+constexpr char kForeignByteOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '>' : '<';
+
 DType dtype_of(const py::array& a) {
   const py::dtype dt = a.dtype();
   const char kind = dt.kind();
@@ -89,6 +93,10 @@ Arr array_arg(py::handle obj, const char* where, const char* name, Access access
   r.shape = a.shape();
   r.strides = a.strides();
   r.dtype = dtype_of(a);
+  if (a.dtype().byteorder() == kForeignByteOrder) {
+    fail_type(where, name, "dtype " + dtype_string(a) + " is not in this machine's byte order "
+                           "(a.astype(a.dtype.newbyteorder('=')) converts it)");
+  }
   if (r.dtype == DType::other) {
     fail_type(where, name, unsupported_dtype(dtype_string(a), accept));
   }
