@@ -88,3 +88,37 @@ def test_gpu_scope_places_weights_on_the_gpu():
     assert isinstance(v.data, cupy.ndarray) and isinstance(moved, cupy.ndarray)
     assert type(L.device.to_device(moved, "cpu")) is np.ndarray
     assert isinstance(L.device.from_dlpack(v), cupy.ndarray)
+
+
+def test_masks_on_the_gpu_pass_through_merges_and_recurrent_loops():
+    # Embedding(mask_zero) on the GPU makes cupy masks: merging layers, a user cell's
+    # step-by-step loop and RepeatVector must keep them (and their zeros and ones) on the GPU.
+    if not GPU:
+        pytest.skip("needs a GPU")
+
+    class Cell(L.layers.Layer):  # not a built-in cell: the generic per-step loop
+        state_size = 3
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 3), name="kernel")
+
+        def call(self, x, states):
+            h = L.ops.tanh(L.ops.add(L.ops.matmul(x, self.kernel), states[0]))
+            return h, [h]
+
+    ids = np.array([[1, 2, 0, 0], [3, 0, 0, 0]])
+
+    def build():
+        inp = L.Input((4,), dtype="int32")
+        a = L.layers.Embedding(5, 3, mask_zero=True)(inp)
+        b = L.layers.Embedding(5, 3, mask_zero=True)(inp)
+        x = L.layers.Concatenate()([L.layers.Add()([a, b]), b])
+        x = L.layers.RNN(Cell())(x)
+        return L.Model(inp, L.layers.RepeatVector(2)(x))
+
+    cpu = build()
+    with L.device("gpu:0"):
+        gpu = build()
+    gpu.set_weights(cpu.get_weights())
+    np.testing.assert_allclose(gpu.predict(ids, verbose=0), cpu.predict(ids, verbose=0),
+                               rtol=1e-5, atol=1e-6)

@@ -10,9 +10,7 @@ every input is masked (else no mask); Concatenate masks a step that is valid in 
 the feature axis, and joins the masks along any other axis (an unmasked input counts as all
 valid); Dot gives no mask.
 """
-import numpy as np
-
-from .. import ops
+from .. import backend, ops
 from .layer import Layer
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
@@ -81,9 +79,10 @@ class _Merge(Layer):
         masks = self._input_masks(inputs, mask)
         if masks is None or any(m is None for m in masks):
             return None
-        out = np.asarray(masks[0], bool)
+        xp = backend.array_module(masks[0])  # masks live where the data does (cupy on a GPU)
+        out = backend.to_array_module(masks[0], xp, bool)
         for m in masks[1:]:
-            out = np.logical_or(out, m)
+            out = xp.logical_or(out, backend.to_array_module(m, xp, bool))
         return out
 
     def _input_masks(self, inputs, mask):
@@ -206,15 +205,16 @@ class Concatenate(_Merge):
         masks = self._input_masks(inputs, mask)
         if masks is None:
             return None
+        xp = backend.array_module(next(m for m in masks if m is not None))
         full = []
         for x, m in zip(inputs, masks):
             shape = tuple(x.shape)
             if m is None:
-                full.append(np.ones(shape, bool))
+                full.append(xp.ones(shape, bool))
             else:
-                m = np.asarray(m, bool)
-                full.append(np.broadcast_to(m[..., None], shape) if m.ndim < len(shape) else m)
-        return np.concatenate(full, axis=self.axis % len(full[0].shape)).any(axis=-1)
+                m = backend.to_array_module(m, xp, bool)
+                full.append(xp.broadcast_to(m[..., None], shape) if m.ndim < len(shape) else m)
+        return xp.concatenate(full, axis=self.axis % len(full[0].shape)).any(axis=-1)
 
     def get_config(self):
         config = super().get_config()

@@ -18,7 +18,7 @@ go_backwards, as Keras).
 """
 import numpy as np
 
-from .. import ops, regularizers
+from .. import backend, ops, regularizers
 from ..autograd import Tensor
 from ..saving.serialization_lib import serialize_keras_object
 from .layer import InputSpec, Layer, snake_case, unique_name
@@ -184,7 +184,7 @@ class RNN(Layer):
             if mask is not None:
                 keep = mask[:, t:t + 1]
                 if prev is None:
-                    prev = np.zeros(out.shape, dtype=out.dtype)
+                    prev = backend.array_module(out.data).zeros(out.shape, dtype=out.dtype)
                 out = ops.where(keep, out, 0.0 if self.zero_output_for_mask else prev)
                 new = _select(keep, new, states)
             outputs.append(out)

@@ -1,7 +1,7 @@
 """Reshaping layers: Flatten, Reshape, RepeatVector (the batch axis is kept)."""
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from .layer import InputSpec, Layer
 
 __all__ = ["Flatten", "Reshape", "RepeatVector"]
@@ -79,7 +79,8 @@ class RepeatVector(Layer):
 
     def call(self, inputs):
         # a broadcasting product: backward sums the n copies' gradients in one reduction
-        ones = np.ones((1, self.n, 1), dtype=inputs.dtype)
+        xp = backend.array_module(getattr(inputs, "data", inputs))  # cupy on a GPU
+        ones = xp.ones((1, self.n, 1), dtype=inputs.dtype)
         return ops.multiply(ops.expand_dims(inputs, 1), ones)
 
     def compute_output_shape(self, input_shape):
