@@ -228,3 +228,24 @@ def test_rnn_argument_errors():
         layers.LSTMCell(0, name="c")
     with pytest.raises(ValueError, match=r"GRUCell 'g': `recurrent_dropout` must be in \[0, 1\)"):
         layers.GRUCell(2, recurrent_dropout=1.0, name="g")
+
+
+@pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "SimpleRNNCell"])
+def test_step_calls_keep_their_dropout_masks_until_reset(kind):
+    """Keras' DropoutRNNCell draws its masks at the first step call and keeps them for the rest
+    of the sequence; an RNN layer running the cell step by step resets them afterwards."""
+    cell = getattr(layers, kind)(4, dropout=0.5, recurrent_dropout=0.5, seed=3)
+    x = np.ones((3, 20), np.float32)
+    states = [np.full((3, 4), 0.5, np.float32)] * (2 if kind == "LSTMCell" else 1)
+    first, _ = cell(x, states, training=True)
+    again, _ = cell(x, states, training=True)
+    np.testing.assert_array_equal(again.data, first.data)  # the same masks: the same step
+    cell.reset_dropout_mask()
+    cell.reset_recurrent_dropout_mask()
+    redrawn, _ = cell(x, states, training=True)
+    assert not np.array_equal(redrawn.data, first.data)
+    # Stacked with a user's cell, the layer runs the generic loop, then forgets the masks.
+    rnn = layers.RNN([cell, MinimalRNNCell(2)])
+    rnn(np.ones((3, 5, 20), np.float32), training=True)
+    after, _ = cell(x, states, training=True)
+    assert not np.array_equal(after.data, redrawn.data)

@@ -177,6 +177,15 @@ class RNN(Layer):
             states = [z if s is None else s for s, z in zip(states, zeros)]
         states = _nest(states, cell.state_size)
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        try:
+            return self._loop_steps(cell, x, states, mask, training, order)
+        finally:  # each sequence draws its own dropout masks (Keras' RNN resets them too)
+            for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
+                if hasattr(cell, reset):
+                    getattr(cell, reset)()
+
+    def _loop_steps(self, cell, x, states, mask, training, order):
+        """_run_loop's steps: one cell call per timestep, masked steps carrying the states."""
         outputs, prev = [], None
         for t in order:
             out, new = _call_cell(cell, ops.getitem(x, (slice(None), t)), list(states),

@@ -22,7 +22,8 @@ Keras additionally draws separate input masks per gate when recurrent_dropout > 
 """
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, random, regularizers
+from .. import (activations, backend, constraints, initializers, ops, random,
+               regularizers)
 from ..ops import rnn as rnn_ops
 from ..saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from .layer import Layer
@@ -101,6 +102,12 @@ class _FusedCell(Layer):
         self.recurrent_dropout = _check_rate(where, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
         self._seed_generator = random.SeedGenerator(seed) if seed is not None else None
+        # Step-by-step use (the cell API, `call`): the dropout masks drawn at the first step,
+        # kept until reset_dropout_mask() / reset_recurrent_dropout_mask(), as Keras'
+        # DropoutRNNCell keeps them (an RNN layer resets them after each sequence).
+        self._in_step = False
+        self._step_dropout_mask = None
+        self._step_recurrent_mask = None
         self.state_size = self.units if self._STATES == 1 else [self.units] * self._STATES
         self.output_size = self.units
 
@@ -133,9 +140,12 @@ class _FusedCell(Layer):
 
     # -- running -----------------------------------------------------------------------------
     def _dropped(self, x, training):
-        """(x with input dropout, the (batch, gates * units) recurrent keep mask or None)."""
+        """(x with input dropout, the (batch, gates * units) recurrent keep mask or None):
+        masks drawn for this whole sequence, or inside a step call the step masks."""
         if not training:
             return x, None
+        if self._in_step:
+            return self._step_dropped(x)
         if self.dropout > 0:
             x = ops.dropout(x, self.dropout, noise_shape=(None, 1, None),
                             seed=self._seed_generator)
@@ -145,6 +155,37 @@ class _FusedCell(Layer):
             keep = gen.random((x.shape[0], self._GATES * self.units)) >= self.recurrent_dropout
             recurrent_mask = (keep / (1.0 - self.recurrent_dropout)).astype(self.dtype)
         return x, recurrent_mask
+
+    def _step_dropped(self, x):
+        """_dropped for one step, x (batch, 1, features): the masks of the first step of the
+        sequence, drawn again only after a reset or for another batch size."""
+        batch = x.shape[0]
+        if self.dropout > 0:
+            m = self._step_dropout_mask
+            if m is None or m.shape[0] != batch:
+                keep = random._rng(self._seed_generator).random((batch, 1, x.shape[-1]))
+                m = ((keep >= self.dropout) / (1.0 - self.dropout)).astype(self.dtype)
+                m = self._step_dropout_mask = backend.to_array_module(
+                    m, backend.array_module(x.data))
+            x = ops.multiply(x, m)
+        rmask = None
+        if self.recurrent_dropout > 0:
+            rmask = self._step_recurrent_mask
+            if rmask is None or rmask.shape[0] != batch:
+                keep = random._rng(self._seed_generator).random((batch,
+                                                                 self._GATES * self.units))
+                rmask = self._step_recurrent_mask = (
+                    (keep >= self.recurrent_dropout) / (1.0 - self.recurrent_dropout)
+                ).astype(self.dtype)
+        return x, rmask
+
+    def reset_dropout_mask(self):
+        """Forgets the input dropout mask of step-by-step calls (Keras' DropoutRNNCell)."""
+        self._step_dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self):
+        """Forgets the recurrent dropout mask of step-by-step calls."""
+        self._step_recurrent_mask = None
 
     def run_sequence(self, x, states, mask=None, go_backwards=False, return_sequences=False,
                      zero_output_for_mask=False, training=False):
@@ -157,7 +198,12 @@ class _FusedCell(Layer):
         one-state cell, a tensor); returns (output, new states) in the same form."""
         nested = isinstance(states, (list, tuple))
         state_list = list(states) if nested else [states]
-        out, new = self.run_sequence(ops.expand_dims(inputs, 1), state_list, training=training)
+        self._in_step = True
+        try:
+            out, new = self.run_sequence(ops.expand_dims(inputs, 1), state_list,
+                                         training=training)
+        finally:
+            self._in_step = False
         return out, (new if nested or self._STATES > 1 else new[0])
 
     def get_initial_state(self, batch_size=None):
@@ -347,6 +393,16 @@ class StackedRNNCells(Layer):
             inputs, s = _call_cell(cell, inputs, list(s) if nested else [s], training)
             new_states.append(s if nested else s[0])
         return inputs, new_states
+
+    def reset_dropout_mask(self):
+        for cell in self.cells:
+            if hasattr(cell, "reset_dropout_mask"):
+                cell.reset_dropout_mask()
+
+    def reset_recurrent_dropout_mask(self):
+        for cell in self.cells:
+            if hasattr(cell, "reset_recurrent_dropout_mask"):
+                cell.reset_recurrent_dropout_mask()
 
     def get_initial_state(self, batch_size=None):
         return [initial_cell_state(c, batch_size, self.dtype) for c in self.cells]
