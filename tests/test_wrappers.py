@@ -129,3 +129,21 @@ def test_time_distributed_passes_the_mask_on():
     x[0, 2:] = 0.0
     out = L.layers.TimeDistributed(L.layers.Dense(2))(L.layers.Masking()(x))
     np.testing.assert_array_equal(get_mask(out), np.any(x != 0, axis=-1))
+
+
+def test_time_distributed_gives_the_wrapped_layer_its_mask():
+    # sentences of words: an LSTM over each sentence's words must skip the padding words
+    ids = np.array([[[1, 2, 0, 0], [3, 0, 0, 0], [4, 5, 6, 0]],
+                    [[7, 0, 0, 0], [1, 1, 1, 1], [2, 3, 0, 0]]])
+    emb = L.layers.Embedding(8, 5, mask_zero=True)
+    td = L.layers.TimeDistributed(L.layers.LSTM(3))
+    out = td(emb(ids))
+    assert out.shape == (2, 3, 3)
+    words = emb(ids.reshape(6, 4)).data
+    want = td.layer(words, mask=ids.reshape(6, 4) != 0).data.reshape(2, 3, 3)
+    np.testing.assert_allclose(out.data, want, rtol=1e-6)
+    unmasked = td.layer(words).data.reshape(2, 3, 3)
+    assert not np.allclose(out.data, unmasked)  # the padding made a difference
+    with pytest.raises(ValueError, match=r"the mask's first two axes \(2, 2\) must be the "
+                                         r"inputs' \(batch, timesteps\) \(2, 3\)"):
+        td(emb(ids), mask=np.ones((2, 2, 4), bool))

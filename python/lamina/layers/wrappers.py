@@ -1,6 +1,7 @@
 """Layer wrappers with Keras 3's names and arguments: Bidirectional (a recurrent layer run
 forwards and backwards) and TimeDistributed (a layer applied to every timestep)."""
 from .. import ops
+from ..autograd import Tensor
 from ..saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from .layer import Layer, _accepts
 from .recurrent import RNN
@@ -160,7 +161,7 @@ class Bidirectional(Layer):
 class TimeDistributed(Layer):
     """Applies `layer` to every timestep: (batch, timesteps, ...) is folded into one batch of
     batch * timesteps samples, so the wrapped layer runs once, not once per step. The input's
-    mask passes through."""
+    mask passes through, and a wrapped layer whose call takes a mask gets it folded alike."""
 
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
@@ -179,10 +180,20 @@ class TimeDistributed(Layer):
             self.layer.built = True
         self.built = True
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, mask=None):
         shape = inputs.shape
         folded = ops.reshape(inputs, (shape[0] * shape[1],) + tuple(shape[2:]))
-        out = self.layer(folded, training=training)
+        kwargs = {}
+        if mask is not None and self.layer._call_takes_mask():
+            # Keras 3 gives the wrapped layer each timestep's mask: folded like the inputs
+            # (an LSTM over the words of each sentence gets each sentence's word mask).
+            mask = mask.data if isinstance(mask, Tensor) else mask
+            if tuple(mask.shape[:2]) != tuple(shape[:2]):
+                raise ValueError(f"TimeDistributed '{self.name}': the mask's first two axes "
+                                 f"{tuple(mask.shape[:2])} must be the inputs' (batch, "
+                                 f"timesteps) {tuple(shape[:2])}")
+            kwargs["mask"] = mask.reshape((shape[0] * shape[1],) + tuple(mask.shape[2:]))
+        out = self.layer(folded, training=training, **kwargs)
         return ops.reshape(out, (shape[0], shape[1]) + tuple(out.shape[1:]))
 
     def compute_output_shape(self, input_shape):
