@@ -444,6 +444,19 @@ def test_bad_strides_and_padding_messages():
         ops.conv(x, w, strides=(1, 1, 1))
 
 
+def test_kernel_geometry_is_bounded_so_sizes_cannot_overflow():
+    # (KH - 1) * dilation = 2 * 2^62 wraps int64 to a negative extent: refused up front
+    x, w, b = np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), np.zeros(1)
+    y = np.empty((1, 3, 3, 1))
+    big = 2 ** 62
+    for geometry, arg in [((1, 1, 0, 0, 0, 0, big, 1, 1), "dilation"),
+                          ((big, 1, 0, 0, 0, 0, 1, 1, 1), "strides"),
+                          ((1, 1, 0, -big, 0, 0, 1, 1, 1), "padding")]:
+        with pytest.raises(ValueError, match=rf"\[conv2d_forward\] argument '{arg}': expected "
+                                             rf".* of at most 2\^31"):
+            _cpu.conv2d_forward(x, w, b, y, *geometry, 0)
+
+
 def test_causal_padding_is_for_1d_convolutions_only():
     x2, k2 = np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1))
     for call in (lambda: ops.conv(x2, k2, padding="causal"),

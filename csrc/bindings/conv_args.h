@@ -49,6 +49,25 @@ inline ConvGeometry conv_geometry(const char* where, const Arr& in, const char* 
                "expected non-negative top/left pads, got " + int_tuple({pt, pb, pl, pr}));
   }
   if (groups < 1) fail_value(where, "groups", "expected >= 1, got " + std::to_string(groups));
+  // Bounded so that no size below ((KH - 1) * dilation, H + pads, ...) can overflow int64.
+  constexpr std::int64_t kMax = std::int64_t{1} << 31;
+  const auto too_big = [&](std::initializer_list<std::int64_t> v) {
+    for (std::int64_t x : v) {
+      if (x > kMax || x < -kMax) return true;
+    }
+    return false;
+  };
+  if (too_big({sh, sw})) {
+    fail_value(where, "strides", "expected strides of at most 2^31, got " + int_tuple({sh, sw}));
+  }
+  if (too_big({dh, dw})) {
+    fail_value(where, "dilation",
+               "expected dilation rates of at most 2^31, got " + int_tuple({dh, dw}));
+  }
+  if (too_big({pt, pb, pl, pr})) {
+    fail_value(where, "padding",
+               "expected pads of at most 2^31 in size, got " + int_tuple({pt, pb, pl, pr}));
+  }
   ConvGeometry g{};
   g.N = in.dim(0); g.H = in.dim(1); g.W = in.dim(2); g.C = in.dim(3);
   g.KH = w.dim(0); g.KW = w.dim(1); g.K = w.dim(3);
