@@ -2,7 +2,8 @@
 //
 // The algorithm is the CPU driver's (csrc/cpu/rnn.cpp), step for step, so that the two backends
 // produce the same outputs from the same inputs:
-//   forward:  gates = x @ kernel (+ bias) for all N*T rows in ONE gemm; then per timestep t, on
+//   forward:  gates = x @ kernel (+ bias; the LSTM adds it in its step kernel, as the CPU's
+//             gate pass does) for all N*T rows in ONE gemm; then per timestep t, on
 //             the host, queue the recurrent product gates[:, t] += h_{t-1} @ R (cuda::gemm with
 //             the strided step slice as its C) and ONE fused step kernel (gate non-linearities
 //             and state update, per (n, u), through common/lstm_math.h: the CPU's formulas);
@@ -212,7 +213,9 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                            int recurrent_activation, T* gates, T* h_seq, T* c_seq,
                            cudaStream_t stream) {
   const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
-  project_inputs(s, G, x, kernel, bias, gates, stream);
+  // The bias is added by the step kernel, as the CPU's gate pass adds it (cpu/rnn.cpp): a masked
+  // row's gates then hold the same bias-free projections on both backends.
+  project_inputs(s, G, x, kernel, static_cast<const T*>(nullptr), gates, stream);
   Scratch<T> hd(rmask ? N * G : 0, stream, "lstm_sequence_forward");
   with_default(default_pair(activation, recurrent_activation), [&](auto tag) {
     constexpr bool kDefault = decltype(tag)::value;
@@ -224,9 +227,9 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
       recurrent_products(N, U, 4, G, hp, ldp, rmask, recurrent_kernel, T(1), z, Ts * G, hd.get(),
                          stream);
       launch_items("lstm_forward_step_kernel", N * U, stream,
-                   rnn_cells::lstm_forward_step_kernel<T, kDefault>, z, Ts * G, cp, hp, ldp,
-                   c_seq + t * U, h_seq + t * U, Ts * U, mask ? mask + t : nullptr, Ts, N, U,
-                   activation, recurrent_activation);
+                   rnn_cells::lstm_forward_step_kernel<T, kDefault>, z, Ts * G, bias, cp, hp,
+                   ldp, c_seq + t * U, h_seq + t * U, Ts * U, mask ? mask + t : nullptr, Ts, N,
+                   U, activation, recurrent_activation);
     }
   });
 }

@@ -27,12 +27,15 @@ __device__ __forceinline__ bool row_masked(const T* mask, i64 ldm, i64 n) {
   return mask != nullptr && mask[n * ldm] == T(0);
 }
 
-// LSTM forward: z (N, 4U) at ldz, pre-activations in, saved gates out (kDefault); c_prev and
-// h_prev at ldp; c, h out at ldch.
+// LSTM forward: z (N, 4U) at ldz, pre-activations without the bias in, saved gates out (bias
+// included: activated on the default path, pre-activations otherwise); bias (4U,) or null is
+// added here, as the CPU's gate pass does, so a masked row keeps the bias-free projections there
+// exactly as on the CPU. c_prev and h_prev at ldp; c, h out at ldch.
 template <class T, bool kDefault>
-__global__ void lstm_forward_step_kernel(T* z, i64 ldz, const T* c_prev, const T* h_prev, i64 ldp,
-                                         T* c, T* h, i64 ldch, const T* mask, i64 ldm, i64 N,
-                                         i64 U, int act, int ract) {
+__global__ void lstm_forward_step_kernel(T* z, i64 ldz, const T* bias, const T* c_prev,
+                                         const T* h_prev, i64 ldp, T* c, T* h, i64 ldch,
+                                         const T* mask, i64 ldm, i64 N, i64 U, int act,
+                                         int ract) {
   const i64 stride = static_cast<i64>(gridDim.x) * blockDim.x;
   for (i64 i = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x; i < N * U; i += stride) {
     const i64 n = i / U, j = i % U;
@@ -43,14 +46,14 @@ __global__ void lstm_forward_step_kernel(T* z, i64 ldz, const T* c_prev, const T
       continue;
     }
     T* zr = z + n * ldz;
+    const T bi = bias ? bias[j] : T(0), bf = bias ? bias[U + j] : T(0);
+    const T bg = bias ? bias[2 * U + j] : T(0), bo = bias ? bias[3 * U + j] : T(0);
     const LstmForwardUnit<T> r = lstm_forward_unit<T, kDefault>(
-        act, ract, zr[j], zr[U + j], zr[2 * U + j], zr[3 * U + j], cp);
-    if (kDefault) {  // otherwise the pre-activations stay
-      zr[j] = r.si;
-      zr[U + j] = r.sf;
-      zr[2 * U + j] = r.sg;
-      zr[3 * U + j] = r.so;
-    }
+        act, ract, zr[j] + bi, zr[U + j] + bf, zr[2 * U + j] + bg, zr[3 * U + j] + bo, cp);
+    zr[j] = r.si;  // the activated gates, or the pre-activations (bias included)
+    zr[U + j] = r.sf;
+    zr[2 * U + j] = r.sg;
+    zr[3 * U + j] = r.so;
     c[n * ldch + j] = r.c;
     h[n * ldch + j] = r.h;
   }
