@@ -49,7 +49,12 @@ template <class... KernelArgs, class... Args>
 void launch(const char* name, dim3 grid, dim3 block, std::size_t shared_bytes,
             cudaStream_t stream, void (*kernel)(KernelArgs...), Args... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
+#ifdef LAMINA_CUDA_EMULATION
+  // tools/cuda_emu: g++ builds this file against a CPU stand-in for CUDA, which has no <<<>>>.
+  cuda_emu::launch(name, grid, block, shared_bytes, stream, kernel, args...);
+#else
   kernel<<<grid, block, shared_bytes, stream>>>(args...);
+#endif
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {
     throw std::runtime_error(std::string("[") + name + "] launch failed (grid " +
