@@ -292,9 +292,9 @@ class Pool {
 
  private:
   Pool() {
-    unsigned n = std::thread::hardware_concurrency();
+    int n = static_cast<int>(std::thread::hardware_concurrency());
     if (const char* env = std::getenv("LAMINA_CUDA_EMU_THREADS")) n = std::atoi(env);
-    for (unsigned i = 1; i < (n > 0 ? n : 1); ++i) threads_.emplace_back([this] { serve(); });
+    for (int i = 1; i < n; ++i) threads_.emplace_back([this] { serve(); });
   }
 
   void serve() {
