@@ -236,3 +236,14 @@ def test_global_clipnorm_with_a_nan_norm_gives_nan_like_keras():
     opt = O.SGD(learning_rate=0.1, global_clipnorm=1.0)
     opt.apply([np.array([np.inf, 1.0], "float32")], [w])
     assert np.isnan(w.numpy()).all()
+
+
+def test_a_variable_listed_twice_is_refused():
+    w = L.Variable(np.ones(3, np.float32), name="w")
+    opt = L.optimizers.Adam()
+    with pytest.raises(ValueError, match=r"Adam: variable 'w' appears more than once in the "
+                                         r"variables to update \(2 given\)"):
+        opt.apply_gradients([(np.ones(3, np.float32), w), (np.ones(3, np.float32), w)])
+    np.testing.assert_array_equal(w.numpy(), 1.0)
+    opt.apply_gradients([(np.ones(3, np.float32), w)])  # still usable
+    assert opt.iterations == 1

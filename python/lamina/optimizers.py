@@ -114,6 +114,13 @@ class Optimizer:
         """Creates the slot arrays for `variables` (zeros, like Keras, unless the optimizer
         says otherwise: Adagrad's accumulators start at initial_accumulator_value)."""
         variables = list(variables)
+        seen = set()
+        for v in variables:
+            if id(v) in seen:  # the fused kernels would update it twice at once, racing
+                raise ValueError(f"{type(self).__name__}: variable "
+                                 f"{getattr(v, 'name', None)!r} appears more than once in the "
+                                 f"variables to update ({len(variables)} given)")
+            seen.add(id(v))
         self._vars = variables
         self._var_ids = [id(v) for v in variables]
         self._params = [v.data for v in variables]
