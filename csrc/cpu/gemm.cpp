@@ -328,6 +328,7 @@ void gemm_pack_b(bool trans_b, std::int64_t K, std::int64_t N, const T* B, std::
   const std::int64_t panels = N > 0 ? (N + NR - 1) / NR : 0;
   packed->k_ = K;
   packed->n_ = N;
+  packed->nr_ = NR;
   packed->kernels_ = &kern;
   packed->panels_.resize(static_cast<std::size_t>(std::max<std::int64_t>(0, K) * panels * NR));
   if (K <= 0 || N <= 0) return;
@@ -366,6 +367,22 @@ void gemm_prepacked(std::int64_t M, T alpha, const T* A, std::int64_t lda, const
     split_units(panels, 1, panels, omp_get_num_threads(), omp_get_thread_num(), &p0, &p1);
     prepacked_panels(kern, p0, p1, M, N, K, alpha, A, lda, B.panels_.data(), beta, C, ldc);
   }
+}
+
+template <class T>
+void gemm_prepacked_panels(std::int64_t p0, std::int64_t p1, std::int64_t M, T alpha, const T* A,
+                           std::int64_t lda, const PackedB<T>& B, T beta, T* C, std::int64_t ldc) {
+  const std::int64_t K = B.k_, N = B.n_;
+  p0 = std::max<std::int64_t>(p0, 0);
+  p1 = std::min(p1, B.panels());
+  if (M <= 0 || p0 >= p1) return;
+  if (K <= 0 || alpha == T(0)) {
+    const std::int64_t j0 = p0 * B.nr_, j1 = std::min(N, p1 * B.nr_);
+    scale_c(M, j1 - j0, beta, C + j0, ldc);
+    return;
+  }
+  const auto& kern = *static_cast<const GemmKernelsOf<T>*>(B.kernels_);
+  prepacked_panels(kern, p0, p1, M, N, K, alpha, A, lda, B.panels_.data(), beta, C, ldc);
 }
 
 void set_gemm_f64_wide(bool wide) { g_gemm_f64_wide = wide; }
@@ -412,7 +429,9 @@ void gemm_batched(bool trans_a, bool trans_b, std::int64_t batch, std::int64_t M
   template void gemm_pack_b<T>(bool, std::int64_t, std::int64_t, const T*, std::int64_t,       \
                                PackedB<T>*);                                                   \
   template void gemm_prepacked<T>(std::int64_t, T, const T*, std::int64_t, const PackedB<T>&,  \
-                                  T, T*, std::int64_t);
+                                  T, T*, std::int64_t);                                        \
+  template void gemm_prepacked_panels<T>(std::int64_t, std::int64_t, std::int64_t, T, const T*, \
+                                         std::int64_t, const PackedB<T>&, T, T*, std::int64_t);
 LAMINA_INSTANTIATE_GEMM(float)
 LAMINA_INSTANTIATE_GEMM(double)
 #undef LAMINA_INSTANTIATE_GEMM

@@ -39,6 +39,8 @@ class PackedB {
  public:
   std::int64_t rows() const { return k_; }  // K
   std::int64_t cols() const { return n_; }  // N
+  std::int64_t panel_width() const { return nr_; }  // columns per panel (gemm_prepacked_panels)
+  std::int64_t panels() const { return nr_ > 0 ? (n_ + nr_ - 1) / nr_ : 0; }
 
  private:
   template <class U>
@@ -46,7 +48,10 @@ class PackedB {
   template <class U>
   friend void gemm_prepacked(std::int64_t, U, const U*, std::int64_t, const PackedB<U>&, U, U*,
                              std::int64_t);
-  std::int64_t k_ = 0, n_ = 0;
+  template <class U>
+  friend void gemm_prepacked_panels(std::int64_t, std::int64_t, std::int64_t, U, const U*,
+                                    std::int64_t, const PackedB<U>&, U, U*, std::int64_t);
+  std::int64_t k_ = 0, n_ = 0, nr_ = 0;
   const void* kernels_ = nullptr;  // the GemmKernelsOf<T> it was packed for
   std::vector<T> panels_;          // ceil(N / NR) panels, panel p at p * NR * K
 };
@@ -60,6 +65,14 @@ void gemm_pack_b(bool trans_b, std::int64_t K, std::int64_t N, const T* B, std::
 template <class T>
 void gemm_prepacked(std::int64_t M, T alpha, const T* A, std::int64_t lda, const PackedB<T>& B,
                     T beta, T* C, std::int64_t ldc);
+
+// The same product restricted to the columns of panels [p0, p1) of B (columns p0 * NR up to
+// min(N, p1 * NR), NR = B.panel_width()), on the calling thread: for callers that split one
+// product's columns across their own threads. C points at column 0, as for gemm_prepacked; each
+// element is computed exactly as gemm_prepacked computes it.
+template <class T>
+void gemm_prepacked_panels(std::int64_t p0, std::int64_t p1, std::int64_t M, T alpha, const T* A,
+                           std::int64_t lda, const PackedB<T>& B, T beta, T* C, std::int64_t ldc);
 
 // The double micro-tile in use: wide (8 x 24 on AVX-512) or standard (12 x 16). Chosen at load
 // from the CPU (wide on AMD); switching it is for tests and benchmarks, not thread-safe against
