@@ -5,6 +5,9 @@
 // Row pointers: every "(N, X) at step t" operand is given as its row-0 pointer plus a row stride
 // (ld*), so the same pass reads a slice of a (N, T, X) sequence buffer or a plain (N, X) state.
 // mask: null, or a row-0 pointer with stride ldm; a row whose mask is 0 carries its state.
+// Unit range: the LSTM and GRU (reset_after) passes cover units [u0, u1) of every gate, so that
+// a driver that splits the step product by columns can run each thread's share of the gate pass
+// (u1 == 0, as in zero-initialised arguments, covers all the units).
 //
 // Saved gates: with the default activations (tanh, sigmoid) the forward passes overwrite the
 // pre-activations with the activated gate values, which is all the backward passes need; with
@@ -26,6 +29,7 @@ struct LstmStepArgs {
   T* c; T* h; std::int64_t ldch;           // (N, U) outputs c_t, h_t
   const T* mask; std::int64_t ldm;
   std::int64_t units; int act, ract;
+  std::int64_t u0, u1;             // units [u0, u1) of the pass (LSTM); u1 == 0: all of them
   const T* bias;                   // LSTM forward: (4U,) added to z here (zeros without a bias)
   // backward only
   const T* dy; std::int64_t lddy;  // (N, U) gradient of the output sequence at t, or null
@@ -49,6 +53,7 @@ struct GruStepArgs {
   // so that rh = r * (h_prev * rmask_h); null without recurrent dropout.
   const T* rmask_h; std::int64_t ldrm;
   std::int64_t units; int act, ract;
+  std::int64_t u0, u1;                  // as for the LSTM (reset_after passes only)
   // backward only
   const T* dy; std::int64_t lddy;
   T* dh;                       // (N, U) contiguous, as for the LSTM

@@ -21,6 +21,12 @@ namespace {
 using namespace ::lamina::rnn_math;
 using i64 = std::int64_t;
 
+// The units [j0, j1) a pass covers (csrc/cpu/rnn_kernels.h).
+template <class Args>
+inline i64 unit_begin(const Args& a) { return a.u1 ? a.u0 : 0; }
+template <class Args>
+inline i64 unit_end(const Args& a) { return a.u1 ? a.u1 : a.units; }
+
 template <class T>
 inline bool row_masked(const T* mask, i64 ldm, i64 n) {
   return mask != nullptr && mask[n * ldm] == T(0);
@@ -33,7 +39,7 @@ inline bool row_masked(const T* mask, i64 ldm, i64 n) {
 // ---------------------------------------------------------------------------------------------
 template <class T, bool kDefault>
 void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
-  const i64 U = a.units;
+  const i64 U = a.units, j0 = unit_begin(a), j1 = unit_end(a);
   for (i64 n = n0; n < n1; ++n) {
     T* __restrict z = a.z + n * a.ldz;
     const T* __restrict cp = a.c_prev + n * a.ldc_prev;
@@ -43,14 +49,14 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict b = a.bias;
     if (row_masked(a.mask, a.ldm, n)) {
 #pragma omp simd
-      for (i64 j = 0; j < U; ++j) {
+      for (i64 j = j0; j < j1; ++j) {
         c[j] = cp[j];
         h[j] = hp[j];
       }
       continue;  // the gates of a masked step are never read by backward
     }
 #pragma omp simd
-    for (i64 j = 0; j < U; ++j) {
+    for (i64 j = j0; j < j1; ++j) {
       const LstmForwardUnit<T> r = lstm_forward_unit<T, kDefault>(
           a.act, a.ract, z[j] + b[j], z[U + j] + b[U + j], z[2 * U + j] + b[2 * U + j],
           z[3 * U + j] + b[3 * U + j], cp[j]);
@@ -68,7 +74,7 @@ void lstm_forward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
 // before it writes their gradients, so z and dz carry no __restrict.
 template <class T, bool kDefault>
 void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
-  const i64 U = a.units;
+  const i64 U = a.units, j0 = unit_begin(a), j1 = unit_end(a);
   for (i64 n = n0; n < n1; ++n) {
     T* __restrict dh = a.dh + n * U;
     T* __restrict dc = a.dc + n * U;
@@ -76,17 +82,18 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
     T* __restrict db = a.dbias + n * 4 * U;
     if (a.dy != nullptr) {
       const T* __restrict dy = a.dy + n * a.lddy;
-      for (i64 j = 0; j < U; ++j) dh[j] += dy[j];
+      for (i64 j = j0; j < j1; ++j) dh[j] += dy[j];
     }
     if (row_masked(a.mask, a.ldm, n)) {
-      for (i64 j = 0; j < 4 * U; ++j) dz[j] = T(0);
+      for (i64 g = 0; g < 4; ++g)
+        for (i64 j = j0; j < j1; ++j) dz[g * U + j] = T(0);
       continue;  // dh and dc flow to the previous step untouched
     }
     const T* z = a.z + n * a.ldz;
     const T* __restrict cp = a.c_prev + n * a.ldc_prev;
     const T* __restrict c = a.c + n * a.ldch;
 #pragma omp simd
-    for (i64 j = 0; j < U; ++j) {
+    for (i64 j = j0; j < j1; ++j) {
       const LstmBackwardUnit<T> r = lstm_backward_unit<T, kDefault>(
           a.act, a.ract, z[j], z[U + j], z[2 * U + j], z[3 * U + j], cp[j], c[j], dh[j], dc[j]);
       dz[j] = r.dzi;
@@ -110,7 +117,7 @@ void lstm_backward_rows(const LstmStepArgs<T>& a, i64 n0, i64 n1) {
 // ---------------------------------------------------------------------------------------------
 template <class T, bool kDefault>
 void gru_forward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
-  const i64 U = a.units;
+  const i64 U = a.units, j0 = unit_begin(a), j1 = unit_end(a);
   for (i64 n = n0; n < n1; ++n) {
     T* __restrict x = a.z + n * a.ldz;
     const T* __restrict s = a.s + n * 3 * U;
@@ -119,11 +126,11 @@ void gru_forward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     T* __restrict rh = a.rh + n * a.ldrh;
     T* __restrict h = a.h + n * a.ldh;
     if (row_masked(a.mask, a.ldm, n)) {
-      for (i64 j = 0; j < U; ++j) h[j] = hp[j];
+      for (i64 j = j0; j < j1; ++j) h[j] = hp[j];
       continue;
     }
 #pragma omp simd
-    for (i64 j = 0; j < U; ++j) {
+    for (i64 j = j0; j < j1; ++j) {
       const T bz = rb ? rb[j] : T(0), br = rb ? rb[U + j] : T(0), bh = rb ? rb[2 * U + j] : T(0);
       const GruForwardUnit<T> r = gru_forward_unit<T, kDefault>(
           a.act, a.ract, x[j], x[U + j], x[2 * U + j], s[j], s[U + j], s[2 * U + j], bz, br, bh,
@@ -139,19 +146,21 @@ void gru_forward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
 
 template <class T, bool kDefault>
 void gru_backward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
-  const i64 U = a.units;
+  const i64 U = a.units, j0 = unit_begin(a), j1 = unit_end(a);
   for (i64 n = n0; n < n1; ++n) {
     T* __restrict dh = a.dh + n * U;
     T* __restrict dz = a.dz + n * a.ldz;
     T* __restrict ds = a.ds + n * a.ldz;
     if (a.dy != nullptr) {
       const T* __restrict dy = a.dy + n * a.lddy;
-      for (i64 j = 0; j < U; ++j) dh[j] += dy[j];
+      for (i64 j = j0; j < j1; ++j) dh[j] += dy[j];
     }
     if (row_masked(a.mask, a.ldm, n)) {
-      for (i64 j = 0; j < 3 * U; ++j) {
-        dz[j] = T(0);
-        ds[j] = T(0);
+      for (i64 g = 0; g < 3; ++g) {
+        for (i64 j = j0; j < j1; ++j) {
+          dz[g * U + j] = T(0);
+          ds[g * U + j] = T(0);
+        }
       }
       continue;
     }
@@ -159,7 +168,7 @@ void gru_backward_rows(const GruStepArgs<T>& a, i64 n0, i64 n1) {
     const T* __restrict rh = a.rh + n * a.ldrh;
     const T* __restrict hp = a.h_prev + n * a.ldh_prev;
 #pragma omp simd
-    for (i64 j = 0; j < U; ++j) {
+    for (i64 j = j0; j < j1; ++j) {
       const GruBackwardUnit<T> r = gru_backward_unit<T, kDefault>(
           a.act, a.ract, g[j], g[U + j], g[2 * U + j], rh[j], hp[j], dh[j]);
       dz[j] = r.dz;
