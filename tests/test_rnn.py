@@ -278,6 +278,28 @@ def test_thread_counts_and_row_blocks_agree(cell, dropout_elu):
             np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_split_matches_one_thread_bitwise(dtype):
+    """A small batch with a recurrent kernel past L2 (200 x 800) takes the column-split time loop
+    (each thread owns a range of units of every gate); it must give one thread's bits."""
+    args, mask = make_case("lstm", 3, 4, 5, 200, dtype, masked=True)
+    before = _cpu.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            _cpu.set_num_threads(n)
+            vs = [L.Variable(v) for v in args.values()]
+            with L.GradientTape() as tape:
+                out = CELLS["lstm"][1](*vs, mask=mask, return_sequences=True)[0]
+                loss = ops.sum(ops.multiply(out, out))
+            results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
+    finally:
+        _cpu.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(other, results[0]):
+            np.testing.assert_array_equal(a, b)
+
+
 # ---- layers (python/lamina/layers/recurrent.py) ---------------------------------------------
 LAYERS = {"lstm": (L.layers.LSTM, {}), "gru": (L.layers.GRU, {}),
           "gru_v1": (L.layers.GRU, {"reset_after": False}), "simple": (L.layers.SimpleRNN, {})}

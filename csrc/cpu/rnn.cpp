@@ -67,6 +67,56 @@ void run_sequence(i64 N, i64 work, Steps&& steps) {
   }
 }
 
+// Column split, for small batches with a recurrent kernel past L2. Row blocks of a few rows are
+// wasteful there: each thread multiplies its 1-7 rows by ALL of R (4 MiB at U = 512, streamed
+// from L3 every step) in direct tiles of 8 rows that compute their unused rows anyway, and below
+// 2 rows per thread every step forks twice. Instead each thread takes whole column panels of
+// units [u0, u1) of EVERY gate, for all N rows: it streams only its share of R, fills its tiles,
+// and owns every input of its units' gate pass, so that it runs that pass right after its
+// products. One barrier per step (forward: the next product reads all of h_t; backward:
+// dh_{t-1}[:, u0:u1] = dgates_t @ R^T[:, u0:u1] reads every unit's gate gradients).
+// The backward split is over dh's columns (N = U), never over K = G, so every element stays one
+// FMA chain over all of K: results are identical to the row blocks' and to one thread's.
+// LSTM only so far (the GRU's reset_after passes take a unit range too; its drivers do not split
+// yet). Not taken with recurrent dropout (per-gate dropped copies of h_{t-1}), nor from 8 rows per
+// thread on, where the row blocks' products already run at ~91-94% of peak and the split
+// measured slower (all its rows' A re-read per panel, and the barriers).
+// Measured on the dev machine (Zen 4, 2 threads, LSTM(512) float32, 50 steps x 64 features,
+// same build with the split on and off alternated in one process, medians):
+//   batch 4:  forward 8.97 -> 5.39 ms, backward 13.29 -> 9.04
+//   batch 8:  forward 9.19 -> 5.81 ms, backward 13.85 -> 10.50
+//   batch 16: forward 9.98 -> 10.56 ms, backward 19.97 -> 20.18 (not taken)
+//   batch 32: forward 19.72 -> 20.65 ms, backward 38.48 -> 40.22 (not taken)
+// Against main's build (one worker process per build, calls alternated): batch 4 forward
+// 9.54 -> 5.59 ms, backward 11.38 -> 7.64; batch 8 forward 9.27 -> 5.89, backward 13.96 -> 10.90.
+// Isolated step products (32 x 512 @ 512 x 2048, 2 threads): rows 92% of peak, columns 88-90%;
+// 8 x 512 @ 512 x 2048: rows 48%, columns 93-94%.
+constexpr i64 kColumnSplitBytes = 512 * 1024;
+constexpr i64 kColumnSplitMaxRowsPerThread = 7;
+
+// Whether a time loop over an R of U x G elements takes the column split.
+template <class T>
+bool split_columns(i64 N, i64 U, i64 G, i64 work, bool rmask) {
+  const int threads = max_threads();
+  return threads > 1 && !rmask && work >= kParallelWorkThreshold &&
+         N <= kColumnSplitMaxRowsPerThread * threads &&
+         U * G * static_cast<i64>(sizeof(T)) > kColumnSplitBytes;
+}
+
+// steps(p0, p1, u0, u1) on each thread of one parallel region: column panels [p0, p1) of every
+// U-column product (panels of NR columns), units [u0, u1). steps holds the barriers.
+template <class Steps>
+void run_sequence_by_units(i64 U, i64 NR, Steps&& steps) {
+  const i64 panels = (U + NR - 1) / NR;
+  const int threads = static_cast<int>(std::min<i64>(max_threads(), panels));
+#pragma omp parallel num_threads(threads)
+  {
+    const i64 nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const i64 p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+    steps(p0, p1, std::min(U, p0 * NR), std::min(U, p1 * NR));
+  }
+}
+
 // A step pass over rows [n0, n1), itself threaded over rows when `threaded` and big enough.
 template <class Args>
 void run_rows(void (*pass)(const Args&, i64, i64), const Args& a, i64 n0, i64 n1, i64 width,
@@ -269,30 +319,55 @@ void lstm_sequence_forward(const RnnShape& s, const T* x, const T* kernel,
                            const T* recurrent_kernel, const T* bias, const T* h0, const T* c0,
                            const T* mask, const T* rmask, int activation,
                            int recurrent_activation, T* gates, T* h_seq, T* c_seq) {
-  const i64 Ts = s.T, U = s.U, G = 4 * U;
+  const i64 N = s.N, Ts = s.T, U = s.U, G = 4 * U;
   project_inputs(s, G, x, kernel, static_cast<const T*>(nullptr), gates);
   const std::vector<T> no_bias(bias ? 0 : static_cast<size_t>(G), T(0));
   const auto& k = cells<T>();
-  std::vector<T> hd(rmask ? static_cast<size_t>(s.N * G) : 0);
+  auto step = [&](i64 t) {
+    LstmStepArgs<T> a{};
+    a.z = gates + t * G;
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
+    a.ldc_prev = a.ldh_prev;
+    a.c = c_seq + t * U;
+    a.h = h_seq + t * U;
+    a.ldch = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    a.bias = bias ? bias : no_bias.data();  // added by the gate pass
+    return a;
+  };
+  if (split_columns<T>(N, U, G, loop_work(s, G), rmask != nullptr)) {
+    const auto& packs = pack_recurrent(recurrent_kernel, U, G, 0, 4, true, false);
+    run_sequence_by_units(U, packs[0].panel_width(), [&](i64 p0, i64 p1, i64 u0, i64 u1) {
+      for (i64 t = 0; t < Ts; ++t) {
+        LstmStepArgs<T> a = step(t);
+        a.u0 = u0;
+        a.u1 = u1;
+        if (t + 1 < Ts) {
+          for (i64 g = 0; g < 4; ++g) prefetch_rows(a.z + G + g * U + u0, 0, N, a.ldz, u1 - u0);
+          prefetch_rows(a.c + U + u0, 0, N, a.ldch, u1 - u0);
+          prefetch_rows(a.h + U + u0, 0, N, a.ldch, u1 - u0);
+        }
+        for (i64 g = 0; g < 4; ++g)
+          gemm_prepacked_panels<T>(p0, p1, N, T(1), a.h_prev, a.ldh_prev, packs[g], T(1),
+                                   a.z + g * U, a.ldz);
+        k.lstm_forward(a, 0, N);
+#pragma omp barrier
+      }
+    });
+    return;
+  }
+  std::vector<T> hd(rmask ? static_cast<size_t>(N * G) : 0);
   const auto& packs = pack_recurrent(recurrent_kernel, U, G, 0, 4, rmask != nullptr, false);
-  run_sequence(s.N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     for (i64 t = 0; t < Ts; ++t) {
-      LstmStepArgs<T> a{};
-      a.z = gates + t * G;
-      a.ldz = Ts * G;
-      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-      a.ldh_prev = t == 0 ? U : Ts * U;
-      a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
-      a.ldc_prev = a.ldh_prev;
-      a.c = c_seq + t * U;
-      a.h = h_seq + t * U;
-      a.ldch = Ts * U;
-      a.mask = mask ? mask + t : nullptr;
-      a.ldm = Ts;
-      a.units = U;
-      a.act = activation;
-      a.ract = recurrent_activation;
-      a.bias = bias ? bias : no_bias.data();  // added by the gate pass
+      const LstmStepArgs<T> a = step(t);
       if (t + 1 < Ts) {
         prefetch_rows(a.z + G, n0, n1, a.ldz, G);
         prefetch_rows(a.c + U, n0, n1, a.ldch, U);
@@ -320,40 +395,65 @@ void lstm_sequence_backward(const RnnShape& s, const T* x, const T* kernel,
   // Each batch row's bias gradient, summed over its steps by the gate pass (N * G elements
   // instead of a second pass over the N * T * G gate gradients); then over the rows, in order.
   std::vector<T> dbias_rows(static_cast<size_t>(N * G), T(0));
-  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
-    init_state_grad(n0, n1, U, dh_last, dh0);
-    init_state_grad(n0, n1, U, dc_last, dc0);
-    for (i64 t = Ts - 1; t >= 0; --t) {
-      LstmStepArgs<T> a{};
-      a.z = const_cast<T*>(gates) + t * G;  // read only in backward
-      a.ldz = Ts * G;
-      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-      a.ldh_prev = t == 0 ? U : Ts * U;
-      a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
-      a.ldc_prev = a.ldh_prev;
-      a.c = const_cast<T*>(c_seq) + t * U;
-      a.ldch = Ts * U;
-      a.mask = mask ? mask + t : nullptr;
-      a.ldm = Ts;
-      a.units = U;
-      a.act = activation;
-      a.ract = recurrent_activation;
-      a.dy = dh_seq ? dh_seq + t * U : nullptr;
-      a.lddy = Ts * U;
-      a.dh = dh0;
-      a.dc = dc0;
-      a.dz = dgates + t * G;
-      a.dbias = dbias_rows.data();
-      run_rows(k.lstm_backward, a, n0, n1, G, threaded);
-      if (t > 0) {
-        prefetch_rows(a.z - G, n0, n1, a.ldz, G);
-        if (t > 1) prefetch_rows(a.c - 2 * U, n0, n1, a.ldch, U);
-        if (a.dy) prefetch_rows(a.dy - U, n0, n1, a.lddy, U);
+  auto step = [&](i64 t) {
+    LstmStepArgs<T> a{};
+    a.z = const_cast<T*>(gates) + t * G;  // read only in backward
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.c_prev = t == 0 ? c0 : c_seq + (t - 1) * U;
+    a.ldc_prev = a.ldh_prev;
+    a.c = const_cast<T*>(c_seq) + t * U;
+    a.ldch = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    a.dy = dh_seq ? dh_seq + t * U : nullptr;
+    a.lddy = Ts * U;
+    a.dh = dh0;
+    a.dc = dc0;
+    a.dz = dgates + t * G;
+    a.dbias = dbias_rows.data();
+    return a;
+  };
+  if (split_columns<T>(N, U, G, loop_work(s, G), rmask != nullptr)) {
+    init_state_grad(0, N, U, dh_last, dh0);
+    init_state_grad(0, N, U, dc_last, dc0);
+    run_sequence_by_units(U, packs_t[0].panel_width(), [&](i64 p0, i64 p1, i64 u0, i64 u1) {
+      for (i64 t = Ts - 1; t >= 0; --t) {
+        LstmStepArgs<T> a = step(t);
+        a.u0 = u0;
+        a.u1 = u1;
+        k.lstm_backward(a, 0, N);
+        if (t > 0) {
+          for (i64 g = 0; g < 4; ++g)
+            prefetch_rows(a.z - G + g * U + u0, 0, N, a.ldz, u1 - u0);
+          if (t > 1) prefetch_rows(a.c - 2 * U + u0, 0, N, a.ldch, u1 - u0);
+          if (a.dy) prefetch_rows(a.dy - U + u0, 0, N, a.lddy, u1 - u0);
+        }
+#pragma omp barrier
+        gemm_prepacked_panels<T>(p0, p1, N, T(1), a.dz, a.ldz, packs_t[0], T(1), dh0, U);
       }
-      recurrent_state_gradient(n0, n1, U, G, a.dz + n0 * a.ldz, a.ldz, packs_t, rmask,
-                               drec.data(), dh0);
-    }
-  });
+    });
+  } else {
+    run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+      init_state_grad(n0, n1, U, dh_last, dh0);
+      init_state_grad(n0, n1, U, dc_last, dc0);
+      for (i64 t = Ts - 1; t >= 0; --t) {
+        const LstmStepArgs<T> a = step(t);
+        run_rows(k.lstm_backward, a, n0, n1, G, threaded);
+        if (t > 0) {
+          prefetch_rows(a.z - G, n0, n1, a.ldz, G);
+          if (t > 1) prefetch_rows(a.c - 2 * U, n0, n1, a.ldch, U);
+          if (a.dy) prefetch_rows(a.dy - U, n0, n1, a.lddy, U);
+        }
+        recurrent_state_gradient(n0, n1, U, G, a.dz + n0 * a.ldz, a.ldz, packs_t, rmask,
+                                 drec.data(), dh0);
+      }
+    });
+  }
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
   if (dbias) column_sums(N, G, dbias_rows.data(), G, dbias);
   recurrent_kernel_gradients(s, 4, G, h0, h_seq, rmask, dgates, G, drecurrent_kernel);
