@@ -279,10 +279,14 @@ def test_thread_counts_and_row_blocks_agree(cell, dropout_elu):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_column_split_matches_one_thread_bitwise(dtype):
-    """A small batch with a recurrent kernel past L2 (200 x 800) takes the column-split time loop
-    (each thread owns a range of units of every gate); it must give one thread's bits."""
-    args, mask = make_case("lstm", 3, 4, 5, 200, dtype, masked=True)
+@pytest.mark.parametrize("cell, U", [("lstm", 200), ("gru", 240)])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_column_split_matches_one_thread_bitwise(dtype, cell, U, go_backwards):
+    """A small batch with a recurrent kernel past L2 (LSTM 200 x 800, GRU 240 x 720) takes the
+    column-split time loop (each thread owns a range of units of every gate); it must give one
+    thread's bits."""
+    args, mask = make_case(cell, 3, 4, 5, U, dtype, masked=True)
+    _, op, _, extra, _ = CELLS[cell]
     before = _cpu.get_num_threads()
     results = []
     try:
@@ -290,7 +294,8 @@ def test_column_split_matches_one_thread_bitwise(dtype):
             _cpu.set_num_threads(n)
             vs = [L.Variable(v) for v in args.values()]
             with L.GradientTape() as tape:
-                out = CELLS["lstm"][1](*vs, mask=mask, return_sequences=True)[0]
+                out = op(*vs, mask=mask, return_sequences=True, go_backwards=go_backwards,
+                         **extra)[0]
                 loss = ops.sum(ops.multiply(out, out))
             results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
     finally:

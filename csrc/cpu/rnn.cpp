@@ -77,8 +77,10 @@ void run_sequence(i64 N, i64 work, Steps&& steps) {
 // dh_{t-1}[:, u0:u1] = dgates_t @ R^T[:, u0:u1] reads every unit's gate gradients).
 // The backward split is over dh's columns (N = U), never over K = G, so every element stays one
 // FMA chain over all of K: results are identical to the row blocks' and to one thread's.
-// LSTM only so far (the GRU's reset_after passes take a unit range too; its drivers do not split
-// yet). Not taken with recurrent dropout (per-gate dropped copies of h_{t-1}), nor from 8 rows per
+// The LSTM and the GRU with reset_after (forward: s = h_{t-1} @ R per gate block; backward:
+// dh_{t-1} = ds_t @ R^T); the GRU with reset_after=False keeps the row blocks (its second product
+// per step, (r * h_{t-1}) @ R_h, reads every unit's r, which would cost a second barrier per step).
+// Not taken with recurrent dropout (per-gate dropped copies of h_{t-1}), nor from 8 rows per
 // thread on, where the row blocks' products already run at ~91-94% of peak and the split
 // measured slower (all its rows' A re-read per panel, and the barriers).
 // Measured on the dev machine (Zen 4, 2 threads, LSTM(512) float32, 50 steps x 64 features,
@@ -89,6 +91,10 @@ void run_sequence(i64 N, i64 work, Steps&& steps) {
 //   batch 32: forward 19.72 -> 20.65 ms, backward 38.48 -> 40.22 (not taken)
 // Against main's build (one worker process per build, calls alternated): batch 4 forward
 // 9.54 -> 5.59 ms, backward 11.38 -> 7.64; batch 8 forward 9.27 -> 5.89, backward 13.96 -> 10.90.
+// GRU(512) reset_after, float32, same shapes, main's build against this one (one worker process
+// per build, 60 alternated calls, medians of the paired differences): batch 4 forward 6.80 ->
+// 4.17 ms (-40%), backward 10.50 -> 7.37 (-29%); batch 8 forward -36%, backward -19% (min
+// 6.95 -> 4.44 ms and 11.30 -> 8.67); batch 32 and GRU(128) (not taken) within 1%.
 // Isolated step products (32 x 512 @ 512 x 2048, 2 threads): rows 92% of peak, columns 88-90%;
 // 8 x 512 @ 512 x 2048: rows 48%, columns 93-94%.
 constexpr i64 kColumnSplitBytes = 512 * 1024;
@@ -471,6 +477,50 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
   project_inputs(s, G, x, kernel, bias, gates);
   const auto& k = cells<T>();
   std::vector<T> sbuf(reset_after ? static_cast<size_t>(N * G) : 0);
+  auto step = [&](i64 t) {
+    GruStepArgs<T> a{};
+    a.z = gates + t * G;
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.h = h_seq + t * U;
+    a.ldh = Ts * U;
+    a.rh = rh + t * U;
+    a.ldrh = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    a.rmask_h = rmask ? rmask + 2 * U : nullptr;
+    a.ldrm = G;
+    a.s = sbuf.data();
+    a.rbias = reset_after && bias ? bias + G : nullptr;
+    return a;
+  };
+  // The column split (reset_after only, see split_columns): each thread writes its units of the
+  // three gates' s = h_{t-1} @ R, then runs their gate pass.
+  if (reset_after && split_columns<T>(N, U, G, loop_work(s, G), rmask != nullptr)) {
+    const auto& packs = pack_recurrent(recurrent_kernel, U, G, 0, 3, true, false);
+    run_sequence_by_units(U, packs[0].panel_width(), [&](i64 p0, i64 p1, i64 u0, i64 u1) {
+      for (i64 t = 0; t < Ts; ++t) {
+        GruStepArgs<T> a = step(t);
+        a.u0 = u0;
+        a.u1 = u1;
+        if (t + 1 < Ts) {
+          for (i64 g = 0; g < 3; ++g) prefetch_rows(a.z + G + g * U + u0, 0, N, a.ldz, u1 - u0);
+          prefetch_rows(a.rh + U + u0, 0, N, a.ldrh, u1 - u0);
+          prefetch_rows(a.h + U + u0, 0, N, a.ldh, u1 - u0);
+        }
+        for (i64 g = 0; g < 3; ++g)
+          gemm_prepacked_panels<T>(p0, p1, N, T(1), a.h_prev, a.ldh_prev, packs[g], T(0),
+                                   sbuf.data() + g * U, G);
+        k.gru_forward(a, 0, N);
+#pragma omp barrier
+      }
+    });
+    return;
+  }
   std::vector<T> hd(rmask ? static_cast<size_t>(N * G) : 0);
   // reset_after: one product for the three gates; otherwise z and r first, then the candidate's
   // product of r * h_{t-1} by its own block.
@@ -481,25 +531,8 @@ void gru_sequence_forward(const RnnShape& s, bool reset_after, const T* x, const
   run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
     const i64 M = n1 - n0;
     for (i64 t = 0; t < Ts; ++t) {
-      GruStepArgs<T> a{};
-      a.z = gates + t * G;
-      a.ldz = Ts * G;
-      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-      a.ldh_prev = t == 0 ? U : Ts * U;
-      a.h = h_seq + t * U;
-      a.ldh = Ts * U;
-      a.rh = rh + t * U;
-      a.ldrh = Ts * U;
-      a.mask = mask ? mask + t : nullptr;
-      a.ldm = Ts;
-      a.units = U;
-      a.act = activation;
-      a.ract = recurrent_activation;
-      a.rmask_h = rmask ? rmask + 2 * U : nullptr;
-      a.ldrm = G;
+      const GruStepArgs<T> a = step(t);
       if (reset_after) {
-        a.s = sbuf.data();
-        a.rbias = bias ? bias + G : nullptr;
         recurrent_products(n0, n1, U, G, a.h_prev, a.ldh_prev, rmask, packs, T(0), sbuf.data(),
                            G, hd.data());
         run_rows(k.gru_forward, a, n0, n1, G, threaded);
@@ -525,49 +558,76 @@ void gru_sequence_backward(const RnnShape& s, bool reset_after, const T* x, cons
   const auto& k = cells<T>();
   const auto& packs_t = pack_recurrent(recurrent_kernel, U, G, 0, reset_after ? 3 : 2,
                                        rmask != nullptr, true);
-  const auto& pack_h_t = reset_after ? packs_t
-                                     : pack_recurrent(recurrent_kernel, U, G, 2, 3, false, true, 1);
-  std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * U));
-  std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
-  run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
-    const i64 M = n1 - n0;
-    init_state_grad(n0, n1, U, dh_last, dh0);
-    for (i64 t = Ts - 1; t >= 0; --t) {
-      GruStepArgs<T> a{};
-      a.z = const_cast<T*>(gates) + t * G;
-      a.ldz = Ts * G;
-      a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
-      a.ldh_prev = t == 0 ? U : Ts * U;
-      a.rh = const_cast<T*>(rh) + t * U;
-      a.ldrh = Ts * U;
-      a.mask = mask ? mask + t : nullptr;
-      a.ldm = Ts;
-      a.units = U;
-      a.act = activation;
-      a.ract = recurrent_activation;
-      a.rmask_h = rmask ? rmask + 2 * U : nullptr;
-      a.ldrm = G;
-      a.dy = dh_seq ? dh_seq + t * U : nullptr;
-      a.lddy = Ts * U;
-      a.dh = dh0;
-      a.dz = dgates + t * G;
-      const i64 r0 = n0 * a.ldz;  // offset of this block's first row in a step slice
-      if (reset_after) {
-        a.ds = ds + t * G;
-        run_rows(k.gru_backward, a, n0, n1, G, threaded);
-        recurrent_state_gradient(n0, n1, U, G, a.ds + r0, a.ldz, packs_t, rmask, drec.data(),
-                                 dh0);
-      } else {
-        a.drh = drh.data();
-        run_rows(k.gru_v1_backward_a, a, n0, n1, G, threaded);
-        gemm_prepacked<T>(M, T(1), a.dz + r0 + 2 * U, a.ldz, pack_h_t[0], T(0),
-                          drh.data() + n0 * U, U);
-        run_rows(k.gru_v1_backward_b, a, n0, n1, U, threaded);
-        recurrent_state_gradient(n0, n1, U, G, a.dz + r0, a.ldz, packs_t, rmask, drec.data(),
-                                 dh0);
+  auto step = [&](i64 t) {
+    GruStepArgs<T> a{};
+    a.z = const_cast<T*>(gates) + t * G;
+    a.ldz = Ts * G;
+    a.h_prev = t == 0 ? h0 : h_seq + (t - 1) * U;
+    a.ldh_prev = t == 0 ? U : Ts * U;
+    a.rh = const_cast<T*>(rh) + t * U;
+    a.ldrh = Ts * U;
+    a.mask = mask ? mask + t : nullptr;
+    a.ldm = Ts;
+    a.units = U;
+    a.act = activation;
+    a.ract = recurrent_activation;
+    a.rmask_h = rmask ? rmask + 2 * U : nullptr;
+    a.ldrm = G;
+    a.dy = dh_seq ? dh_seq + t * U : nullptr;
+    a.lddy = Ts * U;
+    a.dh = dh0;
+    a.dz = dgates + t * G;
+    a.ds = reset_after ? ds + t * G : nullptr;
+    return a;
+  };
+  // The column split (reset_after only, as in the forward): dh_{t-1}[:, u0:u1] +=
+  // ds_t @ R^T[:, u0:u1], K = all three gates, after the barrier that publishes every unit's ds_t.
+  if (reset_after && split_columns<T>(N, U, G, loop_work(s, G), rmask != nullptr)) {
+    init_state_grad(0, N, U, dh_last, dh0);
+    run_sequence_by_units(U, packs_t[0].panel_width(), [&](i64 p0, i64 p1, i64 u0, i64 u1) {
+      for (i64 t = Ts - 1; t >= 0; --t) {
+        GruStepArgs<T> a = step(t);
+        a.u0 = u0;
+        a.u1 = u1;
+        k.gru_backward(a, 0, N);
+        if (t > 0) {
+          for (i64 g = 0; g < 3; ++g)
+            prefetch_rows(a.z - G + g * U + u0, 0, N, a.ldz, u1 - u0);
+          prefetch_rows(a.rh - U + u0, 0, N, a.ldrh, u1 - u0);
+          if (t > 1) prefetch_rows(h_seq + (t - 2) * U + u0, 0, N, Ts * U, u1 - u0);
+          if (a.dy) prefetch_rows(a.dy - U + u0, 0, N, a.lddy, u1 - u0);
+        }
+#pragma omp barrier
+        gemm_prepacked_panels<T>(p0, p1, N, T(1), a.ds, a.ldz, packs_t[0], T(1), dh0, U);
       }
-    }
-  });
+    });
+  } else {
+    const auto& pack_h_t =
+        reset_after ? packs_t : pack_recurrent(recurrent_kernel, U, G, 2, 3, false, true, 1);
+    std::vector<T> drh(reset_after ? 0 : static_cast<size_t>(N * U));
+    std::vector<T> drec(rmask ? static_cast<size_t>(N * U) : 0);
+    run_sequence(N, loop_work(s, G), [&](i64 n0, i64 n1, bool threaded) {
+      const i64 M = n1 - n0;
+      init_state_grad(n0, n1, U, dh_last, dh0);
+      for (i64 t = Ts - 1; t >= 0; --t) {
+        GruStepArgs<T> a = step(t);
+        const i64 r0 = n0 * a.ldz;  // offset of this block's first row in a step slice
+        if (reset_after) {
+          run_rows(k.gru_backward, a, n0, n1, G, threaded);
+          recurrent_state_gradient(n0, n1, U, G, a.ds + r0, a.ldz, packs_t, rmask, drec.data(),
+                                   dh0);
+        } else {
+          a.drh = drh.data();
+          run_rows(k.gru_v1_backward_a, a, n0, n1, G, threaded);
+          gemm_prepacked<T>(M, T(1), a.dz + r0 + 2 * U, a.ldz, pack_h_t[0], T(0),
+                            drh.data() + n0 * U, U);
+          run_rows(k.gru_v1_backward_b, a, n0, n1, U, threaded);
+          recurrent_state_gradient(n0, n1, U, G, a.dz + r0, a.ldz, packs_t, rmask, drec.data(),
+                                   dh0);
+        }
+      }
+    });
+  }
   input_gradients(s, G, x, kernel, dgates, dx, dkernel);
   if (reset_after) {
     if (dbias) {
