@@ -15,8 +15,7 @@ constexpr int kNpyWriteable = 0x0400;
 // values only.
 constexpr char kForeignByteOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '>' : '<';
 
-DType dtype_of(const py::array& a) {
-  const py::dtype dt = a.dtype();
+DType dtype_of(const py::dtype& dt) {
   const char kind = dt.kind();
   const py::ssize_t size = dt.itemsize();
   if (kind == 'f') {
@@ -92,8 +91,9 @@ Arr array_arg(py::handle obj, const char* where, const char* name, Access access
   r.ndim = static_cast<int>(a.ndim());
   r.shape = a.shape();
   r.strides = a.strides();
-  r.dtype = dtype_of(a);
-  if (a.dtype().byteorder() == kForeignByteOrder) {
+  const py::dtype dt = a.dtype();
+  r.dtype = dtype_of(dt);
+  if (dt.byteorder() == kForeignByteOrder) {
     fail_type(where, name, "dtype " + dtype_string(a) + " is not in this machine's byte order "
                            "(a.astype(a.dtype.newbyteorder('=')) converts it)");
   }
