@@ -130,10 +130,46 @@ def test_leading_dimensions(isa, dtype, shape, trans):
     np.testing.assert_array_equal(big_c[M:], before[M:])
 
 
+# Narrow C (output layers: 1, 2, 10 columns...), where the direct kernel takes a half vector for
+# the last columns that fit one and dot tiles for the last one or two (n % 8 float, n % 4 double
+# on AVX-512; n % 4 / n % 2 on AVX2), vectorised along k with a masked tail. Rows cover every dot
+# tile height (16 / n rows for n = 1..4, partial ones too), K straddles the vector lengths, and
+# the large products take the direct path at any size (a narrow C wastes most of a packed tile).
+NARROW_SHAPES = [
+    (1, 1, 1), (5, 1, 17), (16, 1, 64), (17, 1, 33), (33, 2, 15), (8, 2, 16), (9, 3, 7),
+    (5, 3, 40), (21, 4, 9), (16, 5, 100), (7, 6, 31), (19, 9, 65), (128, 10, 64), (13, 10, 8),
+    (40, 12, 24), (30, 17, 23), (16, 18, 1), (25, 20, 50), (24, 26, 47), (11, 34, 70),
+    (256, 10, 512), (130, 41, 300), (300, 2, 260), (70, 58, 260),
+]
+
+
+@pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
+@pytest.mark.parametrize("shape", NARROW_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_narrow_outputs(isa, dtype, shape, trans):
+    """Strided operands and C (the dot tiles store element by element: nothing beside C may
+    change), alpha / beta, and beta = 0 over a NaN-filled C."""
+    M, N, K = shape
+    a_full, b_full = operands(M + 2, N + 3, K + 5, dtype, *trans)
+    a = a_full[: (K if trans[0] else M), : (M if trans[0] else K)]
+    b = b_full[: (N if trans[1] else K), : (K if trans[1] else N)]
+    big_c = RNG.standard_normal((M + 1, N + 4)).astype(dtype)
+    before = big_c.copy()
+    c = big_c[:M, :N]
+    expected = reference.gemm(a, b, c, *trans, alpha=-0.5, beta=1.5)
+    _cpu.gemm(a, b, c, trans[0], trans[1], -0.5, 1.5)
+    check(c, expected, dtype, K)
+    np.testing.assert_array_equal(big_c[:M, N:], before[:M, N:])
+    np.testing.assert_array_equal(big_c[M:], before[M:])
+    c = np.full((M, N), np.nan, dtype)
+    _cpu.gemm(a, b, c, trans[0], trans[1], 1.0, 0.0)
+    check(c, reference.gemm(a, b, c, *trans, alpha=1.0), dtype, K)
+
+
 # Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
 # ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide).
 @pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260), (64, 64, 64),
-                                   (80, 100, 70), (200, 20, 140)], ids=str)
+                                   (80, 100, 70), (200, 20, 140), (500, 10, 300), (300, 1, 900),
+                                   (100, 42, 500)], ids=str)
 @pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_one_and_two_threads_give_identical_bits(isa, dtype, shape, trans):
     M, N, K = shape

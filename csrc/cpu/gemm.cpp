@@ -3,10 +3,12 @@
 // csrc/cpu/gemm_kernels.h and that file).
 //
 // Two paths, chosen by shape only (never by the thread count):
-//  - direct, for small products (the layers of a small model: 32x64x64 and the like): no
-//    packing, the micro-kernel reads A in place through row/column strides (either transpose)
-//    and B rows in place; a transposed B is first copied to a K x N row-major scratch (K*N
-//    element moves against M*N*K multiply-adds).
+//  - direct, for small products (the layers of a small model: 32x64x64 and the like) and for a
+//    narrow C at any size (an output layer: 256x10x512): no packing, the micro-kernel reads A in
+//    place through row/column strides (either transpose) and B rows in place; a transposed B is
+//    first copied to K x NR panels (K*N element moves against M*N*K multiply-adds). The last one
+//    or two columns of a C that is not a whole number of half vectors wide are dot products
+//    (the dot tiles: A rows against B columns, vectorised along k).
 //  - packed, for everything else: for each NC-wide column block and KC-deep slice of B, pack the
 //    KC x NC block of B (NR-column micro-panels, in L2/L3), then for each MC x KC block of A pack
 //    it (MR-row micro-panels, in L2) and run the micro-kernel over its tiles; the KC x NR
@@ -139,6 +141,55 @@ inline void thread_grid(std::int64_t M, std::int64_t N, int MR, int NR, int thre
   if (best < 0) { *tm = M >= N ? threads : 1; *tn = threads / *tm; }
 }
 
+// Columns [nd, n1) of the block [n0, n1) that take the dot kernel: the last (n1 - n0) % dot_unit,
+// which would fill only part of the direct kernel's narrowest vector, when they are at most
+// dot_max and A runs along k (not transposed). The dot tiles pay a lane sum per element of C
+// (~3 instructions) and a copy of B's columns, so they win only for one or two such columns:
+// measured on Zen 4, one thread, float 128 x N x 64 (us, masked vector -> dots): N = 1 1.82 ->
+// 0.82, N = 2 1.80 -> 1.06, N = 9 2.62 -> 2.34, N = 10 2.6-3.0 -> 2.5, but N = 12 3.02 -> 4.12.
+// (A pair tile, 8 rows x 2 columns in one vector built by masked broadcasts, measured slower
+// still: its merges serialise.) n0 is a multiple of the direct tile's width (whole panels per
+// thread), so the split does not depend on the thread count.
+template <class T>
+std::int64_t dot_columns_begin(const GemmKernelsOf<T>& kern, bool trans_a, std::int64_t n0,
+                               std::int64_t n1) {
+  const int unit = kern.blocking.dot_unit;
+  if (trans_a || unit == 0) return n1;
+  const std::int64_t rest = (n1 - n0) % unit;
+  return rest <= kern.blocking.dot_max ? n1 - rest : n1;
+}
+
+// Rows [m0, m1) x columns [nd, n1) of C by the dot kernel (A not transposed). Its B^T rows are a
+// transposed B read in place, or the few columns of B copied out transposed (K * (n1 - nd)
+// moves against M * K * (n1 - nd) multiply-adds).
+template <class T>
+void gemm_dot_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0, std::int64_t m1,
+                    std::int64_t nd, std::int64_t n1, std::int64_t K, T alpha, const T* A,
+                    std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
+                    std::int64_t ldc) {
+  const T* bt = B + nd * ldb;
+  std::int64_t ldbt = ldb;
+  if (!trans_b) {
+    T* buf = tls_pack_b.get<T>((n1 - nd) * K);
+    for (std::int64_t k = 0; k < K; ++k) {
+      const T* bk = B + k * ldb + nd;
+      for (std::int64_t j = 0; j < n1 - nd; ++j) buf[j * K + k] = bk[j];
+    }
+    bt = buf;
+    ldbt = K;
+  }
+  // Column groups of up to 4 outside (their B^T rows stay in L1), row tiles inside.
+  for (std::int64_t j = nd; j < n1; j += 4) {
+    const int n = static_cast<int>(std::min<std::int64_t>(4, n1 - j));
+    const int rows = kern.blocking.dot_rows / n;
+    for (std::int64_t i = m0; i < m1; i += rows) {
+      const int m = static_cast<int>(std::min<std::int64_t>(rows, m1 - i));
+      kern.dot(K, A + i * lda, lda, bt + (j - nd) * ldbt, ldbt, C + i * ldc + j, ldc, m, n,
+               alpha, beta);
+    }
+  }
+}
+
 // Rows [m0, m1) x columns [n0, n1) of C on the calling thread, operands read in place.
 template <class T>
 void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::int64_t m0,
@@ -146,6 +197,10 @@ void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b,
                        const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
                        std::int64_t ldc) {
   const int MR = kern.blocking.dmr, NR = kern.blocking.dnr, PNR = kern.blocking.nr;
+  const std::int64_t nd = dot_columns_begin(kern, trans_a, n0, n1);
+  if (nd < n1) gemm_dot_block(kern, trans_b, m0, m1, nd, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  n1 = nd;
+  if (n0 >= n1) return;
   // A transposed B (stored N x K) is packed (in-register transposes) into K x PNR micro-panels
   // of the packed path, whose rows are PNR apart (PNR a multiple of NR): K*N moves against
   // M*N*K multiply-adds, and no large-stride reads in the kernel.
@@ -271,9 +326,16 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
 // instead of sizing a thread grid that nobody would fill.
 inline int available_threads() { return omp_in_parallel() ? 1 : max_threads(); }
 
-// The direct path wins while packing would cost a sizeable share of the multiply-adds.
-inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K) {
-  return M * N * K <= kDirectMaxMacs;
+// The direct path wins while packing would cost a sizeable share of the multiply-adds, and at
+// any size when C is narrow: the packed tile is NR columns wide, so N = 10 fills 10 of its 32
+// float columns and N = 40 two panels to 62%, while the direct kernel covers a narrow C with
+// whole, half and dot tiles. Below 80% of the packed lanes, direct measured 1.5-3x faster on
+// the Zen 4 dev machine, one thread: float 256x10x512 91 -> 31 us, 2048x10x256 352 -> 130,
+// 256x40x512 173 -> 102; double 256x10x512 142 -> 95 (transposed operands alike).
+inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K, int packed_nr) {
+  if (M * N * K <= kDirectMaxMacs) return true;
+  const std::int64_t padded = (N + packed_nr - 1) / packed_nr * packed_nr;
+  return N < 2 * packed_nr && 5 * N < 4 * padded;
 }
 
 // One product on at most `max_threads` threads.
@@ -286,15 +348,15 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  if (use_direct(M, N, K)) {
+  const GemmKernelsOf<T>& packed = packed_kernels_for<T>();
+  if (use_direct(M, N, K, packed.blocking.nr)) {
     const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
     gemm_direct(kernels_for<T>(), threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
                 beta, C, ldc);
     return;
   }
   const int threads = 2 * M * N * K < kParallelGemmFlops ? 1 : max_threads_;
-  gemm_packed(packed_kernels_for<T>(), threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
-              beta, C, ldc);
+  gemm_packed(packed, threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // Column panels [p0, p1) of a prepacked B: the direct micro-kernel over each K x NR panel (rows

@@ -4,7 +4,8 @@
 //
 // All matrices are row-major. A micro-kernel updates one tile of C, at most MR x NR:
 //     C[i][j] = alpha * sum_k A(i, k) * B(k, j) + beta * C[i][j]     for i < m, j < n
-// accumulating k = 0, 1, ..., K-1 in that order with fused multiply-adds, then scaling once.
+// `packed` and `direct` accumulate k = 0, 1, ..., K-1 in that order with fused multiply-adds,
+// then scale once (`dot` below splits the sum across vector lanes).
 // C is never read when beta == 0. Rows i >= m and columns j >= n of C are never touched.
 //
 // packed:  A is an MR-row micro-panel, A(i, k) = a[k * MR + i], zero-padded to MR rows;
@@ -15,6 +16,11 @@
 //          strides), B(k, j) = b[k * ldb + j] (unit stride along j). Reads only i < m, j < n, so
 //          it is safe at the end of an array. Used for small products, where packing costs more
 //          than it saves.
+// dot:     for narrow C: m rows x n <= 4 columns, each element a dot product of an A row and a
+//          row of Bt = B^T, both contiguous along k: A(i, k) = a[i * lda + k], B(k, j) =
+//          bt[j * ldbt + k]; m is at most dot_rows / n. Vectorised along k, so the order of the
+//          additions differs from `direct` (the sum is split across vector lanes); each element of
+//          C still comes out the same whichever call or thread computes it.
 // pack_a:  the mc x kc block of op(A) whose (0, 0) element is at `a` (A(i, k) = a[i * lda + k],
 //          or a[k * lda + i] when trans) into ceil(mc / MR) packed A micro-panels, panel p at
 //          dst + p * MR * kc, zero-padded to MR rows.
@@ -35,6 +41,9 @@ struct GemmBlocking {
   int mr, nr;      // packed micro-kernel tile
   int kc, mc, nc;  // cache blocks: KC x NR panel of B in L1, MC x KC block of A in L2, KC x NC in L3
   int dmr, dnr;    // direct micro-kernel tile
+  int dot_unit;    // the direct kernel's narrowest vector (elements; 0: no dot kernel)
+  int dot_max;     // the last N % dot_unit columns of C take the dot kernel when at most this many
+  int dot_rows;    // rows of a one-column dot tile; n columns take dot_rows / n
 };
 
 template <class T>
@@ -44,6 +53,8 @@ struct GemmKernelsOf {
                  int m, int n, T alpha, T beta);
   void (*direct)(std::int64_t K, const T* a, std::int64_t rsa, std::int64_t csa, const T* b,
                  std::int64_t ldb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
+  void (*dot)(std::int64_t K, const T* a, std::int64_t lda, const T* bt, std::int64_t ldbt, T* c,
+              std::int64_t ldc, int m, int n, T alpha, T beta);
   void (*pack_a)(bool trans, const T* a, std::int64_t lda, std::int64_t mc, std::int64_t kc,
                  T* dst);
   void (*pack_b)(bool trans, const T* b, std::int64_t ldb, std::int64_t kc, std::int64_t nc,
