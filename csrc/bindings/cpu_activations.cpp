@@ -57,7 +57,7 @@ void activation_forward_entry(py::handle x_obj, py::handle y_obj, int kind_code,
   rows_cols(x, &rows, &cols);
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(rows * cols >= kGilMinElements);
     activation_forward<T>(kind, x.ptr<T>(), y.ptr<T>(), rows, cols, static_cast<T>(alpha));
   });
 }
@@ -100,7 +100,7 @@ void activation_backward_entry(py::handle x_obj, py::handle y_obj, py::handle dy
     using T = decltype(zero);
     const T* xp = needs_x ? x.ptr<T>() : nullptr;
     const T* yp = needs_y ? y.ptr<T>() : nullptr;
-    py::gil_scoped_release nogil;
+    GilRelease nogil(rows * cols >= kGilMinElements);
     activation_backward<T>(kind, xp, yp, dy.ptr<T>(), dx.ptr<T>(), rows, cols,
                            static_cast<T>(alpha));
   });

@@ -43,7 +43,7 @@ void dense_forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   expect_disjoint(z, y, where, "z", "y");
   dispatch_float(x.dtype, [&](auto zero) {
     using T = decltype(zero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(N * F * U >= kGilMinMacs);
     dense_forward<T>(x.ptr<T>(), w.ptr<T>(), b.ptr<T>(), z.ptr<T>(), y.ptr<T>(), N, F, U, kind,
                      static_cast<T>(alpha));
   });
@@ -101,7 +101,7 @@ void dense_backward_entry(py::handle x_obj, py::handle w_obj, py::handle z_obj, 
   expect_disjoint(dw, db, where, "dw", "db");
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(N * F * U >= kGilMinMacs);
     dense_backward<T>(x.ptr<T>(), w.ptr<T>(), needs_z ? z.ptr<T>() : nullptr,
                       needs_y ? y.ptr<T>() : nullptr, dy.ptr<T>(), dx.ptr<T>(), dw.ptr<T>(),
                       db.ptr<T>(), linear ? nullptr : dz.ptr<T>(), N, F, U, kind,

@@ -60,7 +60,7 @@ void gemm_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bool trans
   const Operands o = product_operands("gemm", a_obj, b_obj, c_obj, trans_a, trans_b);
   dispatch_float(o.a.dtype, [&](auto zero) {
     using T = decltype(zero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(o.M * o.N * o.K >= kGilMinMacs);
     gemm<T>(trans_a, trans_b, o.M, o.N, o.K, static_cast<T>(alpha), o.a.ptr<T>(),
             o.a.row_stride(), o.b.ptr<T>(), o.b.row_stride(), static_cast<T>(beta),
             o.c.ptr<T>(), o.c.row_stride());
@@ -102,7 +102,7 @@ void gemm_batched_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
     using T = decltype(zero);
     const std::int64_t sa = a.dim(0) == 1 ? 0 : a.dim(1) * a.dim(2);
     const std::int64_t sb = b.dim(0) == 1 ? 0 : b.dim(1) * b.dim(2);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(batch * M * N * K >= kGilMinMacs);
     gemm_batched<T>(trans_a, trans_b, batch, M, N, K, static_cast<T>(alpha), a.ptr<T>(), a.dim(2),
                     sa, b.ptr<T>(), b.dim(2), sb, static_cast<T>(beta), c.ptr<T>(), N, M * N);
   });
@@ -115,7 +115,7 @@ void gemm_prepacked_entry(py::handle a_obj, py::handle b_obj, py::handle c_obj, 
   const Operands o = product_operands("gemm_prepacked", a_obj, b_obj, c_obj, false, trans_b);
   dispatch_float(o.a.dtype, [&](auto zero) {
     using T = decltype(zero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(o.M * o.N * o.K >= kGilMinMacs);
     PackedB<T> packed;
     gemm_pack_b<T>(trans_b, o.K, o.N, o.b.ptr<T>(), o.b.row_stride(), &packed);
     gemm_prepacked<T>(o.M, static_cast<T>(alpha), o.a.ptr<T>(), o.a.row_stride(), packed,

@@ -83,7 +83,7 @@ void pointwise_entry(const char* where, PointwiseLoss kind, py::handle y_pred, p
   const RowsView v = check_rows(where, y_pred, y_true, "y_true", loss, grad, false);
   dispatch_float(v.y_pred.dtype, [&](auto zero) {
     using T = decltype(zero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(v.R * v.C >= kGilMinElements);
     pointwise_loss<T>(kind, v.y_pred.ptr<T>(), v.target.ptr<T>(), v.R, v.C, param,
                       v.loss.ptr<T>(), v.grad.present() ? v.grad.ptr<T>() : nullptr);
   });
@@ -96,7 +96,7 @@ void categorical_crossentropy_entry(py::handle y_pred, py::handle y_true, py::ha
   const RowsView v = check_rows(where, y_pred, y_true, "y_true", loss, grad, false);
   dispatch_float(v.y_pred.dtype, [&](auto zero) {
     using T = decltype(zero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(v.R * v.C >= kGilMinElements);
     categorical_crossentropy<T>(v.y_pred.ptr<T>(), v.target.ptr<T>(), v.R, v.C, from_logits,
                                 label_smoothing, v.loss.ptr<T>(),
                                 v.grad.present() ? v.grad.ptr<T>() : nullptr);
@@ -112,7 +112,7 @@ void sparse_categorical_crossentropy_entry(py::handle y_pred, py::handle labels,
   // Validate every label before anything is written: a bad label leaves the outputs untouched.
   const std::int64_t bad = dispatch_index(v.target.dtype, [&](auto izero) {
     using I = decltype(izero);
-    py::gil_scoped_release nogil;
+    GilRelease nogil(v.R * v.C >= kGilMinElements);
     return find_invalid_label<I>(v.target.ptr<I>(), v.R, v.C, ignore.active, ignore.label);
   });
   if (bad >= 0) {
@@ -126,7 +126,7 @@ void sparse_categorical_crossentropy_entry(py::handle y_pred, py::handle labels,
     using T = decltype(zero);
     dispatch_index(v.target.dtype, [&](auto izero) {
       using I = decltype(izero);
-      py::gil_scoped_release nogil;
+      GilRelease nogil(v.R * v.C >= kGilMinElements);
       sparse_categorical_crossentropy<T, I>(v.y_pred.ptr<T>(), v.target.ptr<I>(), v.R, v.C,
                                             from_logits, ignore.active, ignore.label,
                                             v.loss.ptr<T>(),
@@ -150,7 +150,7 @@ template <void (*Fn)(const float*, const float*, std::int64_t, std::int64_t, flo
 void row_entry(const char* where, py::handle y_pred, py::handle y_true, py::handle loss,
                py::handle grad) {
   const RowsView v = check_rows(where, y_pred, y_true, "y_true", loss, grad, false);
-  py::gil_scoped_release nogil;
+  GilRelease nogil(v.R * v.C >= kGilMinElements);
   if (v.y_pred.dtype == DType::f64) {
     Fd(v.y_pred.ptr<double>(), v.target.ptr<double>(), v.R, v.C, v.loss.ptr<double>(),
        v.grad.present() ? v.grad.ptr<double>() : nullptr);

@@ -108,7 +108,10 @@ template <class Options>
 void run(const ParamLists& lists, const Options& o,
          void (*f32)(const ParamSlots<float>*, std::int64_t, const Options&),
          void (*f64)(const ParamSlots<double>*, std::int64_t, const Options&)) {
-  py::gil_scoped_release nogil;
+  std::int64_t elements = 0;
+  for (const auto& p : lists.f32) elements += p.n;
+  for (const auto& p : lists.f64) elements += p.n;
+  GilRelease nogil(elements >= kGilMinElements);
   if (!lists.f32.empty()) f32(lists.f32.data(), static_cast<std::int64_t>(lists.f32.size()), o);
   if (!lists.f64.empty()) f64(lists.f64.data(), static_cast<std::int64_t>(lists.f64.size()), o);
 }
