@@ -21,6 +21,10 @@
 //          bt[j * ldbt + k]; m is at most dot_rows / n. Vectorised along k, so the order of the
 //          additions differs from `direct` (the sum is split across vector lanes); each element of
 //          C still comes out the same whichever call or thread computes it.
+// col:     for a narrow C with A transposed: m rows x n <= 4 columns, A(i, k) = a[k * lda + i]
+//          (vectors along i, down the columns of C), B(k, j) = b[k * rsb + j * csb] (either
+//          transpose); m is at most col_rows(n) = (8, 4, 3, 2)[n - 1] vectors of rows. Each
+//          element is one FMA chain over k in order.
 // pack_a:  the mc x kc block of op(A) whose (0, 0) element is at `a` (A(i, k) = a[i * lda + k],
 //          or a[k * lda + i] when trans) into ceil(mc / MR) packed A micro-panels, panel p at
 //          dst + p * MR * kc, zero-padded to MR rows.
@@ -41,6 +45,7 @@ struct GemmBlocking {
   int mr, nr;      // packed micro-kernel tile
   int kc, mc, nc;  // cache blocks: KC x NR panel of B in L1, MC x KC block of A in L2, KC x NC in L3
   int dmr, dnr;    // direct micro-kernel tile
+  int lanes;       // elements per vector
   int dot_unit;    // the direct kernel's narrowest vector (elements; 0: no dot kernel)
   int dot_max;     // the last N % dot_unit columns of C take the dot kernel when at most this many
   int dot_rows;    // rows of a one-column dot tile; n columns take dot_rows / n
@@ -55,6 +60,8 @@ struct GemmKernelsOf {
                  std::int64_t ldb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
   void (*dot)(std::int64_t K, const T* a, std::int64_t lda, const T* bt, std::int64_t ldbt, T* c,
               std::int64_t ldc, int m, int n, T alpha, T beta);
+  void (*col)(std::int64_t K, const T* a, std::int64_t lda, const T* b, std::int64_t rsb,
+              std::int64_t csb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
   void (*pack_a)(bool trans, const T* a, std::int64_t lda, std::int64_t mc, std::int64_t kc,
                  T* dst);
   void (*pack_b)(bool trans, const T* b, std::int64_t ldb, std::int64_t kc, std::int64_t nc,
