@@ -35,6 +35,13 @@ SHAPES = [(n, n, n, False, False, "") for n in SQUARES] + [
     (1024, 1024, 1024, True, False, ""),
     (1024, 1024, 1024, False, True, ""),
     (1024, 1024, 1024, True, True, ""),
+    # Narrow C: output layers of 1 and 10 units, forward and both gradients.
+    (128, 1, 64, False, False, "dense fwd, 1 unit"),
+    (512, 1, 256, True, False, "dense dW, 1 unit"),
+    (256, 10, 512, False, False, "dense fwd"),
+    (2048, 10, 256, False, False, "dense fwd"),
+    (784, 10, 128, True, False, "dense dW=x^T dy"),
+    (128, 784, 10, False, True, "dense dx=dy W^T"),
 ]
 
 

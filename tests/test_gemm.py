@@ -165,6 +165,31 @@ def test_narrow_outputs(isa, dtype, shape, trans):
     check(c, reference.gemm(a, b, c, *trans, alpha=1.0), dtype, K)
 
 
+# Rows of A a multiple of 4 KiB apart (1024 floats, 512 doubles) alias in the L1 cache: the direct
+# kernels then read a padded copy of each row tile (the same sums, in the same order).
+@pytest.mark.parametrize("shape", [(40, 10, 1024), (33, 26, 100), (70, 8, 64), (17, 3, 512),
+                                   (300, 40, 1000)], ids=str)
+@pytest.mark.parametrize("trans_b", [False, True], ids=["n", "t"])
+def test_rows_of_a_4k_apart(isa, dtype, shape, trans_b):
+    M, N, K = shape
+    row = 4096 // np.dtype(dtype).itemsize
+    a_full = RNG.standard_normal((M, -(-K // row) * row)).astype(dtype)
+    a = a_full[:, :K]
+    assert a.strides[0] % 4096 == 0
+    b = RNG.standard_normal((N, K) if trans_b else (K, N)).astype(dtype)
+    c = RNG.standard_normal((M, N)).astype(dtype)
+    expected = reference.gemm(a, b, c, False, trans_b, alpha=0.5, beta=2.0)
+    _cpu.gemm(a, b, c, False, trans_b, 0.5, 2.0)
+    check(c, expected, dtype, K)
+    # The copy does not change a single bit: the same product from a contiguous A.
+    c1, c2 = np.empty((M, N), dtype), np.empty((M, N), dtype)
+    _cpu.gemm(a, b, c1, False, trans_b)
+    a_padded = np.empty((M, K + 8), dtype)[:, :K]
+    a_padded[...] = a
+    _cpu.gemm(a_padded, b, c2, False, trans_b)
+    np.testing.assert_array_equal(c1, c2)
+
+
 # Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
 # ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide).
 @pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260), (64, 64, 64),

@@ -19,8 +19,8 @@
 //
 // Cache blocking (KC, MC, NC) for the dev machine (Intel Xeon, AVX-512, 48 KiB L1d, 2 MiB L2 per
 // core, large shared L3), checked with bench/gemm.py; the reasoning is at each table. Blocking
-// {mr, nr, kc, mc, nc, dmr, dnr, lanes, dot_unit, dot_max, dot_rows} is exported with the kernels so that
-// the driver stays generic.
+// {mr, nr, kc, mc, nc, dmr, dnr, lanes, dot_unit, dot_max, dot_rows} is exported with the kernels
+// so that the driver stays generic.
 #include "cpu/simd/simd.h"
 
 
