@@ -42,6 +42,7 @@ SHAPES = [(n, n, n, False, False, "") for n in SQUARES] + [
     (2048, 10, 256, False, False, "dense fwd"),
     (784, 10, 128, True, False, "dense dW=x^T dy"),
     (128, 784, 10, False, True, "dense dx=dy W^T"),
+    (256, 10, 1024, False, False, "dense fwd, rows 4 KiB apart"),
 ]
 
 
