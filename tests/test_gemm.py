@@ -114,6 +114,13 @@ def test_empty_outputs(dtype, shape):
 @pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_leading_dimensions(isa, dtype, shape, trans):
     """Column slices of wider arrays: lda, ldb, ldc larger than the row length."""
+    a, _ = check_sliced_product(shape, dtype, trans, alpha=1.25, beta=0.5)
+    assert not a.flags.c_contiguous
+
+
+def check_sliced_product(shape, dtype, trans, alpha, beta):
+    """op(a) @ op(b) with a, b and c column slices of wider arrays (lda, ldb, ldc larger than the
+    row length): the result, and nothing outside c's slice touched. Returns (a, b)."""
     M, N, K = shape
     a_full, b_full = operands(M + 3, N + 5, K + 7, dtype, *trans)
     a = a_full[: (K if trans[0] else M), : (M if trans[0] else K)]
@@ -121,13 +128,12 @@ def test_leading_dimensions(isa, dtype, shape, trans):
     big_c = RNG.standard_normal((M + 2, N + 9)).astype(dtype)
     before = big_c.copy()
     c = big_c[:M, :N]
-    assert not c.flags.c_contiguous and not a.flags.c_contiguous
-    expected = reference.gemm(a, b, c, *trans, alpha=1.25, beta=0.5)
-    _cpu.gemm(a, b, c, trans[0], trans[1], 1.25, 0.5)
+    expected = reference.gemm(a, b, c, *trans, alpha=alpha, beta=beta)
+    _cpu.gemm(a, b, c, trans[0], trans[1], alpha, beta)
     check(c, expected, dtype, K)
-    # Nothing outside the slice was touched.
     np.testing.assert_array_equal(big_c[:M, N:], before[:M, N:])
     np.testing.assert_array_equal(big_c[M:], before[M:])
+    return a, b
 
 
 # Narrow C (output layers: 1, 2, 10 columns...), where the direct kernel takes a half vector for
@@ -149,17 +155,7 @@ def test_narrow_outputs(isa, dtype, shape, trans):
     """Strided operands and C (the dot tiles store element by element: nothing beside C may
     change), alpha / beta, and beta = 0 over a NaN-filled C."""
     M, N, K = shape
-    a_full, b_full = operands(M + 2, N + 3, K + 5, dtype, *trans)
-    a = a_full[: (K if trans[0] else M), : (M if trans[0] else K)]
-    b = b_full[: (N if trans[1] else K), : (K if trans[1] else N)]
-    big_c = RNG.standard_normal((M + 1, N + 4)).astype(dtype)
-    before = big_c.copy()
-    c = big_c[:M, :N]
-    expected = reference.gemm(a, b, c, *trans, alpha=-0.5, beta=1.5)
-    _cpu.gemm(a, b, c, trans[0], trans[1], -0.5, 1.5)
-    check(c, expected, dtype, K)
-    np.testing.assert_array_equal(big_c[:M, N:], before[:M, N:])
-    np.testing.assert_array_equal(big_c[M:], before[M:])
+    a, b = check_sliced_product(shape, dtype, trans, alpha=-0.5, beta=1.5)
     c = np.full((M, N), np.nan, dtype)
     _cpu.gemm(a, b, c, trans[0], trans[1], 1.0, 0.0)
     check(c, reference.gemm(a, b, c, *trans, alpha=1.0), dtype, K)

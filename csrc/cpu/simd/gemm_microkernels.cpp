@@ -164,35 +164,7 @@ static inline __attribute__((always_inline)) __m512d gemm_reduce8_pd(const __m51
 #define GTRANS4 GTRANS_F32_4
 #endif
 #include "cpu/simd/gemm_ukernel.inc"
-#undef GTRANS8
-#undef GTRANS4
-#undef GT
-#undef GV
-#undef GL
-#undef GMASK
-#undef GMASK_N
-#undef GLOAD
-#undef GLOADM
-#undef GSTORE
-#undef GSTOREM
-#undef GSET1
-#undef GZERO
-#undef GFMA
-#undef GMUL
-#undef GREDUCE
-#undef GHL
-#undef GVH
-#undef GMASKH
-#undef GMASKH_N
-#undef GLOADH
-#undef GLOADHM
-#undef GSTOREH
-#undef GSTOREHM
-#undef GZEROH
-#undef GFMAH
-#undef GMULH
-#undef GSET1H
-#undef GNAME
+#include "cpu/simd/gemm_ukernel_undef.inc"
 
 #define GT double
 #define GV __m512d
@@ -333,35 +305,7 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 #define GTRANS4 GTRANS_F32_4
 #endif
 #include "cpu/simd/gemm_ukernel.inc"
-#undef GTRANS8
-#undef GTRANS4
-#undef GT
-#undef GV
-#undef GL
-#undef GMASK
-#undef GMASK_N
-#undef GLOAD
-#undef GLOADM
-#undef GSTORE
-#undef GSTOREM
-#undef GSET1
-#undef GZERO
-#undef GFMA
-#undef GMUL
-#undef GREDUCE
-#undef GHL
-#undef GVH
-#undef GMASKH
-#undef GMASKH_N
-#undef GLOADH
-#undef GLOADHM
-#undef GSTOREH
-#undef GSTOREHM
-#undef GZEROH
-#undef GFMAH
-#undef GMULH
-#undef GSET1H
-#undef GNAME
+#include "cpu/simd/gemm_ukernel_undef.inc"
 
 #define GT double
 #define GV __m256d
