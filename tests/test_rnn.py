@@ -249,6 +249,24 @@ def test_kernel_checks_arguments():
                                          np.empty((2, 0, 2), np.float32))
 
 
+def per_thread_count(op, args, **kw):
+    """[output, gradient of sum(output^2) for each argument] of op(*args, **kw) on 1, 2 and 3
+    threads."""
+    before = _cpu.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            _cpu.set_num_threads(n)
+            vs = [L.Variable(v) for v in args.values()]
+            with L.GradientTape() as tape:
+                out = op(*vs, **kw)[0]
+                loss = ops.sum(ops.multiply(out, out))
+            results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
+    finally:
+        _cpu.set_num_threads(before)
+    return results
+
+
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("dropout_elu", [False, True])
 def test_thread_counts_and_row_blocks_agree(cell, dropout_elu):
@@ -258,19 +276,8 @@ def test_thread_counts_and_row_blocks_agree(cell, dropout_elu):
     if dropout_elu:  # the per-gate recurrent products and the generic activation path
         kw = {"activation": "elu",
               "recurrent_mask": (rng.random((9, 33 * CELLS[cell][0])) > 0.4) / 0.6}
-    before = _cpu.get_num_threads()
-    results = []
-    try:
-        for n in (1, 2, 3):
-            _cpu.set_num_threads(n)
-            vs = [L.Variable(v) for v in args.values()]
-            with L.GradientTape() as tape:
-                out = CELLS[cell][1](*vs, mask=mask, return_sequences=True, **CELLS[cell][3],
-                                     **kw)[0]
-                loss = ops.sum(ops.multiply(out, out))
-            results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
-    finally:
-        _cpu.set_num_threads(before)
+    results = per_thread_count(CELLS[cell][1], args, mask=mask, return_sequences=True,
+                               **CELLS[cell][3], **kw)
     got, want = run_both(cell, args, mask, False, True, **kw)
     np.testing.assert_allclose(results[0][0], want[0], rtol=1e-11, atol=1e-12)
     for other in results[1:]:
@@ -287,19 +294,8 @@ def test_column_split_matches_one_thread_bitwise(dtype, cell, U, go_backwards):
     thread's bits."""
     args, mask = make_case(cell, 3, 4, 5, U, dtype, masked=True)
     _, op, _, extra, _ = CELLS[cell]
-    before = _cpu.get_num_threads()
-    results = []
-    try:
-        for n in (1, 2, 3):
-            _cpu.set_num_threads(n)
-            vs = [L.Variable(v) for v in args.values()]
-            with L.GradientTape() as tape:
-                out = op(*vs, mask=mask, return_sequences=True, go_backwards=go_backwards,
-                         **extra)[0]
-                loss = ops.sum(ops.multiply(out, out))
-            results.append([out.data] + [g.data for g in tape.gradient(loss, vs)])
-    finally:
-        _cpu.set_num_threads(before)
+    results = per_thread_count(op, args, mask=mask, return_sequences=True,
+                               go_backwards=go_backwards, **extra)
     for other in results[1:]:
         for a, b in zip(other, results[0]):
             np.testing.assert_array_equal(a, b)
