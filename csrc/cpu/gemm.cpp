@@ -274,7 +274,6 @@ void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b,
 // to 4 units) takes the column tiles: vectors down the columns of C, where the direct kernel's
 // rows of C would fill 1 to 4 lanes of a vector. Float 512x1x256, one thread: 32 -> 6.2 us.
 constexpr std::int64_t kColMaxN = 4;
-constexpr int kColVectors[kColMaxN] = {8, 4, 3, 2};  // vectors of rows per tile (the kernel's)
 
 // Rows [m0, m1) (all N <= kColMaxN columns) by the column tiles.
 template <class T>
@@ -282,7 +281,7 @@ void gemm_col_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0,
                     std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
                     const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const std::int64_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
-  const std::int64_t rows = kColVectors[N - 1] * kern.blocking.lanes;
+  const std::int64_t rows = kGemmColVectors[N - 1] * kern.blocking.lanes;
   for (std::int64_t i = m0; i < m1; i += rows) {
     const int m = static_cast<int>(std::min(rows, m1 - i));
     kern.col(K, A + i, lda, B, rsb, csb, C + i * ldc, ldc, m, static_cast<int>(N), alpha, beta);

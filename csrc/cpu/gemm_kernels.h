@@ -23,8 +23,8 @@
 //          C still comes out the same whichever call or thread computes it.
 // col:     for a narrow C with A transposed: m rows x n <= 4 columns, A(i, k) = a[k * lda + i]
 //          (vectors along i, down the columns of C), B(k, j) = b[k * rsb + j * csb] (either
-//          transpose); m is at most col_rows(n) = (8, 4, 3, 2)[n - 1] vectors of rows. Each
-//          element is one FMA chain over k in order.
+//          transpose); m is at most kGemmColVectors[n - 1] vectors of rows. Each element is one
+//          FMA chain over k in order.
 // pack_a:  the mc x kc block of op(A) whose (0, 0) element is at `a` (A(i, k) = a[i * lda + k],
 //          or a[k * lda + i] when trans) into ceil(mc / MR) packed A micro-panels, panel p at
 //          dst + p * MR * kc, zero-padded to MR rows.
@@ -39,6 +39,10 @@
 #include "common/isa.h"
 
 namespace lamina {
+
+// Vectors of rows in a column tile of n = 1..4 columns (kernel and driver): 8 or 9 accumulators,
+// enough to cover the FMA latency.
+constexpr int kGemmColVectors[4] = {8, 4, 3, 2};
 
 // Register and cache blocking for one element type on one ISA (see the ISA file for why).
 struct GemmBlocking {
