@@ -4,11 +4,12 @@
 //
 // Two paths, chosen by shape only (never by the thread count):
 //  - direct, for small products (the layers of a small model: 32x64x64 and the like) and for a
-//    narrow C at any size (an output layer: 256x10x512): no packing, the micro-kernel reads A in
-//    place through row/column strides (either transpose) and B rows in place; a transposed B is
-//    first copied to K x NR panels (K*N element moves against M*N*K multiply-adds). The last one
-//    or two columns of a C that is not a whole number of half vectors wide are dot products
-//    (the dot tiles: A rows against B columns, vectorised along k).
+//    narrow C at any size (an output layer: 256x10x512; a tall C of up to 64 float columns):
+//    no packing, the micro-kernel reads A in place through row/column strides (either
+//    transpose) and B rows in place; a transposed B is first copied to K x NR panels (K*N
+//    element moves against M*N*K multiply-adds). The last one or two columns of a C that is not
+//    a whole number of half vectors wide are dot products (the dot tiles: A rows against B
+//    columns, vectorised along k).
 //  - packed, for everything else: for each NC-wide column block and KC-deep slice of B, pack the
 //    KC x NC block of B (NR-column micro-panels, in L2/L3), then for each MC x KC block of A pack
 //    it (MR-row micro-panels, in L2) and run the micro-kernel over its tiles; the KC x NR
@@ -53,6 +54,26 @@ constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
 // (67-70 -> 101-110 us per step), while with this threshold it is unchanged (69-71 us). A busy
 // second core still turns any fork/join into a wait for a scheduler slice.
 constexpr std::int64_t kParallelDirectFlops = 500000;
+// A C of at most this many direct column panels (64 floats, 32 doubles) takes the direct path at
+// any size, its row tiles outside (direct_rows): packing A would cost more than it saves, since
+// each packed element of A serves only N / lanes FMAs (4 at N = 64 floats), and a tall A (a 1x1
+// convolution, a Dense layer of 32-64 units at a large batch) comes from memory. Zen 4, float,
+// packed -> direct (GFLOP/s, best of 3 alternated processes): one thread 25088x64x288 74 -> 93,
+// 6272x64x576 75 -> 102, 4096x32x256 93 -> 113, 4096x64x256 102 -> 113; two threads (rows
+// split, below) 134 -> 176, 159 -> 205, 189 -> 222, 202 -> 218; double 25088x32x144 (already
+// direct, now row tiles outside) 24 -> 36 one thread, 51 -> 63 two. Only while B (K x N) fits
+// in kDirectTallMaxBBytes, a share of L2, since every row tile reads all of it: with a deep K
+// (a weight gradient x^T dy over a large batch, 288x64x25088 A^T) B came from memory per tile,
+// at half the packed path's rate. Or when C has at most kDirectFewRowTiles row tiles, which
+// read B once or twice where the packed path would copy all of it for a few rows: A^T
+// 9x32x21632 (a first convolution's kernel gradient) 53 -> 62 GFLOP/s, 16x64x21632 88 -> 113,
+// 32x64x25088 86-92 -> 103-107.
+constexpr int kDirectRowOuterPanels = 2;
+constexpr std::int64_t kDirectTallMaxBBytes = 256 << 10;
+constexpr std::int64_t kDirectFewRowTiles = 2;
+// The direct path on several threads splits the rows of C when there are at least this many
+// row tiles per thread (a tall C: each thread then reads only its rows of A), else the columns.
+constexpr std::int64_t kDirectRowSplitTiles = 8;
 // Packed path: at most this many rows of C per thread read a non-transposed B in place.
 constexpr std::int64_t kInPlaceBMaxRows = 96;
 
@@ -206,8 +227,11 @@ DirectB<T> prepare_direct_b(const GemmKernelsOf<T>& kern, bool trans_a, bool tra
 }
 
 // Rows [m0, m1) of C over the columns of `b`, A(i, k) = A[i * rsa + k * csa]: the dot tiles for
-// the dot columns (A not transposed, csa == 1), then the direct kernel, column panels outside
-// and row tiles inside (the K x NR panel of B stays in L1 across them).
+// the dot columns (A not transposed, csa == 1), then the direct kernel. Over at most
+// kDirectRowOuterPanels column panels the row tiles run outside (a tile's rows of A, read in
+// place, are still in L1 for its second panel, and B's few columns stay in L2): a tall A is read
+// from memory once. Wider, the column panels run outside and the row tiles inside (the K x NR
+// panel of B stays in L1 across them).
 template <class T>
 void direct_rows(const GemmKernelsOf<T>& kern, const DirectB<T>& b, std::int64_t m0,
                  std::int64_t m1, std::int64_t K, T alpha, const T* A, std::int64_t rsa,
@@ -223,14 +247,21 @@ void direct_rows(const GemmKernelsOf<T>& kern, const DirectB<T>& b, std::int64_t
     }
   }
   const int MR = kern.blocking.dmr, NR = kern.blocking.dnr, PNR = kern.blocking.nr;
-  for (std::int64_t j = b.n0; j < b.nd; j += NR) {
+  auto tile = [&](std::int64_t i, std::int64_t j) {
+    const int m = static_cast<int>(std::min<std::int64_t>(MR, m1 - i));
     const int n = static_cast<int>(std::min<std::int64_t>(NR, b.nd - j));
     const std::int64_t jj = j - b.n0;
     const T* bj = b.panels ? b.panels + (jj / PNR) * PNR * K + jj % PNR : B + j;
     const std::int64_t ldbj = b.panels ? PNR : ldb;
+    kern.direct(K, A + i * rsa, rsa, csa, bj, ldbj, C + i * ldc + j, ldc, m, n, alpha, beta);
+  };
+  if (b.nd - b.n0 <= kDirectRowOuterPanels * NR) {
     for (std::int64_t i = m0; i < m1; i += MR) {
-      const int m = static_cast<int>(std::min<std::int64_t>(MR, m1 - i));
-      kern.direct(K, A + i * rsa, rsa, csa, bj, ldbj, C + i * ldc + j, ldc, m, n, alpha, beta);
+      for (std::int64_t j = b.n0; j < b.nd; j += NR) tile(i, j);
+    }
+  } else {
+    for (std::int64_t j = b.n0; j < b.nd; j += NR) {
+      for (std::int64_t i = m0; i < m1; i += MR) tile(i, j);
     }
   }
 }
@@ -316,7 +347,9 @@ void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
   }
   const int MR = kern.blocking.dmr, NR = kern.blocking.dnr;
   const std::int64_t col_panels = (N + NR - 1) / NR, row_tiles = (M + MR - 1) / MR;
-  const bool split_cols = col_panels >= threads || col_panels >= row_tiles;
+  const bool split_cols =
+      (col_panels >= threads && row_tiles < kDirectRowSplitTiles * threads) ||
+      col_panels >= row_tiles;
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -411,9 +444,16 @@ inline int available_threads() { return omp_in_parallel() ? 1 : max_threads(); }
 // float columns and N = 40 two panels to 62%, while the direct kernel covers a narrow C with
 // whole, half and dot tiles. Below 80% of the packed lanes, direct measured 1.5-3x faster on
 // the Zen 4 dev machine, one thread: float 256x10x512 91 -> 31 us, 2048x10x256 352 -> 130,
-// 256x40x512 173 -> 102; double 256x10x512 142 -> 95 (transposed operands alike).
-inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K, int packed_nr) {
+// 256x40x512 173 -> 102; double 256x10x512 142 -> 95 (transposed operands alike). And a C of at
+// most two direct panels (kDirectRowOuterPanels) goes direct whatever its lanes fill, while B
+// stays in L2.
+inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K, int packed_nr,
+                       const GemmBlocking& direct, std::int64_t elem_bytes) {
   if (M * N * K <= kDirectMaxMacs) return true;
+  if (N <= kDirectRowOuterPanels * direct.dnr &&
+      (K * N * elem_bytes <= kDirectTallMaxBBytes || M <= kDirectFewRowTiles * direct.dmr)) {
+    return true;
+  }
   const std::int64_t padded = (N + packed_nr - 1) / packed_nr * packed_nr;
   return N < 2 * packed_nr && 5 * N < 4 * padded;
 }
@@ -429,7 +469,7 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
     return;
   }
   const GemmKernelsOf<T>& packed = packed_kernels_for<T>();
-  if (use_direct(M, N, K, packed.blocking.nr)) {
+  if (use_direct(M, N, K, packed.blocking.nr, kernels_for<T>().blocking, sizeof(T))) {
     const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
     gemm_direct(kernels_for<T>(), threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
                 beta, C, ldc);
