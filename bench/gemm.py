@@ -43,6 +43,11 @@ SHAPES = [(n, n, n, False, False, "") for n in SQUARES] + [
     (784, 10, 128, True, False, "dense dW=x^T dy"),
     (128, 784, 10, False, True, "dense dx=dy W^T"),
     (256, 10, 1024, False, False, "dense fwd, rows 4 KiB apart"),
+    # Tall C of few columns: a 1x1 convolution or a Dense(32-64) at a large batch, and the kernel
+    # gradient of a first convolution (few rows, a deep K).
+    (6272, 64, 576, False, False, "tall, 1x1 conv fwd"),
+    (4096, 32, 256, False, False, "tall, dense fwd"),
+    (16, 64, 21632, True, False, "conv dW=x^T dy"),
 ]
 
 
