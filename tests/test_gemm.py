@@ -165,9 +165,10 @@ def test_narrow_outputs(isa, dtype, shape, trans):
 
 
 # Rows of A a multiple of 4 KiB apart (1024 floats, 512 doubles) alias in the L1 cache: the direct
-# kernels then read a padded copy of each row tile (the same sums, in the same order).
+# kernels then read a padded copy of each row tile, and the packed path (130x100x1024) packs A in
+# a pass of its own where its tiles would pack it on the way (the same sums, in the same order).
 @pytest.mark.parametrize("shape", [(40, 10, 1024), (33, 26, 100), (70, 8, 64), (17, 3, 512),
-                                   (300, 40, 1000)], ids=str)
+                                   (300, 40, 1000), (130, 100, 1024)], ids=str)
 @pytest.mark.parametrize("trans_b", [False, True], ids=["n", "t"])
 def test_rows_of_a_4k_apart(isa, dtype, shape, trans_b):
     M, N, K = shape

@@ -14,7 +14,9 @@
 //    KC x NC block of B (NR-column micro-panels, in L2/L3), then for each MC x KC block of A pack
 //    it (MR-row micro-panels, in L2) and run the micro-kernel over its tiles; the KC x NR
 //    micro-panel of B stays in L1 across the MR tiles. Packing is per-ISA code (in-register
-//    transposes for A and for a transposed B), next to the micro-kernels.
+//    transposes for A and for a transposed B), next to the micro-kernels. Where the ISA's table
+//    has a packed_first tile (the wide double tile), the first column panel's tiles pack A's
+//    panels on the way, reading A in place, instead of a packing pass of its own.
 //
 // Threads: one OpenMP region per call, entered only above kParallelGemmFlops. The threads form a
 // tm x tn grid over tiles of C (rows split in whole MR tiles, columns in whole NR micro-panels)
@@ -366,6 +368,13 @@ void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
   }
 }
 
+// Whether the packed path packs A in a pass of its own even where the tile could pack it on the
+// way (packed_first): rows a multiple of 4 KiB apart put all of a tile's rows in one L1 set (see
+// rows_alias), where reading them in place would miss on every k.
+inline bool packs_apart(bool trans_a, std::int64_t row_bytes) {
+  return !trans_a && row_bytes % 4096 == 0;
+}
+
 template <class T>
 void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
                  std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
@@ -407,8 +416,10 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
         }
         for (std::int64_t ic = m0; ic < m1; ic += MC) {
           const std::int64_t mc = std::min(MC, m1 - ic);
-          kern.pack_a(trans_a, trans_a ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc,
-                      packed_a);
+          const T* a_block = trans_a ? A + pc * lda + ic : A + ic * lda + pc;
+          const bool fuse =
+              kern.packed_first && !packs_apart(trans_a, lda * static_cast<std::int64_t>(sizeof(T)));
+          if (!fuse) kern.pack_a(trans_a, a_block, lda, mc, kc, packed_a);
           for (std::int64_t jr = 0; jr < nc; jr += NR) {
             const int n = static_cast<int>(std::min<std::int64_t>(NR, nc - jr));
             const bool here = jr < full;
@@ -417,8 +428,14 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
             T* cj = C + ic * ldc + jc + jr;
             for (std::int64_t ir = 0; ir < mc; ir += MR) {
               const int m = static_cast<int>(std::min<std::int64_t>(MR, mc - ir));
-              kern.packed(kc, packed_a + ir * kc, bp, ldbp, cj + ir * ldc, ldc, m, n, alpha,
-                          beta_k);
+              if (fuse && jr == 0) {
+                kern.packed_first(kc, trans_a ? a_block + ir : a_block + ir * lda,
+                                  trans_a ? 1 : lda, trans_a ? lda : 1, packed_a + ir * kc, bp,
+                                  ldbp, cj + ir * ldc, ldc, m, n, alpha, beta_k);
+              } else {
+                kern.packed(kc, packed_a + ir * kc, bp, ldbp, cj + ir * ldc, ldc, m, n, alpha,
+                            beta_k);
+              }
             }
           }
         }

@@ -12,6 +12,11 @@
 //          B(k, j) = b[k * ldb + j] for all NR columns (whole vectors are loaded): a packed
 //          micro-panel (ldb = NR, zero-padded) or, for a product of few rows, B read in place
 //          (ldb its leading dimension, only where all NR columns exist).
+// packed_first: `packed` for the first tile of a row panel, with A read in place (A(i, k) =
+//          a[i * rsa + k * csa], rows i < m only) and packed on the way: ap[k * MR + i] receives
+//          A(i, k) for the tiles that follow (rows m..MR-1 of ap hold copies of row m - 1, read
+//          only by tiles of the same m). Same sums in the same order as pack_a + packed. Null
+//          where it does not pay (the driver then runs pack_a first).
 // direct:  operands read in place: A(i, k) = a[i * rsa + k * csa] (both transposes through the
 //          strides), B(k, j) = b[k * ldb + j] (unit stride along j). Reads only i < m, j < n, so
 //          it is safe at the end of an array. Used for small products, where packing costs more
@@ -60,6 +65,9 @@ struct GemmKernelsOf {
   GemmBlocking blocking;
   void (*packed)(std::int64_t K, const T* a, const T* b, std::int64_t ldb, T* c, std::int64_t ldc,
                  int m, int n, T alpha, T beta);
+  void (*packed_first)(std::int64_t K, const T* a, std::int64_t rsa, std::int64_t csa, T* ap,
+                       const T* b, std::int64_t ldb, T* c, std::int64_t ldc, int m, int n,
+                       T alpha, T beta);
   void (*direct)(std::int64_t K, const T* a, std::int64_t rsa, std::int64_t csa, const T* b,
                  std::int64_t ldb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
   void (*dot)(std::int64_t K, const T* a, std::int64_t lda, const T* bt, std::int64_t ldbt, T* c,

@@ -142,6 +142,7 @@ static inline __attribute__((always_inline)) __m512d gemm_reduce8_pd(const __m51
 #define GSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define GSTOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define GSET1(x) _mm512_set1_ps(x)
+#define GSTORE1(p, v) _mm_store_ss((p), _mm512_castps512_ps128(v))
 #define GZERO() _mm512_setzero_ps()
 #define GFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define GMUL(a, b) _mm512_mul_ps((a), (b))
@@ -176,6 +177,7 @@ static inline __attribute__((always_inline)) __m512d gemm_reduce8_pd(const __m51
 #define GSTORE(p, v) _mm512_storeu_pd((p), (v))
 #define GSTOREM(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
 #define GSET1(x) _mm512_set1_pd(x)
+#define GSTORE1(p, v) _mm_store_sd((p), _mm512_castpd512_pd128(v))
 #define GZERO() _mm512_setzero_pd()
 #define GFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define GMUL(a, b) _mm512_mul_pd((a), (b))
@@ -229,8 +231,16 @@ static inline __attribute__((always_inline)) __m512d gemm_reduce8_pd(const __m51
 // Only the packed path uses it: the small products keep the standard direct kernel (the 8 x 24
 // direct tile measured 10-30% slower at 64^3 and on 128x10x64).
 #define GEMM_BLOCKING_F64_WIDE {8, 24, 256, 384, 2040, 16, 16, 8, 4, 2, GDOT_ROWS}
-#define GEMM_F64_WIDE \
-  {GEMM_BLOCKING_F64_WIDE, packed_f64w, direct_f64, dot_f64, col_f64, pack_a_f64w, pack_b_f64w}
+// The wide tile packs A inside its first column panel's tiles (packed_first): 8 rows cost 8
+// stores (and 8 loads) per 24 FMAs there, and skipping the packing pass, whose reads of A wait
+// on memory, pays. Zen 4, GFLOP/s, best of alternated processes, one thread: 4096x256x256 50.9
+// -> 52.6, 6272x64x576 37.4 -> 41.4, 25088x128x288 41.3 -> 43.5, 1024x1000x1000 52.0 -> 53.6;
+// two threads 93 -> 98, 60 -> 79, 77 -> 81, 94 -> 99. The 12 x 32 float tile pays 12 per 24
+// FMAs and measured 2-9% slower with it (256^3, 4096x256x256), so it packs A apart, as does the
+// 12 x 16 double tile (the same ratio; Intel CPUs, not measured with it).
+#define GEMM_F64_WIDE                                                                       \
+  {GEMM_BLOCKING_F64_WIDE, packed_f64w, packed_first_f64w, direct_f64, dot_f64, col_f64, \
+   pack_a_f64w, pack_b_f64w}
 
 #elif defined(__AVX2__)
 
@@ -283,6 +293,7 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 #define GSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define GSTOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define GSET1(x) _mm256_set1_ps(x)
+#define GSTORE1(p, v) _mm_store_ss((p), _mm256_castps256_ps128(v))
 #define GZERO() _mm256_setzero_ps()
 #define GFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define GMUL(a, b) _mm256_mul_ps((a), (b))
@@ -317,6 +328,7 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 #define GSTORE(p, v) _mm256_storeu_pd((p), (v))
 #define GSTOREM(p, m, v) _mm256_maskstore_pd((p), (m), (v))
 #define GSET1(x) _mm256_set1_pd(x)
+#define GSTORE1(p, v) _mm_store_sd((p), _mm256_castpd256_pd128(v))
 #define GZERO() _mm256_setzero_pd()
 #define GFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define GMUL(a, b) _mm256_mul_pd((a), (b))
@@ -364,6 +376,7 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 #define GSTORE(p, v) (*(p) = (v))
 #define GSTOREM(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
 #define GSET1(x) (x)
+#define GSTORE1(p, v) (*(p) = (v))
 #define GZERO() 0.0f
 #define GFMA(a, b, c) ((a) * (b) + (c))
 #define GMUL(a, b) ((a) * (b))
@@ -412,13 +425,16 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 #endif
 
 #ifndef GEMM_F64_WIDE  // no wide double tile on this ISA: the standard one serves both
-#define GEMM_F64_WIDE \
-  {GEMM_BLOCKING_F64, packed_f64, direct_f64, dot_f64, col_f64, pack_a_f64, pack_b_f64}
+#define GEMM_F64_WIDE                                                                 \
+  {GEMM_BLOCKING_F64, packed_f64, nullptr, direct_f64, dot_f64, col_f64, pack_a_f64, \
+   pack_b_f64}
 #endif
 
 extern const GemmKernels gemm_kernels = {
-    {GEMM_BLOCKING_F32, packed_f32, direct_f32, dot_f32, col_f32, pack_a_f32, pack_b_f32},
-    {GEMM_BLOCKING_F64, packed_f64, direct_f64, dot_f64, col_f64, pack_a_f64, pack_b_f64},
+    {GEMM_BLOCKING_F32, packed_f32, nullptr, direct_f32, dot_f32, col_f32, pack_a_f32,
+     pack_b_f32},
+    {GEMM_BLOCKING_F64, packed_f64, nullptr, direct_f64, dot_f64, col_f64, pack_a_f64,
+     pack_b_f64},
     GEMM_F64_WIDE,
 };
 
