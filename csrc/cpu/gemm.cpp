@@ -417,8 +417,8 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
         for (std::int64_t ic = m0; ic < m1; ic += MC) {
           const std::int64_t mc = std::min(MC, m1 - ic);
           const T* a_block = trans_a ? A + pc * lda + ic : A + ic * lda + pc;
-          const bool fuse =
-              kern.packed_first && !packs_apart(trans_a, lda * static_cast<std::int64_t>(sizeof(T)));
+          const std::int64_t row_bytes = lda * static_cast<std::int64_t>(sizeof(T));
+          const bool fuse = kern.packed_first && !packs_apart(trans_a, row_bytes);
           if (!fuse) kern.pack_a(trans_a, a_block, lda, mc, kc, packed_a);
           for (std::int64_t jr = 0; jr < nc; jr += NR) {
             const int n = static_cast<int>(std::min<std::int64_t>(NR, nc - jr));
