@@ -141,14 +141,15 @@ def check_sliced_product(shape, dtype, trans, alpha, beta):
 # on AVX-512; n % 4 / n % 2 on AVX2), vectorised along k with a masked tail. Rows cover every dot
 # tile height (16 / n rows for n = 1..4, partial ones too), K straddles the vector lengths, and
 # the large products take the direct path at any size (a narrow C wastes most of a packed tile;
-# up to two direct panels, 64 float or 32 double columns, whatever it fills, with the row tiles
-# outside: the last five).
+# up to four direct panels, 128 float or 64 double columns, whatever it fills, with the row
+# tiles outside: the last seven).
 NARROW_SHAPES = [
     (1, 1, 1), (5, 1, 17), (16, 1, 64), (17, 1, 33), (33, 2, 15), (8, 2, 16), (9, 3, 7),
     (5, 3, 40), (21, 4, 9), (16, 5, 100), (7, 6, 31), (19, 9, 65), (128, 10, 64), (13, 10, 8),
     (40, 12, 24), (30, 17, 23), (16, 18, 1), (25, 20, 50), (24, 26, 47), (11, 34, 70),
     (256, 10, 512), (130, 41, 300), (300, 2, 260), (70, 58, 260),
     (700, 64, 40), (530, 33, 90), (1100, 48, 30), (900, 32, 50), (600, 24, 100),
+    (300, 100, 70), (250, 128, 41),
 ]
 
 
@@ -193,11 +194,11 @@ def test_rows_of_a_4k_apart(isa, dtype, shape, trans_b):
 # Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
 # ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide or C is tall); a C
 # of two direct panels whose B overflows L2 stays on the packed path (60x64x1100) unless it has
-# at most two row tiles (20x64x1500).
+# at most two row tiles (20x64x1500); four panels, tall (1000x120x40).
 @pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260), (64, 64, 64),
                                    (80, 100, 70), (200, 20, 140), (500, 10, 300), (300, 1, 900),
                                    (100, 42, 500), (1200, 64, 50), (900, 24, 80), (60, 64, 1100),
-                                   (20, 64, 1500)], ids=str)
+                                   (20, 64, 1500), (1000, 120, 40)], ids=str)
 @pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_one_and_two_threads_give_identical_bits(isa, dtype, shape, trans):
     M, N, K = shape

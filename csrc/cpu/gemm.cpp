@@ -4,7 +4,7 @@
 //
 // Two paths, chosen by shape only (never by the thread count):
 //  - direct, for small products (the layers of a small model: 32x64x64 and the like) and for a
-//    narrow C at any size (an output layer: 256x10x512; a tall C of up to 64 float columns):
+//    narrow C at any size (an output layer: 256x10x512; a tall C of up to 128 float columns):
 //    no packing, the micro-kernel reads A in place through row/column strides (either
 //    transpose) and B rows in place; a transposed B is first copied to K x NR panels (K*N
 //    element moves against M*N*K multiply-adds). The last one or two columns of a C that is not
@@ -56,22 +56,27 @@ constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
 // (67-70 -> 101-110 us per step), while with this threshold it is unchanged (69-71 us). A busy
 // second core still turns any fork/join into a wait for a scheduler slice.
 constexpr std::int64_t kParallelDirectFlops = 500000;
-// A C of at most this many direct column panels (64 floats, 32 doubles) takes the direct path at
-// any size, its row tiles outside (direct_rows): packing A would cost more than it saves, since
-// each packed element of A serves only N / lanes FMAs (4 at N = 64 floats), and a tall A (a 1x1
-// convolution, a Dense layer of 32-64 units at a large batch) comes from memory. Zen 4, float,
-// packed -> direct (GFLOP/s, best of 3 alternated processes): one thread 25088x64x288 74 -> 93,
-// 6272x64x576 75 -> 102, 4096x32x256 93 -> 113, 4096x64x256 102 -> 113; two threads (rows
-// split, below) 134 -> 176, 159 -> 205, 189 -> 222, 202 -> 218; double 25088x32x144 (already
-// direct, now row tiles outside) 24 -> 36 one thread, 51 -> 63 two. Only while B (K x N) fits
-// in kDirectTallMaxBBytes, a share of L2, since every row tile reads all of it: with a deep K
-// (a weight gradient x^T dy over a large batch, 288x64x25088 A^T) B came from memory per tile,
-// at half the packed path's rate. Or when C has at most kDirectFewRowTiles row tiles, which
-// read B once or twice where the packed path would copy all of it for a few rows: A^T
-// 9x32x21632 (a first convolution's kernel gradient) 53 -> 62 GFLOP/s, 16x64x21632 88 -> 113,
-// 32x64x25088 86-92 -> 103-107.
-constexpr int kDirectRowOuterPanels = 2;
+// A C of at most this many direct column panels (128 floats, 64 doubles) takes the direct path
+// at any size, its row tiles outside (direct_rows), while B (K x N) fits in
+// kDirectTallMaxBBytes, a share of L2: packing A would cost more than it saves, since each packed
+// element of A serves only N / lanes FMAs (4 at N = 64 floats), and a tall A (a 1x1 convolution,
+// a Dense layer of up to 128 units at a large batch) comes from memory, while a row tile of A
+// read in place stays in L1 across the few panels. Zen 4, packed -> direct (GFLOP/s, best of 3
+// alternated processes), one thread: float 25088x64x288 74 -> 93, 6272x64x576 75 -> 102,
+// 4096x32x256 93 -> 113, 4096x64x256 102 -> 113, 25088x128x288 88 -> 97, 256x128x256 108 ->
+// 115, 128^3 106 -> 113; double 4096x64x256 49 -> 54, 1024x64x256 50 -> 57. Two threads (rows
+// split, below): float 134 -> 176, 159 -> 205, 189 -> 222, 202 -> 218, 175 -> 190, 205 -> 225,
+// 180 -> 205; double 99 -> 109, 100 -> 113. B must fit because every row tile reads all of it:
+// with a deep K (a weight gradient x^T dy over a large batch, 288x64x25088 A^T) B came from
+// memory per tile, at half the packed path's rate.
+constexpr int kDirectRowOuterPanels = 4;
 constexpr std::int64_t kDirectTallMaxBBytes = 256 << 10;
+// Up to two panels, a C of at most kDirectFewRowTiles row tiles takes the direct path whatever
+// B's size: it reads B once or twice where the packed path would copy all of it for a few rows.
+// A^T 9x32x21632 (a first convolution's kernel gradient) 53 -> 62 GFLOP/s, 16x64x21632 88 ->
+// 113, 32x64x25088 86-92 -> 103-107; float 32x64x2048 95 -> 103. (Four panels of a few rows and
+// a large B measured slower: 16x128x2048 87 -> 75; the direct tile reads B per 8 rows.)
+constexpr int kDirectFewRowPanels = 2;
 constexpr std::int64_t kDirectFewRowTiles = 2;
 // The direct path on several threads splits the rows of C when there are at least this many
 // row tiles per thread (a tall C: each thread then reads only its rows of A), else the columns.
@@ -231,7 +236,7 @@ DirectB<T> prepare_direct_b(const GemmKernelsOf<T>& kern, bool trans_a, bool tra
 // Rows [m0, m1) of C over the columns of `b`, A(i, k) = A[i * rsa + k * csa]: the dot tiles for
 // the dot columns (A not transposed, csa == 1), then the direct kernel. Over at most
 // kDirectRowOuterPanels column panels the row tiles run outside (a tile's rows of A, read in
-// place, are still in L1 for its second panel, and B's few columns stay in L2): a tall A is read
+// place, are still in L1 for its other panels, and B's few columns stay in L2): a tall A is read
 // from memory once. Wider, the column panels run outside and the row tiles inside (the K x NR
 // panel of B stays in L1 across them).
 template <class T>
@@ -462,15 +467,15 @@ inline int available_threads() { return omp_in_parallel() ? 1 : max_threads(); }
 // whole, half and dot tiles. Below 80% of the packed lanes, direct measured 1.5-3x faster on
 // the Zen 4 dev machine, one thread: float 256x10x512 91 -> 31 us, 2048x10x256 352 -> 130,
 // 256x40x512 173 -> 102; double 256x10x512 142 -> 95 (transposed operands alike). And a C of at
-// most two direct panels (kDirectRowOuterPanels) goes direct whatever its lanes fill, while B
-// stays in L2.
+// most four direct panels (kDirectRowOuterPanels) goes direct whatever its lanes fill while B
+// stays in L2, or of at most two with few rows (kDirectFewRowTiles).
 inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K, int packed_nr,
                        const GemmBlocking& direct, std::int64_t elem_bytes) {
   if (M * N * K <= kDirectMaxMacs) return true;
-  if (N <= kDirectRowOuterPanels * direct.dnr &&
-      (K * N * elem_bytes <= kDirectTallMaxBBytes || M <= kDirectFewRowTiles * direct.dmr)) {
+  if (N <= kDirectRowOuterPanels * direct.dnr && K * N * elem_bytes <= kDirectTallMaxBBytes) {
     return true;
   }
+  if (N <= kDirectFewRowPanels * direct.dnr && M <= kDirectFewRowTiles * direct.dmr) return true;
   const std::int64_t padded = (N + packed_nr - 1) / packed_nr * packed_nr;
   return N < 2 * packed_nr && 5 * N < 4 * padded;
 }
