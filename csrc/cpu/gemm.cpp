@@ -273,10 +273,12 @@ void direct_rows(const GemmKernelsOf<T>& kern, const DirectB<T>& b, std::int64_t
   }
 }
 
-// Whether the direct kernels should read A's rows from a copy with a padded row stride. A direct
-// tile reads its 8 or 16 rows at the same k and each cache line for 8 or 16 steps of k; rows a
-// multiple of 4 KiB apart all map to one of the L1's 64 sets, whose 8 ways cannot hold them, so
-// every line is evicted before its next use. Float 256x10x1024 (rows 4 KiB apart) ran at 174 us
+// Whether A's rows alias in L1, so that kernels should not read them in place: the direct
+// kernels then read a copy with a padded row stride, and the packed path packs A in a pass of its
+// own rather than in its first tiles (packed_first). A direct tile reads its 8 or 16 rows at the
+// same k and each cache line for 8 or 16 steps of k; rows a multiple of 4 KiB apart all map to
+// one of the L1's 64 sets, whose 8 ways cannot hold them, so every line is evicted before its
+// next use. Float 256x10x1024 (rows 4 KiB apart) ran at 174 us
 // against 58 us for 256x10x1000. The copy (K * sizeof(T) bytes per row, memcpy) is cheaper
 // than the misses; 2 KiB strides (two sets) measured no better copied. Results are identical
 // either way (the same values, summed in the same order).
@@ -373,13 +375,6 @@ void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
   }
 }
 
-// Whether the packed path packs A in a pass of its own even where the tile could pack it on the
-// way (packed_first): rows a multiple of 4 KiB apart put all of a tile's rows in one L1 set (see
-// rows_alias), where reading them in place would miss on every k.
-inline bool packs_apart(bool trans_a, std::int64_t row_bytes) {
-  return !trans_a && row_bytes % 4096 == 0;
-}
-
 template <class T>
 void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
                  std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
@@ -423,7 +418,9 @@ void gemm_packed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
           const std::int64_t mc = std::min(MC, m1 - ic);
           const T* a_block = trans_a ? A + pc * lda + ic : A + ic * lda + pc;
           const std::int64_t row_bytes = lda * static_cast<std::int64_t>(sizeof(T));
-          const bool fuse = kern.packed_first && !packs_apart(trans_a, row_bytes);
+          // Rows that alias in L1 (rows_alias) keep the packing pass: read in place by the
+          // first tiles, all of a tile's rows would share one set and miss on every k.
+          const bool fuse = kern.packed_first && !rows_alias(trans_a, kc, row_bytes);
           if (!fuse) kern.pack_a(trans_a, a_block, lda, mc, kc, packed_a);
           for (std::int64_t jr = 0; jr < nc; jr += NR) {
             const int n = static_cast<int>(std::min<std::int64_t>(NR, nc - jr));
