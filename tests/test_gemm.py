@@ -446,3 +446,4 @@ def test_arrays_in_the_other_byte_order_are_refused():
                                         r"machine's byte order"):
         _cpu.gemm(a, b, c)
     np.testing.assert_array_equal(c, 0.0)
+

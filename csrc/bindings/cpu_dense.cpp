@@ -2,6 +2,7 @@
 #include "bindings/activation_args.h"
 #include "bindings/arrays.h"
 #include "bindings/families.h"
+#include "bindings/fastcall.h"
 #include "bindings/overlap.h"
 #include "cpu/dense.h"
 
@@ -112,16 +113,21 @@ void dense_backward_entry(py::handle x_obj, py::handle w_obj, py::handle z_obj, 
 }  // namespace
 
 void bind_dense(py::module_& m) {
-  m.def("dense_forward", &dense_forward_entry, py::arg("x"), py::arg("w"), py::arg("b"),
-        py::arg("z"), py::arg("y"), py::arg("kind"), py::arg("alpha") = py::none(),
-        "y = act(x @ w + b) in one call: x (N, F), w (F, U), b (U,) or None, y (N, U); z (N, U) "
-        "receives the pre-activation when given (None: not kept). C-contiguous, one float dtype.");
-  m.def("dense_backward", &dense_backward_entry, py::arg("x"), py::arg("w"), py::arg("z"),
-        py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("dw"), py::arg("db"), py::arg("dz"),
-        py::arg("kind"), py::arg("alpha") = py::none(),
-        "Given dy (N, U): dz = act'(z) * dy into the workspace dz (may be dy; None for linear), "
-        "dw = x^T dz, db = column sums of dz (None: no bias), dx = dz w^T (None: not needed), "
-        "all assigned. z may be None for the kinds that differentiate from y.");
+  // METH_FASTCALL (fastcall.h): a Dense layer makes these two calls every step, and their 7 and
+  // 11 parameters cost pybind11's dispatcher more than a small layer's argument checks.
+  def_fast<&dense_forward_entry>(
+      m, "dense_forward",
+      "y = act(x @ w + b) in one call: x (N, F), w (F, U), b (U,) or None, y (N, U); z (N, U) "
+      "receives the pre-activation when given (None: not kept). C-contiguous, one float dtype.",
+      py::arg("x"), py::arg("w"), py::arg("b"), py::arg("z"), py::arg("y"), py::arg("kind"),
+      py::arg("alpha") = py::none());
+  def_fast<&dense_backward_entry>(
+      m, "dense_backward",
+      "Given dy (N, U): dz = act'(z) * dy into the workspace dz (may be dy; None for linear), "
+      "dw = x^T dz, db = column sums of dz (None: no bias), dx = dz w^T (None: not needed), "
+      "all assigned. z may be None for the kinds that differentiate from y.",
+      py::arg("x"), py::arg("w"), py::arg("z"), py::arg("y"), py::arg("dy"), py::arg("dx"),
+      py::arg("dw"), py::arg("db"), py::arg("dz"), py::arg("kind"), py::arg("alpha") = py::none());
 }
 
 }  // namespace lamina::bind
