@@ -138,15 +138,18 @@ def check_sliced_product(shape, dtype, trans, alpha, beta):
 
 # Narrow C (output layers: 1, 2, 10 columns...), where the direct kernel takes a half vector for
 # the last columns that fit one and dot tiles for the last one or two (n % 8 float, n % 4 double
-# on AVX-512; n % 4 / n % 2 on AVX2), vectorised along k with a masked tail. Rows cover every dot
-# tile height (16 / n rows for n = 1..4, partial ones too), K straddles the vector lengths, and
-# the large products take the direct path at any size (a narrow C wastes most of a packed tile;
-# up to four direct panels, 128 float or 64 double columns, whatever it fills, with the row
-# tiles outside: the last seven).
+# on AVX-512; n % 4 / n % 2 on AVX2), or up to seven at a deep K (in groups of four), vectorised
+# along k with a masked tail. Rows cover every dot tile height (16 / n rows for n = 1..4, the
+# 4-row tile of one or two columns, partial ones too), K straddles the vector lengths, and the
+# large products take the direct path at any size (a narrow C wastes most of a packed tile; up to
+# four direct panels, 128 float or 64 double columns, whatever it fills, with the row tiles
+# outside: the seven after the deep-K row).
 NARROW_SHAPES = [
     (1, 1, 1), (5, 1, 17), (16, 1, 64), (17, 1, 33), (33, 2, 15), (8, 2, 16), (9, 3, 7),
     (5, 3, 40), (21, 4, 9), (16, 5, 100), (7, 6, 31), (19, 9, 65), (128, 10, 64), (13, 10, 8),
     (40, 12, 24), (30, 17, 23), (16, 18, 1), (25, 20, 50), (24, 26, 47), (11, 34, 70),
+    (3, 1, 100), (4, 2, 50), (2, 7, 500),
+    (37, 3, 300), (33, 6, 260), (21, 7, 700), (19, 12, 1000), (9, 15, 2000), (10, 29, 900),
     (256, 10, 512), (130, 41, 300), (300, 2, 260), (70, 58, 260),
     (700, 64, 40), (530, 33, 90), (1100, 48, 30), (900, 32, 50), (600, 24, 100),
     (300, 100, 70), (250, 128, 41),
@@ -166,9 +169,11 @@ def test_narrow_outputs(isa, dtype, shape, trans):
 
 
 # Rows of A a multiple of 4 KiB apart (1024 floats, 512 doubles) alias in the L1 cache: the direct
-# kernels then read a padded copy of each row tile, and the packed path (130x100x1024) packs A in
-# a pass of its own where its tiles would pack it on the way (the same sums, in the same order).
+# tiles then take 8 rows and the dot tiles 4, in place, and the packed path (130x100x1024) packs A
+# in a pass of its own where its tiles would pack it on the way (the same sums, in the same order,
+# as the full tiles of the same product from rows that do not alias).
 @pytest.mark.parametrize("shape", [(40, 10, 1024), (33, 26, 100), (70, 8, 64), (17, 3, 512),
+                                   (50, 16, 1024), (20, 7, 1024), (12, 40, 2048), (45, 1, 1024),
                                    (300, 40, 1000), (130, 100, 1024)], ids=str)
 @pytest.mark.parametrize("trans_b", [False, True], ids=["n", "t"])
 def test_rows_of_a_4k_apart(isa, dtype, shape, trans_b):
@@ -182,7 +187,7 @@ def test_rows_of_a_4k_apart(isa, dtype, shape, trans_b):
     expected = reference.gemm(a, b, c, False, trans_b, alpha=0.5, beta=2.0)
     _cpu.gemm(a, b, c, False, trans_b, 0.5, 2.0)
     check(c, expected, dtype, K)
-    # The copy does not change a single bit: the same product from a contiguous A.
+    # Not a single bit changes: the same product from rows that do not alias.
     c1, c2 = np.empty((M, N), dtype), np.empty((M, N), dtype)
     _cpu.gemm(a, b, c1, False, trans_b)
     a_padded = np.empty((M, K + 8), dtype)[:, :K]

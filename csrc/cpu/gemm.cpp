@@ -57,7 +57,7 @@ constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
 // second core still turns any fork/join into a wait for a scheduler slice.
 constexpr std::int64_t kParallelDirectFlops = 500000;
 // A C of at most this many direct column panels (128 floats, 64 doubles) takes the direct path
-// at any size, its row tiles outside (direct_rows), while B (K x N) fits in
+// at any size, its row tiles outside (direct_cols), while B (K x N) fits in
 // kDirectTallMaxBBytes, a share of L2: packing A would cost more than it saves, since each packed
 // element of A serves only N / lanes FMAs (4 at N = 64 floats), and a tall A (a 1x1 convolution,
 // a Dense layer of up to 128 units at a large batch) comes from memory, while a row tile of A
@@ -171,22 +171,28 @@ inline void thread_grid(std::int64_t M, std::int64_t N, int MR, int NR, int thre
   if (best < 0) { *tm = M >= N ? threads : 1; *tn = threads / *tm; }
 }
 
-// Columns [nd, n1) of the block [n0, n1) that take the dot kernel: the last (n1 - n0) % dot_unit,
-// which would fill only part of the direct kernel's narrowest vector, when they are at most
-// dot_max and A runs along k (not transposed). The dot tiles pay a lane sum per element of C
-// (~3 instructions) and a copy of B's columns, so they win only for one or two such columns:
-// measured on Zen 4, one thread, float 128 x N x 64 (us, masked vector -> dots): N = 1 1.82 ->
-// 0.82, N = 2 1.80 -> 1.06, N = 9 2.62 -> 2.34, N = 10 2.6-3.0 -> 2.5, but N = 12 3.02 -> 4.12.
-// (A pair tile, 8 rows x 2 columns in one vector built by masked broadcasts, measured slower
-// still: its merges serialise.) n0 is a multiple of the direct tile's width (whole panels per
-// thread), so the split does not depend on the thread count.
+// Columns [nd, n1) of the block [n0, n1) that take the dot kernel: the last r = (n1 - n0) %
+// dot_unit, which would fill only part of the direct kernel's narrowest vector, when A runs along
+// k (not transposed) and either r <= dot_max or K is deep enough for r dot columns to pay. Per row
+// of C, r dot columns cost about r (K / lanes + 4) vector steps (K / lanes FMAs each, then the lane
+// sum and the store), where the part-filled vector costs 0.4 K to 0.6 K (a masked half vector,
+// whose 16-row tile is load-bound, or the unused lanes of a one-vector tile): dots when
+// 2 r (K / lanes + 4) < K. Measured on Zen 4, one thread, float (us, masked vector -> dots):
+// 128x1x64 1.82 -> 0.82, 128x2x64 1.80 -> 1.06 (0.76 since the tile keeps its A vector in a
+// register), 128x3x64 1.63 -> 0.95, 128x7x64 1.63 -> 2.23, 128x12x64 2.50 -> 2.77,
+// 256x3x1024 66 -> 19, 256x7x1024 66 -> 40, 256x12x1024 95 -> 88, 1024x4x256 45 -> 24. (A pair
+// tile, 8 rows x 2 columns in one vector built by masked broadcasts, measured slower still: its
+// merges serialise.) n0 is a multiple of the direct tile's width (whole panels per thread), so
+// the split does not depend on the thread count.
 template <class T>
 std::int64_t dot_columns_begin(const GemmKernelsOf<T>& kern, bool trans_a, std::int64_t n0,
-                               std::int64_t n1) {
+                               std::int64_t n1, std::int64_t K) {
   const int unit = kern.blocking.dot_unit;
   if (trans_a || unit == 0) return n1;
   const std::int64_t rest = (n1 - n0) % unit;
-  return rest <= kern.blocking.dot_max ? n1 - rest : n1;
+  const bool dots =
+      rest <= kern.blocking.dot_max || 2 * rest * (K / kern.blocking.lanes + 4) < K;
+  return dots ? n1 - rest : n1;
 }
 
 // The B operand of a direct block, prepared once for all its rows: for the direct kernel's
@@ -209,7 +215,7 @@ DirectB<T> prepare_direct_b(const GemmKernelsOf<T>& kern, bool trans_a, bool tra
   DirectB<T> p;
   p.n0 = n0;
   p.n1 = n1;
-  p.nd = dot_columns_begin(kern, trans_a, n0, n1);
+  p.nd = dot_columns_begin(kern, trans_a, n0, n1, K);
   const int PNR = kern.blocking.nr;
   if (trans_b && p.n0 < p.nd) {
     T* buf = tls_pack_b.get<T>(K * ((p.nd - n0 + PNR - 1) / PNR) * PNR);
@@ -221,39 +227,54 @@ DirectB<T> prepare_direct_b(const GemmKernelsOf<T>& kern, bool trans_a, bool tra
       p.bt = B + p.nd * ldb;
       p.ldbt = ldb;
     } else {
-      T* buf = tls_pack_dot.get<T>((n1 - p.nd) * K);
+      // Rows 64 bytes more than a multiple of 64 apart: never in one L1 set with each other (nor,
+      // at K a multiple of 1024 floats, with the rows of A beside them).
+      const std::int64_t ld = (K + 15) / 16 * 16 + 64 / static_cast<std::int64_t>(sizeof(T));
+      T* buf = tls_pack_dot.get<T>((n1 - p.nd) * ld);
       for (std::int64_t k = 0; k < K; ++k) {
         const T* bk = B + k * ldb + p.nd;
-        for (std::int64_t j = 0; j < n1 - p.nd; ++j) buf[j * K + k] = bk[j];
+        for (std::int64_t j = 0; j < n1 - p.nd; ++j) buf[j * ld + k] = bk[j];
       }
       p.bt = buf;
-      p.ldbt = K;
+      p.ldbt = ld;
     }
   }
   return p;
 }
 
-// Rows [m0, m1) of C over the columns of `b`, A(i, k) = A[i * rsa + k * csa]: the dot tiles for
-// the dot columns (A not transposed, csa == 1), then the direct kernel. Over at most
-// kDirectRowOuterPanels column panels the row tiles run outside (a tile's rows of A, read in
-// place, are still in L1 for its other panels, and B's few columns stay in L2): a tall A is read
-// from memory once. Wider, the column panels run outside and the row tiles inside (the K x NR
-// panel of B stays in L1 across them).
+// Rows [m0, m1) of C over the dot columns [b.nd, b.n1) of `b` (A not transposed, rows lda apart):
+// the columns in groups of up to 4 outside (their B^T rows stay in L1), row tiles inside. Each
+// vector load of a dot tile takes a whole cache line of a row, used once, so the tiles read A in
+// place whatever its row stride; but rows 4 KiB apart share one L1 set, whose 8 ways then hold
+// the lines the prefetcher brings for at most 4 to 6 rows: those go 4 rows a tile. Float
+// 256x1x1024, one thread (us, 16 / 8 / 4 rows a tile): 35 / 13.5 / 11.8, against 10.6 for any
+// with K = 1000.
 template <class T>
-void direct_rows(const GemmKernelsOf<T>& kern, const DirectB<T>& b, std::int64_t m0,
-                 std::int64_t m1, std::int64_t K, T alpha, const T* A, std::int64_t rsa,
-                 std::int64_t csa, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-  // Dot columns in groups of up to 4 outside (their B^T rows stay in L1), row tiles inside.
+void dot_rows(const GemmKernelsOf<T>& kern, const DirectB<T>& b, bool alias, std::int64_t m0,
+              std::int64_t m1, std::int64_t K, T alpha, const T* A, std::int64_t lda, T beta,
+              T* C, std::int64_t ldc) {
   for (std::int64_t j = b.nd; j < b.n1; j += 4) {
     const int n = static_cast<int>(std::min<std::int64_t>(4, b.n1 - j));
-    const int rows = kern.blocking.dot_rows / n;
+    const int rows = std::min(kern.blocking.dot_rows / n, alias ? 4 : kern.blocking.dot_rows);
     for (std::int64_t i = m0; i < m1; i += rows) {
       const int m = static_cast<int>(std::min<std::int64_t>(rows, m1 - i));
-      kern.dot(K, A + i * rsa, rsa, b.bt + (j - b.nd) * b.ldbt, b.ldbt, C + i * ldc + j, ldc, m,
+      kern.dot(K, A + i * lda, lda, b.bt + (j - b.nd) * b.ldbt, b.ldbt, C + i * ldc + j, ldc, m,
                n, alpha, beta);
     }
   }
-  const int MR = kern.blocking.dmr, NR = kern.blocking.dnr, PNR = kern.blocking.nr;
+}
+
+// Rows [m0, m1) of C over the direct kernel's columns [b.n0, b.nd), A(i, k) = A[i * rsa + k * csa],
+// in row tiles of MR (at most the kernel's dmr).
+// Over at most kDirectRowOuterPanels column panels the row tiles run outside (a tile's rows of A,
+// read in place, are still in L1 for its other panels, and B's few columns stay in L2): a tall A
+// is read from memory once. Wider, the column panels run outside and the row tiles inside (the
+// K x NR panel of B stays in L1 across them).
+template <class T>
+void direct_cols(const GemmKernelsOf<T>& kern, const DirectB<T>& b, int MR, std::int64_t m0,
+                 std::int64_t m1, std::int64_t K, T alpha, const T* A, std::int64_t rsa,
+                 std::int64_t csa, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  const int NR = kern.blocking.dnr, PNR = kern.blocking.nr;
   auto tile = [&](std::int64_t i, std::int64_t j) {
     const int m = static_cast<int>(std::min<std::int64_t>(MR, m1 - i));
     const int n = static_cast<int>(std::min<std::int64_t>(NR, b.nd - j));
@@ -273,18 +294,19 @@ void direct_rows(const GemmKernelsOf<T>& kern, const DirectB<T>& b, std::int64_t
   }
 }
 
-// Whether A's rows alias in L1, so that kernels should not read them in place: the direct
-// kernels then read a copy with a padded row stride, and the packed path packs A in a pass of its
-// own rather than in its first tiles (packed_first). A direct tile reads its 8 or 16 rows at the
-// same k and each cache line for 8 or 16 steps of k; rows a multiple of 4 KiB apart all map to
-// one of the L1's 64 sets, whose 8 ways cannot hold them, so every line is evicted before its
-// next use. Float 256x10x1024 (rows 4 KiB apart) ran at 174 us
-// against 58 us for 256x10x1000. The copy (K * sizeof(T) bytes per row, memcpy) is cheaper
-// than the misses; 2 KiB strides (two sets) measured no better copied. Results are identical
-// either way (the same values, summed in the same order).
+// Whether A's rows alias in L1: rows a multiple of 4 KiB apart all map to one of the L1's 64 sets
+// (8 ways), so a tile reading more than 8 of them at the same k evicts each line before its next
+// use (a direct tile reads each line for 8 or 16 steps of k). The direct tiles then take 8 rows
+// (kAliasRows), the dot tiles 4 (see dot_rows), reading A in place, and the packed path packs A in
+// a pass of its own rather than in its first tiles (packed_first). Float 256x10x1024 ran at 174 us
+// in 16-row tiles, 80 through a copy of each tile's rows at a padded stride, 67 in place in 8-row
+// tiles (256x10x1000: 58); double 128x8x512 28 -> 18.5 (the copy, K * sizeof(T) bytes a row,
+// left L1 for L2 before the tile read it). Results are identical either way (the same values,
+// summed in the same order).
 inline bool rows_alias(bool trans_a, std::int64_t K, std::int64_t row_bytes) {
   return !trans_a && K >= 64 && row_bytes % 4096 == 0;
 }
+constexpr int kAliasRows = 8;
 
 // Rows [m0, m1) x columns [n0, n1) of C on the calling thread.
 template <class T>
@@ -293,21 +315,12 @@ void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b,
                        const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
                        std::int64_t ldc) {
   const DirectB<T> b = prepare_direct_b(kern, trans_a, trans_b, n0, n1, K, B, ldb);
-  if (rows_alias(trans_a, K, lda * static_cast<std::int64_t>(sizeof(T)))) {
-    // Row tiles outside, each copied once (rows 64 bytes more than a multiple of 64 apart).
-    const std::int64_t MR = kern.blocking.dmr, ldr = (K + 15) / 16 * 16 + 64 / sizeof(T);
-    T* rows = tls_pack_a.get<T>(MR * ldr);
-    for (std::int64_t i = m0; i < m1; i += MR) {
-      const std::int64_t m = std::min(MR, m1 - i);
-      for (std::int64_t r = 0; r < m; ++r) {
-        std::memcpy(rows + r * ldr, A + (i + r) * lda, static_cast<std::size_t>(K) * sizeof(T));
-      }
-      direct_rows(kern, b, 0, m, K, alpha, rows, ldr, 1, B, ldb, beta, C + i * ldc, ldc);
-    }
-    return;
-  }
+  const bool alias = rows_alias(trans_a, K, lda * static_cast<std::int64_t>(sizeof(T)));
+  if (b.nd < b.n1) dot_rows(kern, b, alias, m0, m1, K, alpha, A, lda, beta, C, ldc);
+  if (b.n0 == b.nd) return;
   const std::int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-  direct_rows(kern, b, m0, m1, K, alpha, A, rsa, csa, B, ldb, beta, C, ldc);
+  const int rows = alias ? std::min(kern.blocking.dmr, kAliasRows) : kern.blocking.dmr;
+  direct_cols(kern, b, rows, m0, m1, K, alpha, A, rsa, csa, B, ldb, beta, C, ldc);
 }
 
 // A transposed and a C of at most kColMaxN columns (the weight gradient x^T dy of a layer of 1
