@@ -196,6 +196,41 @@ def test_rows_of_a_4k_apart(isa, dtype, shape, trans_b):
     np.testing.assert_array_equal(c1, c2)
 
 
+# A transposed with a C of 1-4 columns (a Dense(1-4) weight gradient x^T dy), the rows of the stored
+# A 4 KiB apart: streamed a few rows of A at a time (col_stream) instead of the column tiles' strips
+# of every row; the same FMA chain as the column tiles read from rows that do not alias, so the
+# same bits, on one thread and split by rows on two. K % 4 tails, masked last vectors, K < 64
+# (column tiles), C strided and beta = 0 over NaN.
+@pytest.mark.parametrize("shape", [(512, 1, 256), (300, 2, 130), (1000, 3, 67), (77, 4, 64),
+                                   (512, 1, 40), (1024, 2, 201), (2048, 2, 600)], ids=str)
+@pytest.mark.parametrize("trans_b", [False, True], ids=["n", "t"])
+def test_transposed_a_rows_4k_apart(isa, dtype, shape, trans_b):
+    M, N, K = shape
+    row = 4096 // np.dtype(dtype).itemsize
+    a = RNG.standard_normal((K, -(-M // row) * row)).astype(dtype)[:, :M]
+    assert a.strides[0] % 4096 == 0
+    b = RNG.standard_normal((N, K) if trans_b else (K, N)).astype(dtype)
+    c0 = RNG.standard_normal((M, N + 3)).astype(dtype)
+    c = c0.copy()
+    _cpu.gemm(a, b, c[:, 1:N + 1], True, trans_b, 0.5, 2.0)
+    check(c[:, 1:N + 1], reference.gemm(a, b, c0[:, 1:N + 1], True, trans_b, alpha=0.5, beta=2.0),
+          dtype, K)
+    np.testing.assert_array_equal(c[:, [0, N + 1, N + 2]], c0[:, [0, N + 1, N + 2]])
+    a_padded = np.empty((K, M + 8), dtype)[:, :M]
+    a_padded[...] = a
+    want = np.empty((M, N), dtype)
+    _cpu.gemm(a_padded, b, want, True, trans_b, 1.5)
+    before = _cpu.get_num_threads()
+    try:
+        for threads in (1, 2):
+            _cpu.set_num_threads(threads)
+            got = np.full((M, N), np.nan, dtype)
+            _cpu.gemm(a, b, got, True, trans_b, 1.5)
+            np.testing.assert_array_equal(got, want)
+    finally:
+        _cpu.set_num_threads(before)
+
+
 # Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
 # ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide or C is tall); a C
 # of two direct panels whose B overflows L2 stays on the packed path (60x64x1100) unless it has

@@ -334,6 +334,13 @@ void gemm_col_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0,
                     std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
                     const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const std::int64_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
+  if (K >= 64 && (lda * static_cast<std::int64_t>(sizeof(T))) % 4096 == 0) {
+    // Rows of the stored A 4 KiB apart: streamed (see col_stream in gemm_kernels.h).
+    const std::int64_t lanes = kern.blocking.lanes, mv = (m1 - m0 + lanes - 1) / lanes * lanes;
+    kern.col_stream(K, A + m0, lda, B, rsb, csb, C + m0 * ldc, ldc, m1 - m0, static_cast<int>(N),
+                    alpha, beta, tls_pack_a.get<T>(N * mv));
+    return;
+  }
   const std::int64_t rows = kGemmColVectors[N - 1] * kern.blocking.lanes;
   for (std::int64_t i = m0; i < m1; i += rows) {
     const int m = static_cast<int>(std::min(rows, m1 - i));

@@ -30,6 +30,10 @@
 //          (vectors along i, down the columns of C), B(k, j) = b[k * rsb + j * csb] (either
 //          transpose); m is at most kGemmColVectors[n - 1] vectors of rows. Each element is one
 //          FMA chain over k in order.
+// col_stream: col's product for any m rows in one pass over A, which it reads whole along i, a few
+//          rows of the stored A at a time, against accumulators kept in acc (m x n elements)
+//          between them: for rows of A 4 KiB apart, where col's strips of every row all fall in
+//          one L1 set. The same FMA chain and alpha / beta as col, so the same bits.
 // pack_a:  the mc x kc block of op(A) whose (0, 0) element is at `a` (A(i, k) = a[i * lda + k],
 //          or a[k * lda + i] when trans) into ceil(mc / MR) packed A micro-panels, panel p at
 //          dst + p * MR * kc, zero-padded to MR rows.
@@ -74,6 +78,9 @@ struct GemmKernelsOf {
               std::int64_t ldc, int m, int n, T alpha, T beta);
   void (*col)(std::int64_t K, const T* a, std::int64_t lda, const T* b, std::int64_t rsb,
               std::int64_t csb, T* c, std::int64_t ldc, int m, int n, T alpha, T beta);
+  void (*col_stream)(std::int64_t K, const T* a, std::int64_t lda, const T* b, std::int64_t rsb,
+                     std::int64_t csb, T* c, std::int64_t ldc, std::int64_t m, int n, T alpha,
+                     T beta, T* acc);
   void (*pack_a)(bool trans, const T* a, std::int64_t lda, std::int64_t mc, std::int64_t kc,
                  T* dst);
   void (*pack_b)(bool trans, const T* b, std::int64_t ldb, std::int64_t kc, std::int64_t nc,
