@@ -32,7 +32,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <new>
 
 #include "common/parallel.h"
@@ -356,7 +355,7 @@ void gemm_col_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0,
                     std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
                     const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const std::int64_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
-  if (K >= 64 && (lda * static_cast<std::int64_t>(sizeof(T))) % 4096 == 0) {
+  if (rows_alias(false, K, lda * static_cast<std::int64_t>(sizeof(T)))) {
     // Rows of the stored A 4 KiB apart: streamed (see col_stream in gemm_kernels.h).
     const std::int64_t lanes = kern.blocking.lanes, mv = (m1 - m0 + lanes - 1) / lanes * lanes;
     kern.col_stream(K, A + m0, lda, B, rsb, csb, C + m0 * ldc, ldc, m1 - m0, static_cast<int>(N),
