@@ -2,8 +2,8 @@
 #include <string>
 
 #include "bindings/arrays.h"
-#include "bindings/fastcall.h"
 #include "bindings/families.h"
+#include "bindings/fastcall.h"
 #include "bindings/overlap.h"
 #include "cpu/gemm.h"
 
