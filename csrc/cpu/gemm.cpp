@@ -518,6 +518,53 @@ inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K, int packe
   return N < 2 * packed_nr && 5 * N < 4 * padded;
 }
 
+// A transposed B, a C of few rows (at most kDirectRowOuterPanels direct panels) and many columns
+// (dx = dy W^T of a wide layer: 32x784x512 B^T) runs as its transpose, C^T = op(B)^T op(A)^T:
+// the N rows of C^T come from the rows of B read in place, so the product takes the tall direct
+// path (B' = op(A)^T, at most kDirectTallMaxBBytes, prepared once), into a scratch C^T that is
+// then transposed into C. Run as it is, the product would transpose all of B (N K moves at ~0.5
+// cycle each, in the packed path's pack_b or the direct path's panels); its transpose moves
+// op(A) (M K, when A is not already transposed) and C (M N, written, read and written again).
+// It pays when 1.5 times those moves are fewer than B's: Zen 4, one thread, us (as it is ->
+// transposed): double 32x784x512 B^T 548 -> 457, 16x4096x1024 5306 -> 2652, 8x512x64 15.2 ->
+// 10.7, 16x64x64 3.20 -> 2.82; float 32x784x512 282 -> 227, 64x1024x256 331 -> 304, 16x64x64
+// 1.63 -> 1.50, A^T B^T 64x1024x1024 1399 -> 1176; two threads double 32x784x512 283 -> 239,
+// float 146 -> 122. With a C of four panels and fewer columns, the margin's reason: float
+// 128x512x256 B^T on two threads 158 -> 169 (its moves 98k against B's 131k).
+template <class T>
+bool transposed_product_pays(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
+                             std::int64_t K, const GemmBlocking& direct) {
+  if (!trans_b || M > kDirectRowOuterPanels * direct.dnr) return false;
+  if (K * M * static_cast<std::int64_t>(sizeof(T)) > kDirectTallMaxBBytes) return false;
+  return 3 * ((trans_a ? 0 : M * K) + M * N) < 2 * N * K;
+}
+
+thread_local Scratch tls_ct;  // C^T of a transposed product (shared by the team of one call)
+
+// C = alpha op(A) op(B) + beta C as C^T = alpha op(B)^T op(A)^T (see transposed_product_pays):
+// each thread computes whole direct row tiles of C^T (columns of C) and transposes them into C.
+template <class T>
+void gemm_transposed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, std::int64_t M,
+                     std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
+                     const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  T* ct = tls_ct.get<T>(N * M);
+  auto part = [&](std::int64_t r0, std::int64_t r1) {
+    gemm_direct_block(kern, false, !trans_a, r0, r1, 0, M, K, alpha, B, ldb, A, lda, T(0), ct, M);
+    kern.transpose_c(M, r1 - r0, ct + r0 * M, M, beta, C + r0, ldc);
+  };
+  const std::int64_t MR = kern.blocking.dmr, tiles = (N + MR - 1) / MR;
+  if (threads <= 1 || tiles < 2) {
+    part(0, N);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    std::int64_t r0, r1;
+    split_units(tiles, MR, N, omp_get_num_threads(), omp_get_thread_num(), &r0, &r1);
+    if (r0 < r1) part(r0, r1);
+  }
+}
+
 // One product on at most `max_threads` threads.
 template <class T>
 void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
@@ -526,6 +573,12 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
     scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  if (transposed_product_pays<T>(trans_a, trans_b, M, N, K, kernels_for<T>().blocking)) {
+    const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
+    gemm_transposed(kernels_for<T>(), threads, trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                    ldc);
     return;
   }
   const GemmKernelsOf<T>& packed = packed_kernels_for<T>();

@@ -39,6 +39,8 @@
 //          dst + p * MR * kc, zero-padded to MR rows.
 // pack_b:  the kc x nc block of op(B) at `b` (B(k, j) = b[k * ldb + j], or b[j * ldb + k] when
 //          trans) into ceil(nc / NR) packed B micro-panels, panel p at dst + p * NR * kc.
+// transpose_c: C (m x n) = T^T + beta C for T n x m (rows ldt apart): a transposed product's
+//          scratch C^T into C; C is not read when beta == 0.
 // Packing lives here, not in the portable driver, so that it runs with this ISA's vectors
 // (in-register transposes for the strided cases).
 #pragma once
@@ -85,6 +87,8 @@ struct GemmKernelsOf {
                  T* dst);
   void (*pack_b)(bool trans, const T* b, std::int64_t ldb, std::int64_t kc, std::int64_t nc,
                  T* dst);
+  void (*transpose_c)(std::int64_t m, std::int64_t n, const T* t, std::int64_t ldt, T beta, T* c,
+                      std::int64_t ldc);
 };
 
 struct GemmKernels {

@@ -244,7 +244,7 @@ static inline __attribute__((always_inline)) __m512d gemm_reduce8_pd(const __m51
 // 12 x 16 double tile (the same ratio; Intel CPUs, not measured with it).
 #define GEMM_F64_WIDE                                                                       \
   {GEMM_BLOCKING_F64_WIDE, packed_f64w, packed_first_f64w, direct_f64, dot_f64, col_f64, \
-   col_stream_f64, pack_a_f64w, pack_b_f64w}
+   col_stream_f64, pack_a_f64w, pack_b_f64w, transpose_c_f64}
 
 #elif defined(__AVX2__)
 
@@ -431,14 +431,14 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 #ifndef GEMM_F64_WIDE  // no wide double tile on this ISA: the standard one serves both
 #define GEMM_F64_WIDE                                                                 \
   {GEMM_BLOCKING_F64, packed_f64, nullptr, direct_f64, dot_f64, col_f64, col_stream_f64, \
-   pack_a_f64, pack_b_f64}
+   pack_a_f64, pack_b_f64, transpose_c_f64}
 #endif
 
 extern const GemmKernels gemm_kernels = {
     {GEMM_BLOCKING_F32, packed_f32, nullptr, direct_f32, dot_f32, col_f32, col_stream_f32,
-     pack_a_f32, pack_b_f32},
+     pack_a_f32, pack_b_f32, transpose_c_f32},
     {GEMM_BLOCKING_F64, packed_f64, nullptr, direct_f64, dot_f64, col_f64, col_stream_f64,
-     pack_a_f64, pack_b_f64},
+     pack_a_f64, pack_b_f64, transpose_c_f64},
     GEMM_F64_WIDE,
 };
 
