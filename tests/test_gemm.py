@@ -271,12 +271,13 @@ def test_transposed_products(isa, dtype, shape, trans_a):
 
 # Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
 # ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide or C is tall); a C
-# of two direct panels whose B overflows L2 stays on the packed path (60x64x1100) unless it has
-# at most two row tiles (20x64x1500); four panels, tall (1000x120x40).
+# of two direct panels whose B overflows the 1 MiB L2 stays on the packed path (40x64x4200)
+# unless it has at most two row tiles (20x64x1500); four panels, tall (1000x120x40), B of 0.3-0.6
+# MiB (200x64x1100: direct unless A is transposed).
 @pytest.mark.parametrize("shape", [(300, 290, 270), (64, 700, 300), (700, 40, 260), (64, 64, 64),
                                    (80, 100, 70), (200, 20, 140), (500, 10, 300), (300, 1, 900),
-                                   (100, 42, 500), (1200, 64, 50), (900, 24, 80), (60, 64, 1100),
-                                   (20, 64, 1500), (1000, 120, 40)], ids=str)
+                                   (100, 42, 500), (1200, 64, 50), (900, 24, 80), (40, 64, 4200),
+                                   (20, 64, 1500), (1000, 120, 40), (200, 64, 1100)], ids=str)
 @pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
 def test_one_and_two_threads_give_identical_bits(isa, dtype, shape, trans):
     M, N, K = shape

@@ -56,20 +56,27 @@ constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
 // second core still turns any fork/join into a wait for a scheduler slice.
 constexpr std::int64_t kParallelDirectFlops = 500000;
 // A C of at most this many direct column panels (128 floats, 64 doubles) takes the direct path
-// at any size, its row tiles outside (direct_cols), while B (K x N) fits in
-// kDirectTallMaxBBytes, a share of L2: packing A would cost more than it saves, since each packed
-// element of A serves only N / lanes FMAs (4 at N = 64 floats), and a tall A (a 1x1 convolution,
-// a Dense layer of up to 128 units at a large batch) comes from memory, while a row tile of A
-// read in place stays in L1 across the few panels. Zen 4, packed -> direct (GFLOP/s, best of 3
+// at any size, its row tiles outside (direct_cols), while B (K x N) fits in the L2
+// (kDirectTallMaxBBytes; a quarter of it when A is transposed): packing A would cost more than
+// it saves, since each packed element of A serves only N / lanes FMAs (4 at N = 64 floats), and
+// a tall A (a 1x1 convolution, a Dense layer of up to 128 units at a large batch) comes from
+// memory, while a row tile of A read in place stays in L1 across the few panels. Zen 4, packed -> direct (GFLOP/s, best of 3
 // alternated processes), one thread: float 25088x64x288 74 -> 93, 6272x64x576 75 -> 102,
 // 4096x32x256 93 -> 113, 4096x64x256 102 -> 113, 25088x128x288 88 -> 97, 256x128x256 108 ->
 // 115, 128^3 106 -> 113; double 4096x64x256 49 -> 54, 1024x64x256 50 -> 57. Two threads (rows
 // split, below): float 134 -> 176, 159 -> 205, 189 -> 222, 202 -> 218, 175 -> 190, 205 -> 225,
 // 180 -> 205; double 99 -> 109, 100 -> 113. B must fit because every row tile reads all of it:
 // with a deep K (a weight gradient x^T dy over a large batch, 288x64x25088 A^T) B came from
-// memory per tile, at half the packed path's rate.
+// memory per tile, at half the packed path's rate. The limit was a quarter of the L2 until the
+// double rows whose B is 0.3-1 MiB measured (one thread, us, packed -> direct): 6272x64x576
+// 10211 -> 8955, 4096x64x1024 13411 -> 10500, 4096x64x1536 20098 -> 16289 (two threads 10028 ->
+// 8030); float 4096x128x1024 11568 -> 10130, 2048x64x4096 12095 -> 9665. Beyond the 1 MiB L2 it
+// lost (float 1024x128x4096 10512 -> 11913), and so did a transposed A from 512 KiB (double
+// 2048x64x1024 A^T 6795 -> 8328: rows of the stored A that alias in L1, read one line per row
+// tile and k), which keeps the old limit.
 constexpr int kDirectRowOuterPanels = 4;
-constexpr std::int64_t kDirectTallMaxBBytes = 256 << 10;
+constexpr std::int64_t kDirectTallMaxBBytes = 1 << 20;
+constexpr std::int64_t kDirectTallMaxBBytesTransA = 256 << 10;
 // Up to two panels, a C of at most kDirectFewRowTiles row tiles takes the direct path whatever
 // B's size: it reads B once or twice where the packed path would copy all of it for a few rows.
 // A^T 9x32x21632 (a first convolution's kernel gradient) 53 -> 62 GFLOP/s, 16x64x21632 88 ->
@@ -507,12 +514,11 @@ inline int available_threads() { return omp_in_parallel() ? 1 : max_threads(); }
 // 256x40x512 173 -> 102; double 256x10x512 142 -> 95 (transposed operands alike). And a C of at
 // most four direct panels (kDirectRowOuterPanels) goes direct whatever its lanes fill while B
 // stays in L2, or of at most two with few rows (kDirectFewRowTiles).
-inline bool use_direct(std::int64_t M, std::int64_t N, std::int64_t K, int packed_nr,
-                       const GemmBlocking& direct, std::int64_t elem_bytes) {
+inline bool use_direct(bool trans_a, std::int64_t M, std::int64_t N, std::int64_t K,
+                       int packed_nr, const GemmBlocking& direct, std::int64_t elem_bytes) {
   if (M * N * K <= kDirectMaxMacs) return true;
-  if (N <= kDirectRowOuterPanels * direct.dnr && K * N * elem_bytes <= kDirectTallMaxBBytes) {
-    return true;
-  }
+  const std::int64_t max_b = trans_a ? kDirectTallMaxBBytesTransA : kDirectTallMaxBBytes;
+  if (N <= kDirectRowOuterPanels * direct.dnr && K * N * elem_bytes <= max_b) return true;
   if (N <= kDirectFewRowPanels * direct.dnr && M <= kDirectFewRowTiles * direct.dmr) return true;
   const std::int64_t padded = (N + packed_nr - 1) / packed_nr * packed_nr;
   return N < 2 * packed_nr && 5 * N < 4 * padded;
@@ -582,7 +588,7 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
     return;
   }
   const GemmKernelsOf<T>& packed = packed_kernels_for<T>();
-  if (use_direct(M, N, K, packed.blocking.nr, kernels_for<T>().blocking, sizeof(T))) {
+  if (use_direct(trans_a, M, N, K, packed.blocking.nr, kernels_for<T>().blocking, sizeof(T))) {
     const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
     gemm_direct(kernels_for<T>(), threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
                 beta, C, ldc);
