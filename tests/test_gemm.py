@@ -269,6 +269,32 @@ def test_transposed_products(isa, dtype, shape, trans_a):
     np.testing.assert_array_equal(results[0], results[2])
 
 
+# A direct product of a few rows whose B overflows the 1 MiB L2 (a convolution's kernel gradient
+# over a large batch) runs in slices of k, each reading its slice of B once for all row tiles:
+# slices with a tail, direct and dot columns, 5 rows (sliced) to two row tiles, all transposes;
+# strided C, alpha / beta, beta = 0 over NaN, the same bits on 1, 2 and 3 threads.
+@pytest.mark.parametrize("shape", [(12, 61, 2300), (9, 127, 2100), (30, 64, 4500), (5, 33, 9000),
+                                   (6, 3, 90000)], ids=str)
+@pytest.mark.parametrize("trans", TRANS, ids=TRANS_IDS)
+def test_direct_k_slices(isa, dtype, shape, trans):
+    M, N, K = shape
+    check_sliced_product(shape, dtype, trans, alpha=0.75, beta=-1.25)
+    a, b = operands(M, N, K, dtype, *trans)
+    before = _cpu.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            _cpu.set_num_threads(threads)
+            got = np.full((M, N), np.nan, dtype)
+            _cpu.gemm(a, b, got, trans[0], trans[1], 1.5, 0.0)
+            results.append(got)
+    finally:
+        _cpu.set_num_threads(before)
+    check(results[0], reference.gemm(a, b, results[0], *trans, alpha=1.5), dtype, K)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
 # Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
 # ~1 MFLOP: split by column panels, or by row tiles when N is one panel wide or C is tall); a C
 # of two direct panels whose B overflows the 1 MiB L2 stays on the packed path (40x64x4200)

@@ -77,12 +77,15 @@ constexpr std::int64_t kParallelDirectFlops = 500000;
 constexpr int kDirectRowOuterPanels = 4;
 constexpr std::int64_t kDirectTallMaxBBytes = 1 << 20;
 constexpr std::int64_t kDirectTallMaxBBytesTransA = 256 << 10;
-// Up to two panels, a C of at most kDirectFewRowTiles row tiles takes the direct path whatever
-// B's size: it reads B once or twice where the packed path would copy all of it for a few rows.
-// A^T 9x32x21632 (a first convolution's kernel gradient) 53 -> 62 GFLOP/s, 16x64x21632 88 ->
-// 113, 32x64x25088 86-92 -> 103-107; float 32x64x2048 95 -> 103. (Four panels of a few rows and
-// a large B measured slower: 16x128x2048 87 -> 75; the direct tile reads B per 8 rows.)
-constexpr int kDirectFewRowPanels = 2;
+// Up to four panels, a C of at most kDirectFewRowTiles row tiles takes the direct path whatever
+// B's size: it reads B from memory once (a B larger than the L2 in slices of k, direct_k_slice)
+// where the packed path would copy all of it for a few rows. Float A^T 9x32x21632 (a first
+// convolution's kernel gradient) 53 -> 62 GFLOP/s, 16x64x21632 88 -> 113, 32x64x25088 86-92 ->
+// 103-107; float 32x64x2048 95 -> 103. Up to two panels until the slices: four read B from
+// memory once per 8-row tile (float 16x128x2048 87 -> 75); with them, one thread, us (packed ->
+// direct): double A^T 16x64x21632 1319 -> 868, 9x64x21632 1579 -> 863, 32x64x25088 3211 ->
+// 2080-2547; float 32x128x25088 2460 -> 2179; double 24x48x5000 248 -> 202.
+constexpr int kDirectFewRowPanels = 4;
 constexpr std::int64_t kDirectFewRowTiles = 2;
 // The direct path on several threads splits the rows of C when there are at least this many
 // row tiles per thread (a tall C: each thread then reads only its rows of A), else the columns.
@@ -336,19 +339,43 @@ inline bool rows_alias(bool trans_a, std::int64_t K, std::int64_t row_bytes) {
 }
 constexpr int kAliasRows = 8;
 
-// Rows [m0, m1) x columns [n0, n1) of C on the calling thread.
+// Rows [m0, m1) x columns [n0, n1) of C on the calling thread, in slices of kc (see
+// direct_k_slice) along k.
 template <class T>
 void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::int64_t m0,
-                       std::int64_t m1, std::int64_t n0, std::int64_t n1, std::int64_t K, T alpha,
-                       const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
-                       std::int64_t ldc) {
-  const DirectB<T> b = prepare_direct_b(kern, trans_a, trans_b, n0, n1, K, B, ldb);
-  const bool alias = rows_alias(trans_a, K, lda * static_cast<std::int64_t>(sizeof(T)));
-  if (b.nd < b.n1) dot_rows(kern, b, alias, m0, m1, K, alpha, A, lda, beta, C, ldc);
-  if (b.n0 == b.nd) return;
+                       std::int64_t m1, std::int64_t n0, std::int64_t n1, std::int64_t K,
+                       std::int64_t kc, T alpha, const T* A, std::int64_t lda, const T* B,
+                       std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const std::int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-  const int rows = alias ? std::min(kern.blocking.dmr, kAliasRows) : kern.blocking.dmr;
-  direct_cols(kern, b, rows, m0, m1, K, alpha, A, rsa, csa, B, ldb, beta, C, ldc);
+  for (std::int64_t pc = 0; pc < K; pc += kc) {
+    const std::int64_t k = std::min(kc, K - pc);
+    const T beta_k = pc == 0 ? beta : T(1);
+    const T* a = A + pc * csa;
+    const T* bk = trans_b ? B + pc : B + pc * ldb;
+    const DirectB<T> b = prepare_direct_b(kern, trans_a, trans_b, n0, n1, k, bk, ldb);
+    const bool alias = rows_alias(trans_a, k, lda * static_cast<std::int64_t>(sizeof(T)));
+    if (b.nd < b.n1) dot_rows(kern, b, alias, m0, m1, k, alpha, a, lda, beta_k, C, ldc);
+    if (b.n0 == b.nd) continue;
+    const int rows = alias ? std::min(kern.blocking.dmr, kAliasRows) : kern.blocking.dmr;
+    direct_cols(kern, b, rows, m0, m1, k, alpha, a, rsa, csa, bk, ldb, beta_k, C, ldc);
+  }
+}
+
+// The slice of k a direct product runs in: all of K while B fits the L2, else slices of
+// kDirectSliceBBytes of B, so that a C of more rows than one tile reads (the few-row products of
+// use_direct) reads B from memory once instead of once per tile, its later tiles finding the
+// slice in L2 (each element of C is then one FMA chain per slice, the slices added in order; the
+// slice depends on the shape only, never on the threads). Zen 4, one thread, us (B read whole ->
+// in slices): double A^T 16x64x21632 (a convolution's kernel gradient) 1109 -> 850, 9x64x21632
+// 1057 -> 863, 32x64x25088 4009 -> 2080; float 32x128x25088 2850 -> 2086.
+// A C of at most kDirectOneReadRows rows (the direct tiles' fewest rows on any ISA) reads B once
+// anyway.
+constexpr std::int64_t kDirectSliceBBytes = 256 << 10;
+constexpr std::int64_t kDirectOneReadRows = 4;
+inline std::int64_t direct_k_slice(std::int64_t M, std::int64_t N, std::int64_t K,
+                                   std::int64_t elem_bytes) {
+  if (M <= kDirectOneReadRows || K * N * elem_bytes <= kDirectTallMaxBBytes) return K;
+  return std::max<std::int64_t>(64, kDirectSliceBBytes / (N * elem_bytes) / 8 * 8);
 }
 
 // A transposed and a C of at most kColMaxN columns (the weight gradient x^T dy of a layer of 1
@@ -398,8 +425,10 @@ void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
     }
     return;
   }
+  const std::int64_t kc = direct_k_slice(M, N, K, sizeof(T));
   if (threads <= 1) {
-    gemm_direct_block(kern, trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_direct_block(kern, trans_a, trans_b, 0, M, 0, N, K, kc, alpha, A, lda, B, ldb, beta, C,
+                      ldc);
     return;
   }
   const int MR = kern.blocking.dmr, NR = kern.blocking.dnr;
@@ -417,7 +446,7 @@ void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
       split_units(row_tiles, MR, M, nt, t, &m0, &m1);
     }
     if (m0 < m1 && n0 < n1) {
-      gemm_direct_block(kern, trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta,
+      gemm_direct_block(kern, trans_a, trans_b, m0, m1, n0, n1, K, kc, alpha, A, lda, B, ldb, beta,
                         C, ldc);
     }
   }
@@ -555,7 +584,8 @@ void gemm_transposed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, st
                      const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   T* ct = tls_ct.get<T>(N * M);
   auto part = [&](std::int64_t r0, std::int64_t r1) {
-    gemm_direct_block(kern, false, !trans_a, r0, r1, 0, M, K, alpha, B, ldb, A, lda, T(0), ct, M);
+    gemm_direct_block(kern, false, !trans_a, r0, r1, 0, M, K, K, alpha, B, ldb, A, lda, T(0), ct,
+                      M);
     kern.transpose_c(M, r1 - r0, ct + r0 * M, M, beta, C + r0, ldc);
   };
   const std::int64_t MR = kern.blocking.dmr, tiles = (N + MR - 1) / MR;
