@@ -55,25 +55,25 @@ constexpr std::int64_t kDirectMaxMacs = kParallelGemmFlops / 2;
 // (67-70 -> 101-110 us per step), while with this threshold it is unchanged (69-71 us). A busy
 // second core still turns any fork/join into a wait for a scheduler slice.
 constexpr std::int64_t kParallelDirectFlops = 500000;
-// A C of at most this many direct column panels (128 floats, 64 doubles) takes the direct path
-// at any size, its row tiles outside (direct_cols), while B (K x N) fits in the L2
-// (kDirectTallMaxBBytes; a quarter of it when A is transposed): packing A would cost more than
-// it saves, since each packed element of A serves only N / lanes FMAs (4 at N = 64 floats), and
-// a tall A (a 1x1 convolution, a Dense layer of up to 128 units at a large batch) comes from
-// memory, while a row tile of A read in place stays in L1 across the few panels. Zen 4, packed -> direct (GFLOP/s, best of 3
-// alternated processes), one thread: float 25088x64x288 74 -> 93, 6272x64x576 75 -> 102,
-// 4096x32x256 93 -> 113, 4096x64x256 102 -> 113, 25088x128x288 88 -> 97, 256x128x256 108 ->
-// 115, 128^3 106 -> 113; double 4096x64x256 49 -> 54, 1024x64x256 50 -> 57. Two threads (rows
-// split, below): float 134 -> 176, 159 -> 205, 189 -> 222, 202 -> 218, 175 -> 190, 205 -> 225,
-// 180 -> 205; double 99 -> 109, 100 -> 113. B must fit because every row tile reads all of it:
-// with a deep K (a weight gradient x^T dy over a large batch, 288x64x25088 A^T) B came from
-// memory per tile, at half the packed path's rate. The limit was a quarter of the L2 until the
-// double rows whose B is 0.3-1 MiB measured (one thread, us, packed -> direct): 6272x64x576
-// 10211 -> 8955, 4096x64x1024 13411 -> 10500, 4096x64x1536 20098 -> 16289 (two threads 10028 ->
-// 8030); float 4096x128x1024 11568 -> 10130, 2048x64x4096 12095 -> 9665. Beyond the 1 MiB L2 it
-// lost (float 1024x128x4096 10512 -> 11913), and so did a transposed A from 512 KiB (double
-// 2048x64x1024 A^T 6795 -> 8328: rows of the stored A that alias in L1, read one line per row
-// tile and k), which keeps the old limit.
+// A C of at most this many direct column panels (128 floats, 64 doubles) takes the direct path at
+// any size, its row tiles outside (direct_cols), while B (K x N) fits in the L2
+// (kDirectTallMaxBBytes; a quarter of it when A is transposed): packing A would cost more than it
+// saves, since each packed element of A serves only N / lanes FMAs (4 at N = 64 floats), and a tall
+// A (a 1x1 convolution, a Dense layer of up to 128 units at a large batch) comes from memory, while
+// a row tile of A read in place stays in L1 across the few panels. Zen 4, packed -> direct
+// (GFLOP/s, best of 3 alternated processes), one thread: float 25088x64x288 74 -> 93, 6272x64x576
+// 75 -> 102, 4096x32x256 93 -> 113, 4096x64x256 102 -> 113, 25088x128x288 88 -> 97, 256x128x256 108
+// -> 115, 128^3 106 -> 113; double 4096x64x256 49 -> 54, 1024x64x256 50 -> 57. Two threads (rows
+// split, below): float 134 -> 176, 159 -> 205, 189 -> 222, 202 -> 218, 175 -> 190, 205 -> 225, 180
+// -> 205; double 99 -> 109, 100 -> 113. B must fit because every row tile reads all of it: with a
+// deep K (a weight gradient x^T dy over a large batch, 288x64x25088 A^T) B came from memory per
+// tile, at half the packed path's rate. The limit was a quarter of the L2 until the double rows
+// whose B is 0.3-1 MiB measured (one thread, us, packed -> direct): 6272x64x576 10211 -> 8955,
+// 4096x64x1024 13411 -> 10500, 4096x64x1536 20098 -> 16289 (two threads 10028 -> 8030); float
+// 4096x128x1024 11568 -> 10130, 2048x64x4096 12095 -> 9665. Beyond the 1 MiB L2 it lost (float
+// 1024x128x4096 10512 -> 11913), and so did a transposed A from 512 KiB (double 2048x64x1024 A^T
+// 6795 -> 8328: rows of the stored A that alias in L1, read one line per row tile and k), which
+// keeps the old limit.
 constexpr int kDirectRowOuterPanels = 4;
 constexpr std::int64_t kDirectTallMaxBBytes = 1 << 20;
 constexpr std::int64_t kDirectTallMaxBBytesTransA = 256 << 10;
@@ -156,7 +156,7 @@ void scale_c(std::int64_t M, std::int64_t N, T beta, T* C, std::int64_t ldc) {
   }
 }
 
-// [begin, end) of `parts` near-equal chunks of `units` units of `unit` elements, clamped to `total`.
+// [begin, end) of `parts` near-equal chunks of `units` units of `unit` elements, at most `total`.
 inline void split_units(std::int64_t units, std::int64_t unit, std::int64_t total, int parts,
                         int part, std::int64_t* begin, std::int64_t* end) {
   *begin = std::min(total, units * part / parts * unit);
@@ -365,11 +365,10 @@ void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b,
 // kDirectSliceBBytes of B, so that a C of more rows than one tile reads (the few-row products of
 // use_direct) reads B from memory once instead of once per tile, its later tiles finding the
 // slice in L2 (each element of C is then one FMA chain per slice, the slices added in order; the
-// slice depends on the shape only, never on the threads). Zen 4, one thread, us (B read whole ->
-// in slices): double A^T 16x64x21632 (a convolution's kernel gradient) 1109 -> 850, 9x64x21632
+// slice depends on the shape only, never on the threads). A C of at most kDirectOneReadRows rows
+// (the direct tiles' fewest on any ISA) reads B once anyway. Zen 4, one thread, us (B read whole
+// -> in slices): double A^T 16x64x21632 (a convolution's kernel gradient) 1109 -> 850, 9x64x21632
 // 1057 -> 863, 32x64x25088 4009 -> 2080; float 32x128x25088 2850 -> 2086.
-// A C of at most kDirectOneReadRows rows (the direct tiles' fewest rows on any ISA) reads B once
-// anyway.
 constexpr std::int64_t kDirectSliceBBytes = 256 << 10;
 constexpr std::int64_t kDirectOneReadRows = 4;
 inline std::int64_t direct_k_slice(std::int64_t M, std::int64_t N, std::int64_t K,
@@ -542,7 +541,7 @@ inline int available_threads() { return omp_in_parallel() ? 1 : max_threads(); }
 // the Zen 4 dev machine, one thread: float 256x10x512 91 -> 31 us, 2048x10x256 352 -> 130,
 // 256x40x512 173 -> 102; double 256x10x512 142 -> 95 (transposed operands alike). And a C of at
 // most four direct panels (kDirectRowOuterPanels) goes direct whatever its lanes fill while B
-// stays in L2, or of at most two with few rows (kDirectFewRowTiles).
+// stays in L2, or with few rows (kDirectFewRowPanels, kDirectFewRowTiles).
 inline bool use_direct(bool trans_a, std::int64_t M, std::int64_t N, std::int64_t K,
                        int packed_nr, const GemmBlocking& direct, std::int64_t elem_bytes) {
   if (M * N * K <= kDirectMaxMacs) return true;
