@@ -136,6 +136,26 @@ def check_sliced_product(shape, dtype, trans, alpha, beta):
     return a, b
 
 
+def check_threads_agree(a, b, trans, alpha, dtype):
+    """alpha op(a) @ op(b) into a NaN-filled C with beta = 0, on 1, 2 and 3 threads: right, and
+    the same bits each time."""
+    M, K = (a.shape[1], a.shape[0]) if trans[0] else a.shape
+    N = b.shape[0] if trans[1] else b.shape[1]
+    before = _cpu.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            _cpu.set_num_threads(threads)
+            got = np.full((M, N), np.nan, dtype)
+            _cpu.gemm(a, b, got, trans[0], trans[1], alpha, 0.0)
+            results.append(got)
+    finally:
+        _cpu.set_num_threads(before)
+    check(results[0], reference.gemm(a, b, results[0], *trans, alpha=alpha), dtype, K)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
 # Narrow C (output layers: 1, 2, 10 columns...), where the direct kernel takes a half vector for
 # the last columns that fit one and dot tiles for the last one or two (n % 8 float, n % 4 double
 # on AVX-512; n % 4 / n % 2 on AVX2), or up to seven at a deep K (in groups of four), vectorised
@@ -254,19 +274,7 @@ def test_transposed_products(isa, dtype, shape, trans_a):
     np.testing.assert_array_equal(c[0], c0[0])
     np.testing.assert_array_equal(c[:, :3], c0[:, :3])
     np.testing.assert_array_equal(c[:, N + 3:], c0[:, N + 3:])
-    before = _cpu.get_num_threads()
-    try:
-        results = []
-        for threads in (1, 2, 3):
-            _cpu.set_num_threads(threads)
-            got = np.full((M, N), np.nan, dtype)
-            _cpu.gemm(a, b, got, trans_a, True, 2.0, 0.0)
-            results.append(got)
-    finally:
-        _cpu.set_num_threads(before)
-    check(results[0], reference.gemm(a, b, results[0], trans_a, True, alpha=2.0), dtype, K)
-    np.testing.assert_array_equal(results[0], results[1])
-    np.testing.assert_array_equal(results[0], results[2])
+    check_threads_agree(a, b, (trans_a, True), 2.0, dtype)
 
 
 # A direct product of a few rows whose B overflows the 1 MiB L2 (a convolution's kernel gradient
@@ -280,19 +288,7 @@ def test_direct_k_slices(isa, dtype, shape, trans):
     M, N, K = shape
     check_sliced_product(shape, dtype, trans, alpha=0.75, beta=-1.25)
     a, b = operands(M, N, K, dtype, *trans)
-    before = _cpu.get_num_threads()
-    try:
-        results = []
-        for threads in (1, 2, 3):
-            _cpu.set_num_threads(threads)
-            got = np.full((M, N), np.nan, dtype)
-            _cpu.gemm(a, b, got, trans[0], trans[1], 1.5, 0.0)
-            results.append(got)
-    finally:
-        _cpu.set_num_threads(before)
-    check(results[0], reference.gemm(a, b, results[0], *trans, alpha=1.5), dtype, K)
-    np.testing.assert_array_equal(results[0], results[1])
-    np.testing.assert_array_equal(results[0], results[2])
+    check_threads_agree(a, b, trans, 1.5, dtype)
 
 
 # Packed path (column split, row split), the direct path on one thread (64^3) and threaded (from
