@@ -217,10 +217,9 @@ def test_rows_of_a_4k_apart(isa, dtype, shape, trans_b):
 
 
 # A transposed with a C of 1-4 columns (a Dense(1-4) weight gradient x^T dy), the rows of the stored
-# A 4 KiB apart: streamed a few rows of A at a time (col_stream) instead of the column tiles' strips
-# of every row; the same FMA chain as the column tiles read from rows that do not alias, so the
-# same bits, on one thread and split by rows on two. K % 4 tails, masked last vectors, K < 64
-# (column tiles), C strided and beta = 0 over NaN.
+# A 4 KiB apart: streamed a few rows of A at a time (col_stream), as from rows that do not alias,
+# so the same bits, on one thread and split by rows on two. K % 4 tails, masked last vectors,
+# K < 64, C strided and beta = 0 over NaN.
 @pytest.mark.parametrize("shape", [(512, 1, 256), (300, 2, 130), (1000, 3, 67), (77, 4, 64),
                                    (512, 1, 40), (1024, 2, 201), (2048, 2, 600)], ids=str)
 @pytest.mark.parametrize("trans_b", [False, True], ids=["n", "t"])
@@ -249,6 +248,26 @@ def test_transposed_a_rows_4k_apart(isa, dtype, shape, trans_b):
             np.testing.assert_array_equal(got, want)
     finally:
         _cpu.set_num_threads(before)
+
+
+# A transposed with a C of 5 to 16 columns (the weight gradient x^T dy of an output layer) takes
+# the column tiles where the direct kernel's vectors would run part-empty (use_col_tiles in
+# gemm.cpp): on AVX-512 every width here but 8 and 16 in float, 5-7, 9, 10, 14, 15 in double,
+# the rest direct. Tiles of 1 to 3 vectors of rows, a last partial tile (masked rows, never
+# stored), C^T transposed into a strided C with nothing beside it touched, B read in place either
+# way (columns of a transposed B in groups of four), alpha / beta, beta = 0 over NaN, and the same
+# bits on 1, 2 and 3 threads (rows split).
+@pytest.mark.parametrize("shape", [(64, 5, 300), (64, 6, 128), (64, 7, 2000), (300, 9, 200),
+                                   (100, 10, 128), (784, 10, 128), (37, 10, 33), (130, 11, 64),
+                                   (64, 12, 128), (64, 13, 300), (64, 14, 300), (64, 15, 512),
+                                   (50, 16, 700)], ids=str)
+@pytest.mark.parametrize("trans_b", [False, True], ids=["tn", "tt"])
+def test_wide_column_tiles(isa, dtype, shape, trans_b):
+    M, N, K = shape
+    check_sliced_product(shape, dtype, (True, trans_b), alpha=-0.5, beta=1.5)
+    a, b = operands(M, N, K, dtype, True, trans_b)
+    check_threads_agree(a, b, (True, trans_b), 1.0, dtype)
+    check_threads_agree(a, b, (True, trans_b), 0.5, dtype)
 
 
 # A transposed B with a C of few rows and many columns (dx = dy W^T of a wide layer) runs as its

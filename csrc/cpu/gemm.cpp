@@ -377,25 +377,46 @@ inline std::int64_t direct_k_slice(std::int64_t M, std::int64_t N, std::int64_t 
   return std::max<std::int64_t>(64, kDirectSliceBBytes / (N * elem_bytes) / 8 * 8);
 }
 
-// A transposed and a C of at most kColMaxN columns (the weight gradient x^T dy of a layer of 1
-// to 4 units) takes the column tiles: vectors down the columns of C, where the direct kernel's
-// rows of C would fill 1 to 4 lanes of a vector. Float 512x1x256, one thread: 32 -> 6.2 us.
-constexpr std::int64_t kColMaxN = 4;
+// A transposed and a narrow C take the column products (col and col_stream in gemm_kernels.h):
+// vectors down the columns of C, B broadcast. A row-wise tile of a C of 1 to 4 columns (the
+// weight gradient x^T dy of a Dense(1) layer) would fill 1 to 4 lanes of a vector (float
+// 512x1x256, one thread: 32 -> 6.2 us); those stream A. Up to the ISA's col_max_n columns the
+// column tiles take C where the direct kernel's vectors would run part-empty (a 10-class output
+// layer's x^T dy fills 10 of 16 float lanes) by more than their transposed stores cost: N rows of
+// C^T padded to whole tiles, each k plus ~kColStoreSteps steps for the store, against M rows of
+// the direct kernel's lanes over N. Zen 4, one thread, us (direct -> column tiles): float
+// 64x10x128 A^T 2.44 -> 1.76, 784x10x128 27.7 -> 19.6, 64x12x128 2.44 -> 2.08, 64x6x128 1.50 ->
+// 1.22, 64x10x512 9.15 -> 5.98, 64x15x512 9.16 -> 8.84 (A^T B^T alike); double 64x5x128 2.43 ->
+// 2.18, 64x10x512 13.8 -> 11.7, 64x7x512 9.15 -> 8.30. The rule's losers, left direct: float
+// 64x16x128 2.43 / 2.80, 64x15x128 2.46 / 2.55, 64x12x32 0.73 / 0.78, 256x10x16 1.37 / 1.59;
+// double 64x8x128 2.45 / 2.62. Rows of the stored A 4 KiB apart, where a tile's strips of every
+// row share one L1 set, stay direct beyond kGemmColStreamMaxN columns.
+constexpr std::int64_t kColStoreSteps = 16;
+inline bool use_col_tiles(const GemmBlocking& bl, bool trans_a, std::int64_t M, std::int64_t N,
+                          std::int64_t K, std::int64_t row_bytes) {
+  if (!trans_a || N > bl.col_max_n) return false;
+  if (N <= kGemmColStreamMaxN) return true;
+  if (rows_alias(false, K, row_bytes)) return false;
+  const std::int64_t L = bl.lanes, H = bl.dot_unit > 0 ? bl.dot_unit : L, r = N % L;
+  const std::int64_t direct_lanes = N / L * L + (r == 0 ? 0 : r <= H ? H : L);
+  const std::int64_t tile = gemm_col_vectors(static_cast<int>(N)) * L;
+  const std::int64_t col_rows = (M + tile - 1) / tile * tile;
+  return N * col_rows * (K + kColStoreSteps) < M * direct_lanes * K;
+}
 
-// Rows [m0, m1) (all N <= kColMaxN columns) by the column tiles.
+// Rows [m0, m1) of a column product (all N columns).
 template <class T>
 void gemm_col_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0, std::int64_t m1,
                     std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
                     const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const std::int64_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
-  if (rows_alias(false, K, lda * static_cast<std::int64_t>(sizeof(T)))) {
-    // Rows of the stored A 4 KiB apart: streamed (see col_stream in gemm_kernels.h).
+  if (N <= kGemmColStreamMaxN) {
     const std::int64_t lanes = kern.blocking.lanes, mv = (m1 - m0 + lanes - 1) / lanes * lanes;
     kern.col_stream(K, A + m0, lda, B, rsb, csb, C + m0 * ldc, ldc, m1 - m0, static_cast<int>(N),
                     alpha, beta, tls_pack_a.get<T>(N * mv));
     return;
   }
-  const std::int64_t rows = kGemmColVectors[N - 1] * kern.blocking.lanes;
+  const std::int64_t rows = gemm_col_vectors(static_cast<int>(N)) * kern.blocking.lanes;
   for (std::int64_t i = m0; i < m1; i += rows) {
     const int m = static_cast<int>(std::min(rows, m1 - i));
     kern.col(K, A + i, lda, B, rsb, csb, C + i * ldc, ldc, m, static_cast<int>(N), alpha, beta);
@@ -408,7 +429,7 @@ template <class T>
 void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
                  std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
                  std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-  if (trans_a && N <= kColMaxN) {
+  if (use_col_tiles(kern.blocking, trans_a, M, N, K, lda * static_cast<std::int64_t>(sizeof(T)))) {
     const std::int64_t lanes = kern.blocking.lanes, units = (M + lanes - 1) / lanes;
     if (threads <= 1 || units < 2) {
       gemm_col_block(kern, trans_b, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -610,17 +631,23 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  if (transposed_product_pays<T>(trans_a, trans_b, M, N, K, kernels_for<T>().blocking)) {
-    const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
-    gemm_transposed(kernels_for<T>(), threads, trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C,
+  const GemmKernelsOf<T>& direct = kernels_for<T>();
+  const GemmKernelsOf<T>& packed = packed_kernels_for<T>();
+  const bool use_direct_path =
+      use_direct(trans_a, M, N, K, packed.blocking.nr, direct.blocking, sizeof(T));
+  const int direct_threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
+  // The column tiles (inside gemm_direct) come first: they compute a narrow C's transpose in
+  // registers, exactly N rows of it, where gemm_transposed's row tiles would pad them.
+  const bool col = use_direct_path &&
+                   use_col_tiles(direct.blocking, trans_a, M, N, K, lda * std::int64_t{sizeof(T)});
+  if (!col && transposed_product_pays<T>(trans_a, trans_b, M, N, K, direct.blocking)) {
+    gemm_transposed(direct, direct_threads, trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C,
                     ldc);
     return;
   }
-  const GemmKernelsOf<T>& packed = packed_kernels_for<T>();
-  if (use_direct(trans_a, M, N, K, packed.blocking.nr, kernels_for<T>().blocking, sizeof(T))) {
-    const int threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
-    gemm_direct(kernels_for<T>(), threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
-                beta, C, ldc);
+  if (use_direct_path) {
+    gemm_direct(direct, direct_threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                ldc);
     return;
   }
   const int threads = 2 * M * N * K < kParallelGemmFlops ? 1 : max_threads_;

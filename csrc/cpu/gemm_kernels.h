@@ -26,14 +26,15 @@
 //          bt[j * ldbt + k]; m is at most dot_rows / n. Vectorised along k, so the order of the
 //          additions differs from `direct` (the sum is split across vector lanes); each element of
 //          C still comes out the same whichever call or thread computes it.
-// col:     for a narrow C with A transposed: m rows x n <= 4 columns, A(i, k) = a[k * lda + i]
-//          (vectors along i, down the columns of C), B(k, j) = b[k * rsb + j * csb] (either
-//          transpose); m is at most kGemmColVectors[n - 1] vectors of rows. Each element is one
-//          FMA chain over k in order.
-// col_stream: col's product for any m rows in one pass over A, which it reads whole along i, a few
-//          rows of the stored A at a time, against accumulators kept in acc (m x n elements)
-//          between them: for rows of A 4 KiB apart, where col's strips of every row all fall in
-//          one L1 set. The same FMA chain and alpha / beta as col, so the same bits.
+// col:     for a narrow C with A transposed: m rows x n columns, kGemmColStreamMaxN < n <=
+//          col_max_n (of the ISA's blocking), A(i, k) = a[k * lda + i] (vectors along i, down the
+//          columns of C), B(k, j) = b[k * rsb + j * csb] (either transpose); m is at most
+//          gemm_col_vectors(n) vectors of rows. Each element is one FMA chain over k in order;
+//          the tile's C^T is transposed into C.
+// col_stream: the same product for any m rows and n <= kGemmColStreamMaxN columns, in one pass
+//          over A, which it reads whole along i, a few rows of the stored A at a time, against
+//          accumulators kept in acc (m x n elements) between them. Each element is one FMA chain
+//          over k in order.
 // pack_a:  the mc x kc block of op(A) whose (0, 0) element is at `a` (A(i, k) = a[i * lda + k],
 //          or a[k * lda + i] when trans) into ceil(mc / MR) packed A micro-panels, panel p at
 //          dst + p * MR * kc, zero-padded to MR rows.
@@ -51,9 +52,13 @@
 
 namespace lamina {
 
-// Vectors of rows in a column tile of n = 1..4 columns (kernel and driver): 8 or 9 accumulators,
-// enough to cover the FMA latency.
-constexpr int kGemmColVectors[4] = {8, 4, 3, 2};
+// Column products (A transposed, a narrow C): up to kGemmColStreamMaxN columns streamed
+// (col_stream), wider in column tiles (col) of gemm_col_vectors(n) vectors of rows: 10 to 16
+// accumulators, enough to cover the FMA latency, and with the loaded A vectors at most 16
+// vector registers up to 12 columns (AVX2's col_max_n; AVX-512 has 32 for 16).
+constexpr int kGemmColStreamMaxN = 4;
+constexpr int kGemmColMaxN = 16;
+constexpr int gemm_col_vectors(int n) { return n <= 6 ? 2 : 1; }
 
 // Register and cache blocking for one element type on one ISA (see the ISA file for why).
 struct GemmBlocking {
@@ -64,6 +69,7 @@ struct GemmBlocking {
   int dot_unit;    // the direct kernel's narrowest vector (elements; 0: no dot kernel)
   int dot_max;     // the last N % dot_unit columns of C take the dot kernel when at most this many
   int dot_rows;    // rows of a one-column dot tile; n columns take dot_rows / n
+  int col_max_n;   // the widest C of the column products (kGemmColStreamMaxN to kGemmColMaxN)
 };
 
 template <class T>

@@ -19,8 +19,8 @@
 //
 // Cache blocking (KC, MC, NC) for the dev machine (Intel Xeon, AVX-512, 48 KiB L1d, 2 MiB L2 per
 // core, large shared L3), checked with bench/gemm.py; the reasoning is at each table. Blocking
-// {mr, nr, kc, mc, nc, dmr, dnr, lanes, dot_unit, dot_max, dot_rows} is exported with the kernels
-// so that the driver stays generic.
+// {mr, nr, kc, mc, nc, dmr, dnr, lanes, dot_unit, dot_max, dot_rows, col_max_n} is exported with
+// the kernels so that the driver stays generic.
 #include "cpu/simd/simd.h"
 
 
@@ -224,17 +224,17 @@ static inline __attribute__((always_inline)) __m512d gemm_reduce8_pd(const __m51
 // of A). MC: the MC x KC block of A (384 x 256 floats = 384 KiB) sits in the 2 MiB L2 with room
 // for the C tiles and B panels passing through. NC: the KC x NC block of B (256 x 4096 floats =
 // 4 MiB) lives in the large L3.
-#define GEMM_BLOCKING_F32 {12, 32, 256, 384, 4096, 16, 32, 16, 8, 2, GDOT_ROWS}
+#define GEMM_BLOCKING_F32 {12, 32, 256, 384, 4096, 16, 32, 16, 8, 2, GDOT_ROWS, 16}
 // double: NR = 16 doubles is the same 128 bytes of B per k as float, so KC = 256 keeps the B
 // micro-panel at 32 KiB; the A micro-panel doubles to 24 KiB and overflows L1 a little, but
 // KC = 128..192 measured no faster (the shorter K loop pays more C-tile updates). A block
 // 384 x 256 x 8 = 768 KiB in L2; B block 256 x 2048 x 8 = 4 MiB in L3.
-#define GEMM_BLOCKING_F64 {12, 16, 256, 384, 2048, 16, 16, 8, 4, 2, GDOT_ROWS}
+#define GEMM_BLOCKING_F64 {12, 16, 256, 384, 2048, 16, 16, 8, 4, 2, GDOT_ROWS, 16}
 // The wide tile: B micro-panel 256 x 24 x 8 = 48 KiB (KC = 128 and 192 measured 1-5% slower on
 // Zen 4), NC a multiple of 24.
 // Only the packed path uses it: the small products keep the standard direct kernel (the 8 x 24
 // direct tile measured 10-30% slower at 64^3 and on 128x10x64).
-#define GEMM_BLOCKING_F64_WIDE {8, 24, 256, 384, 2040, 16, 16, 8, 4, 2, GDOT_ROWS}
+#define GEMM_BLOCKING_F64_WIDE {8, 24, 256, 384, 2040, 16, 16, 8, 4, 2, GDOT_ROWS, 16}
 // The wide tile packs A inside its first column panel's tiles (packed_first): 8 rows cost 8
 // stores (and 8 loads) per 24 FMAs there, and skipping the packing pass, whose reads of A wait
 // on memory, pays. Zen 4, GFLOP/s, best of alternated processes, one thread: 4096x256x256 50.9
@@ -359,8 +359,8 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 // B micro-panel KC x NR: 256 x 16 floats = 16 KiB in L1d; A block 192 x 256 floats = 192 KiB,
 // sized for the smaller L2 of AVX2-only CPUs (256 KiB - 1 MiB). Not tuned on such a CPU: on the
 // dev machine this path runs (forced) at about 60% of the AVX-512 rate (114 vs 178 GFLOP/s f32).
-#define GEMM_BLOCKING_F32 {6, 16, 256, 192, 4096, 8, 16, 8, 4, 2, GDOT_ROWS}
-#define GEMM_BLOCKING_F64 {6, 8, 256, 192, 2048, 8, 8, 4, 2, 1, GDOT_ROWS}
+#define GEMM_BLOCKING_F32 {6, 16, 256, 192, 4096, 8, 16, 8, 4, 2, GDOT_ROWS, 12}
+#define GEMM_BLOCKING_F64 {6, 8, 256, 192, 2048, 8, 8, 4, 2, 1, GDOT_ROWS, 12}
 
 #else  // portable
 
@@ -423,8 +423,8 @@ static inline __attribute__((always_inline)) __m256d gemm_reduce4_pd(const __m25
 #undef GTRANS4
 
 // Portable fallback: correctness first; blocking as for AVX2.
-#define GEMM_BLOCKING_F32 {4, 8, 256, 128, 4096, 4, 8, 1, 0, 0, GDOT_ROWS}
-#define GEMM_BLOCKING_F64 {4, 8, 256, 128, 2048, 4, 8, 1, 0, 0, GDOT_ROWS}
+#define GEMM_BLOCKING_F32 {4, 8, 256, 128, 4096, 4, 8, 1, 0, 0, GDOT_ROWS, 4}
+#define GEMM_BLOCKING_F64 {4, 8, 256, 128, 2048, 4, 8, 1, 0, 0, GDOT_ROWS, 4}
 
 #endif
 
