@@ -25,6 +25,8 @@ SQUARES = [32, 64, 128, 256, 512, 1024, 2048]
 SHAPES = [(n, n, n, False, False, "") for n in SQUARES] + [
     (32, 512, 784, False, False, "dense fwd"),
     (128, 10, 64, False, False, "dense fwd"),
+    (64, 10, 128, True, False, "dense dW=x^T dy"),
+    (128, 64, 10, False, True, "dense dx=dy W^T"),
     (64, 1024, 256, False, False, ""),
     (4096, 256, 256, False, False, ""),
     (32, 64, 64, False, False, "dense fwd"),
