@@ -9,7 +9,10 @@
 //    transpose) and B rows in place; a transposed B is first copied to K x NR panels (K*N
 //    element moves against M*N*K multiply-adds). The last one or two columns of a C that is not
 //    a whole number of half vectors wide are dot products (the dot tiles: A rows against B
-//    columns, vectorised along k).
+//    columns, vectorised along k). Two variants compute C's transpose instead: a transposed A
+//    and a C of 1 to 16 columns take the column products (vectors down the columns of C,
+//    use_col_tiles), and a transposed B with few rows of C runs as C^T = op(B)^T op(A)^T
+//    (gemm_transposed).
 //  - packed, for everything else: for each NC-wide column block and KC-deep slice of B, pack the
 //    KC x NC block of B (NR-column micro-panels, in L2/L3), then for each MC x KC block of A pack
 //    it (MR-row micro-panels, in L2) and run the micro-kernel over its tiles; the KC x NR
