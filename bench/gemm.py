@@ -9,8 +9,12 @@ Both libraries write into a preallocated C; times are the best of several runs, 
 alternating blocks separated by a pause so that one library's spinning idle threads do not
 slow the other (2 cores).
 'peak' is the FMA peak (bench/peak.py: independent FMA chains, no memory traffic) at the same thread count.
+--runs N repeats the whole measurement N times (the thread counts taking turns) and keeps each
+library's best figure per row, marking with * the rows whose runs differ by more than 15%: on a
+shared machine one run can land in a slow moment. The path column names the algorithm lamina ran
+(_cpu.gemm_path: direct, packed, column stream, column tiles, transposed).
 
-    PYTHONPATH=python python3 bench/gemm.py [--quick]
+    PYTHONPATH=python python3 bench/gemm.py [--quick] [--runs N]
 """
 import json
 import os
@@ -119,7 +123,8 @@ def worker(threads, quick):
                 tn = min(tn, timeit(ref, budget / 2))
             flops = 2.0 * M * N * K
             rows.append(dict(dtype=np.dtype(dtype).name, M=M, N=N, K=K, ta=ta, tb=tb, note=note,
-                             lamina=flops / tl / 1e9, numpy=flops / tn / 1e9, peak=pk))
+                             path=_cpu.gemm_path(a, b, ta, tb), lamina=flops / tl / 1e9,
+                             numpy=flops / tn / 1e9, peak=pk))
     print(json.dumps(dict(threads=threads, blas=blas, isa=_cpu.isa(), rows=rows)))
 
 
@@ -128,33 +133,56 @@ def case_name(r):
     return f"{r['M']}x{r['N']}x{r['K']} {t}".strip()
 
 
+SPREAD = 1.15  # runs whose figures differ by more than this are marked
+
+
+def best_of(runs):
+    """One worker result from several of the same thread count: each row's best figure per
+    library, `spread` set where the runs disagree by more than SPREAD."""
+    merged = dict(runs[0], rows=[])
+    for rows in zip(*(r["rows"] for r in runs)):
+        best = dict(rows[0])
+        for key in ("lamina", "numpy", "peak"):
+            best[key] = max(r[key] for r in rows)
+        best["spread"] = any(max(r[key] for r in rows) > SPREAD * min(r[key] for r in rows)
+                             for key in ("lamina", "numpy"))
+        merged["rows"].append(best)
+    return merged
+
+
 def main():
     quick = "--quick" in sys.argv
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 1
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("OPENBLAS_L2_SIZE", None)
-    results = []
-    for threads in (2, 1):
-        env_t = dict(env, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-                     MKL_NUM_THREADS=str(threads))
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", str(threads)]
-                             + (["--quick"] if quick else []), env=env_t, check=True,
-                             capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    by_threads = {2: [], 1: []}
+    for _ in range(runs):
+        for threads in (2, 1):
+            env_t = dict(env, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+                         MKL_NUM_THREADS=str(threads))
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
+                                  str(threads)] + (["--quick"] if quick else []), env=env_t,
+                                 check=True, capture_output=True, text=True).stdout
+            by_threads[threads].append(json.loads(out.strip().splitlines()[-1]))
+    results = [best_of(by_threads[t]) for t in (2, 1)]
     from peak import cpu_model
     print(f"GEMM, lamina ({results[0]['isa']}) vs numpy {np.__version__}; CPU: {cpu_model()}")
     print(f"numpy BLAS: {results[0]['blas']}")
     print("C = op(A) op(B), M x N x K; GFLOP/s = 2MNK / best time; ratio = lamina / numpy; "
-          "%peak = lamina / the FMA peak of bench/peak.py at this thread count\n")
+          "%peak = lamina / the FMA peak of bench/peak.py at this thread count"
+          + (f"; best of {runs} runs, * where they differ by more than "
+             f"{round(100 * (SPREAD - 1))}%" if runs > 1 else "") + "\n")
     for res in results:
         print(f"threads = {res['threads']}")
         print(f"| {'dtype':7} | {'case (MxNxK)':22} | {'lamina GF/s':>11} | {'numpy GF/s':>10} | "
-              f"{'ratio':>5} | {'%peak':>5} | note")
-        print(f"|{'-' * 9}|{'-' * 24}|{'-' * 13}|{'-' * 12}|{'-' * 7}|{'-' * 7}|------")
+              f"{'ratio':>5} | {'%peak':>5} | {'path':13} | note")
+        print(f"|{'-' * 9}|{'-' * 24}|{'-' * 13}|{'-' * 12}|{'-' * 7}|{'-' * 7}|{'-' * 15}|------")
         for r in res["rows"]:
+            mark = "*" if r.get("spread") else " "
             print(f"| {r['dtype']:7} | {case_name(r):22} | {r['lamina']:11.1f} | {r['numpy']:10.1f} | "
                   f"{r['lamina'] / r['numpy']:5.2f} | {100 * r['lamina'] / r['peak']:4.0f}% | "
-                  f"{r['note']}")
+                  f"{r['path']:13} |{mark}{r['note']}")
         print()
 
 

@@ -252,15 +252,17 @@ def test_transposed_a_rows_4k_apart(isa, dtype, shape, trans_b):
 
 # A transposed with a C of 5 to 16 columns (the weight gradient x^T dy of an output layer) takes
 # the column tiles where the direct kernel's vectors would run part-empty (use_col_tiles in
-# gemm.cpp): on AVX-512 every width here but 8 and 16 in float, 5-7, 9, 10, 14, 15 in double,
-# the rest direct. Tiles of 1 to 3 vectors of rows, a last partial tile (masked rows, never
-# stored), C^T transposed into a strided C with nothing beside it touched, B read in place either
-# way (columns of a transposed B in groups of four), alpha / beta, beta = 0 over NaN, and the same
+# gemm.cpp; which of these shapes do, per ISA, is test_wide_column_shapes_reach_both_paths).
+# Tiles of 1 or 2 vectors of rows, a last partial tile (masked rows, never stored), C^T
+# transposed into a strided C with nothing beside it touched, B read in place either way
+# (columns of a transposed B in groups of four), alpha / beta, beta = 0 over NaN, and the same
 # bits on 1, 2 and 3 threads (rows split).
-@pytest.mark.parametrize("shape", [(64, 5, 300), (64, 6, 128), (64, 7, 2000), (300, 9, 200),
-                                   (100, 10, 128), (784, 10, 128), (37, 10, 33), (130, 11, 64),
-                                   (64, 12, 128), (64, 13, 300), (64, 14, 300), (64, 15, 512),
-                                   (50, 16, 700)], ids=str)
+WIDE_COLUMN_SHAPES = [(64, 5, 300), (64, 6, 128), (64, 7, 2000), (300, 9, 200), (100, 10, 128),
+                      (784, 10, 128), (37, 10, 33), (130, 11, 64), (64, 12, 128), (64, 13, 300),
+                      (64, 14, 300), (64, 15, 512), (50, 16, 700)]
+
+
+@pytest.mark.parametrize("shape", WIDE_COLUMN_SHAPES, ids=str)
 @pytest.mark.parametrize("trans_b", [False, True], ids=["tn", "tt"])
 def test_wide_column_tiles(isa, dtype, shape, trans_b):
     M, N, K = shape
@@ -268,6 +270,69 @@ def test_wide_column_tiles(isa, dtype, shape, trans_b):
     a, b = operands(M, N, K, dtype, True, trans_b)
     check_threads_agree(a, b, (True, trans_b), 1.0, dtype)
     check_threads_agree(a, b, (True, trans_b), 0.5, dtype)
+
+
+def gemm_path(M, N, K, trans_a, trans_b, dtype):
+    a = np.zeros((K, M) if trans_a else (M, K), dtype)
+    b = np.zeros((N, K) if trans_b else (K, N), dtype)
+    return _cpu.gemm_path(a, b, trans_a, trans_b)
+
+
+def test_wide_column_shapes_reach_both_paths(isa):
+    """WIDE_COLUMN_SHAPES run both sides of the column-tile rule: on AVX-512 (col_max_n 16) every
+    width from 5 to 15 reaches the column tiles in float and the 10-column K = 33 and the
+    16-column product stay direct; AVX2 (col_max_n 12) takes some of them; the portable kernels
+    (col_max_n 4) none."""
+    for dtype in (np.float32, np.float64):
+        paths = {s: gemm_path(*s, True, False, dtype) for s in WIDE_COLUMN_SHAPES}
+        assert set(paths.values()) <= {"column tiles", "direct"}, paths
+        tiled = {s[1] for s, p in paths.items() if p == "column tiles"}
+        if isa == "generic":
+            assert not tiled, paths
+            continue
+        assert tiled and "direct" in paths.values(), paths
+        if isa == "avx512" and dtype == np.float32:
+            assert tiled == set(range(5, 16)) - {8}, paths
+            assert paths[(37, 10, 33)] == paths[(50, 16, 700)] == "direct"
+
+
+# The path of each kind of product (csrc/cpu/gemm.cpp, choose_path) on AVX-512 in both precisions:
+# the rows of bench/gemm.py that stand for them, and the tests' shapes built on the same rules,
+# stay on the path they measure if a rule moves.
+DISPATCH = [
+    ((32, 784, 512, False, True), "transposed"),
+    ((512, 1, 256, True, False), "column stream"),
+    ((64, 10, 128, True, False), "column tiles"),
+    ((784, 10, 128, True, True), "column tiles"),
+    ((1024, 1024, 1024, False, False), "packed"),
+    ((128, 784, 10, False, True), "packed"),
+    ((32, 64, 64, False, False), "direct"),
+    ((128, 10, 64, False, False), "direct"),
+    ((6272, 64, 576, False, False), "direct"),
+    ((16, 64, 21632, True, False), "direct"),
+    ((0, 5, 5, False, False), "scale"),
+    ((5, 5, 0, True, True), "scale"),
+]
+
+
+@pytest.mark.skipif("avx512" not in _cpu.supported_isas(), reason="the rules read AVX-512 tiles")
+@pytest.mark.parametrize("case", DISPATCH, ids=lambda c: "x".join(map(str, c[0][:3])) + c[1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_dispatch(case, dtype):
+    (M, N, K, trans_a, trans_b), path = case
+    before = _cpu.isa()
+    try:
+        _cpu.set_isa("avx512")
+        assert gemm_path(M, N, K, trans_a, trans_b, dtype) == path
+    finally:
+        _cpu.set_isa(before)
+
+
+def test_gemm_path_checks_its_operands():
+    with pytest.raises(ValueError, match=r"gemm_path.*'b'.*needs 4 rows.*\(5, 6\)"):
+        _cpu.gemm_path(np.zeros((3, 4), np.float32), np.zeros((5, 6), np.float32))
+    with pytest.raises(TypeError, match=r"gemm_path.*'b'"):
+        _cpu.gemm_path(np.zeros((3, 4), np.float32), np.zeros((4, 6), np.float64))
 
 
 # A transposed B with a C of few rows and many columns (dx = dy W^T of a wide layer) runs as its

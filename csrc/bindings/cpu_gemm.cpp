@@ -30,17 +30,15 @@ struct Operands {
   std::int64_t M, N, K;
 };
 
-Operands product_operands(const char* where, py::handle a_obj, py::handle b_obj,
-                          py::handle c_obj, bool trans_a, bool trans_b) {
+// a and b alone (o.c left empty).
+Operands factor_operands(const char* where, py::handle a_obj, py::handle b_obj, bool trans_a,
+                         bool trans_b) {
   Operands o{array_arg(a_obj, where, "a", kRead, operand_layout(a_obj)),
-             array_arg(b_obj, where, "b", kRead, operand_layout(b_obj)),
-             array_arg(c_obj, where, "c", kWrite, operand_layout(c_obj)), 0, 0, 0};
+             array_arg(b_obj, where, "b", kRead, operand_layout(b_obj)), Arr{}, 0, 0, 0};
   expect_ndim(o.a, 2, where, "a");
   expect_ndim(o.b, 2, where, "b");
-  expect_ndim(o.c, 2, where, "c");
   expect_float(o.a, where, "a");
   expect_dtype(o.b, o.a.dtype, where, "b");
-  expect_dtype(o.c, o.a.dtype, where, "c");
   o.M = rows_of(o.a, trans_a);
   o.K = cols_of(o.a, trans_a);
   o.N = cols_of(o.b, trans_b);
@@ -50,6 +48,15 @@ Operands product_operands(const char* where, py::handle a_obj, py::handle b_obj,
                                " rows, got b of shape " + shape_string(o.b) +
                                (trans_b ? " (transposed)" : ""));
   }
+  return o;
+}
+
+Operands product_operands(const char* where, py::handle a_obj, py::handle b_obj,
+                          py::handle c_obj, bool trans_a, bool trans_b) {
+  Operands o = factor_operands(where, a_obj, b_obj, trans_a, trans_b);
+  o.c = array_arg(c_obj, where, "c", kWrite, operand_layout(c_obj));
+  expect_ndim(o.c, 2, where, "c");
+  expect_dtype(o.c, o.a.dtype, where, "c");
   expect_shape(o.c, {o.M, o.N}, where, "c");
   expect_disjoint(o.c, o.a, where, "c", "a");
   expect_disjoint(o.c, o.b, where, "c", "b");
@@ -147,6 +154,16 @@ void bind_gemm(py::module_& m) {
       "op(b) packed once, a read in place); results as gemm's up to rounding.",
       py::arg("a"), py::arg("b"), py::arg("c"), py::arg("trans_b") = false,
       py::arg("alpha") = 1.0, py::arg("beta") = 0.0);
+  m.def("gemm_path", [](py::handle a, py::handle b, bool trans_a, bool trans_b) {
+    const Operands o = factor_operands("gemm_path", a, b, trans_a, trans_b);
+    return dispatch_float(o.a.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      return std::string(gemm_path<T>(trans_a, trans_b, o.M, o.N, o.K, o.a.row_stride()));
+    });
+  }, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+        "The algorithm gemm(a, b, c, trans_a, trans_b) runs on the active instruction set: "
+        "'direct', 'packed', 'column stream', 'column tiles', 'transposed' or 'scale' (an empty "
+        "product). For tests and benchmarks; it never depends on the thread count.");
   m.def("gemm_f64_tile", [] { return gemm_f64_wide() ? "wide" : "standard"; },
         "The double micro-tile in use: 'wide' (8 x 24 on AVX-512, chosen on AMD CPUs) or "
         "'standard' (12 x 16).");

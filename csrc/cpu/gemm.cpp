@@ -426,28 +426,33 @@ void gemm_col_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0,
   }
 }
 
+// A column product (A transposed, use_col_tiles) on `threads` threads, rows split in whole
+// vectors.
+template <class T>
+void gemm_columns(const GemmKernelsOf<T>& kern, int threads, bool trans_b, std::int64_t M,
+                  std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
+                  const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  const std::int64_t lanes = kern.blocking.lanes, units = (M + lanes - 1) / lanes;
+  if (threads <= 1 || units < 2) {
+    gemm_col_block(kern, trans_b, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    std::int64_t m0, m1;
+    split_units(units, lanes, M, omp_get_num_threads(), omp_get_thread_num(), &m0, &m1);
+    if (m0 < m1) {
+      gemm_col_block(kern, trans_b, m0, m1, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+  }
+}
+
 // The direct path on `threads` threads: whole NR column panels per thread when there are enough
 // (each packs its own columns of a transposed B), else whole MR row tiles.
 template <class T>
 void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool trans_b,
                  std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
                  std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-  if (use_col_tiles(kern.blocking, trans_a, M, N, K, lda * static_cast<std::int64_t>(sizeof(T)))) {
-    const std::int64_t lanes = kern.blocking.lanes, units = (M + lanes - 1) / lanes;
-    if (threads <= 1 || units < 2) {
-      gemm_col_block(kern, trans_b, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-      return;
-    }
-#pragma omp parallel num_threads(threads)
-    {
-      std::int64_t m0, m1;
-      split_units(units, lanes, M, omp_get_num_threads(), omp_get_thread_num(), &m0, &m1);
-      if (m0 < m1) {
-        gemm_col_block(kern, trans_b, m0, m1, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-      }
-    }
-    return;
-  }
   const std::int64_t kc = direct_k_slice(M, N, K, sizeof(T));
   if (threads <= 1) {
     gemm_direct_block(kern, trans_a, trans_b, 0, M, 0, N, K, kc, alpha, A, lda, B, ldb, beta, C,
@@ -624,6 +629,24 @@ void gemm_transposed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, st
   }
 }
 
+// The algorithm for a product (M, N, K > 0), by its shape and A's row stride alone. The column
+// products come before the transposed one: they compute a narrow C's transpose in registers,
+// exactly N rows of it, where gemm_transposed's row tiles would pad them.
+enum class Path { kDirect, kPacked, kColumns, kTransposed };
+
+template <class T>
+Path choose_path(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+                 std::int64_t lda) {
+  const GemmBlocking& direct = kernels_for<T>().blocking;
+  const bool direct_ok =
+      use_direct(trans_a, M, N, K, packed_kernels_for<T>().blocking.nr, direct, sizeof(T));
+  if (direct_ok && use_col_tiles(direct, trans_a, M, N, K, lda * std::int64_t{sizeof(T)})) {
+    return Path::kColumns;
+  }
+  if (transposed_product_pays<T>(trans_a, trans_b, M, N, K, direct)) return Path::kTransposed;
+  return direct_ok ? Path::kDirect : Path::kPacked;
+}
+
 // One product on at most `max_threads` threads.
 template <class T>
 void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
@@ -635,26 +658,25 @@ void gemm_one(int max_threads_, bool trans_a, bool trans_b, std::int64_t M, std:
     return;
   }
   const GemmKernelsOf<T>& direct = kernels_for<T>();
-  const GemmKernelsOf<T>& packed = packed_kernels_for<T>();
-  const bool use_direct_path =
-      use_direct(trans_a, M, N, K, packed.blocking.nr, direct.blocking, sizeof(T));
   const int direct_threads = 2 * M * N * K < kParallelDirectFlops ? 1 : max_threads_;
-  // The column tiles (inside gemm_direct) come first: they compute a narrow C's transpose in
-  // registers, exactly N rows of it, where gemm_transposed's row tiles would pad them.
-  const bool col = use_direct_path &&
-                   use_col_tiles(direct.blocking, trans_a, M, N, K, lda * std::int64_t{sizeof(T)});
-  if (!col && transposed_product_pays<T>(trans_a, trans_b, M, N, K, direct.blocking)) {
-    gemm_transposed(direct, direct_threads, trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                    ldc);
-    return;
-  }
-  if (use_direct_path) {
-    gemm_direct(direct, direct_threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                ldc);
-    return;
+  switch (choose_path<T>(trans_a, trans_b, M, N, K, lda)) {
+    case Path::kColumns:
+      gemm_columns(direct, direct_threads, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    case Path::kTransposed:
+      gemm_transposed(direct, direct_threads, trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                      ldc);
+      return;
+    case Path::kDirect:
+      gemm_direct(direct, direct_threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                  C, ldc);
+      return;
+    case Path::kPacked:
+      break;
   }
   const int threads = 2 * M * N * K < kParallelGemmFlops ? 1 : max_threads_;
-  gemm_packed(packed, threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_packed(packed_kernels_for<T>(), threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
+              beta, C, ldc);
 }
 
 // Column panels [p0, p1) of a prepacked B: the direct micro-kernel over each K x NR panel (rows
@@ -745,6 +767,19 @@ void gemm_prepacked_panels(std::int64_t p0, std::int64_t p1, std::int64_t M, T a
   prepacked_panels(kern, p0, p1, M, N, K, alpha, A, lda, B.panels_.data(), beta, C, ldc);
 }
 
+template <class T>
+const char* gemm_path(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+                      std::int64_t lda) {
+  if (M <= 0 || N <= 0 || K <= 0) return "scale";
+  switch (choose_path<T>(trans_a, trans_b, M, N, K, lda)) {
+    case Path::kColumns: return N <= kGemmColStreamMaxN ? "column stream" : "column tiles";
+    case Path::kTransposed: return "transposed";
+    case Path::kDirect: return "direct";
+    case Path::kPacked: break;
+  }
+  return "packed";
+}
+
 void set_gemm_f64_wide(bool wide) { g_gemm_f64_wide = wide; }
 bool gemm_f64_wide() { return g_gemm_f64_wide; }
 
@@ -791,7 +826,9 @@ void gemm_batched(bool trans_a, bool trans_b, std::int64_t batch, std::int64_t M
   template void gemm_prepacked<T>(std::int64_t, T, const T*, std::int64_t, const PackedB<T>&,  \
                                   T, T*, std::int64_t);                                        \
   template void gemm_prepacked_panels<T>(std::int64_t, std::int64_t, std::int64_t, T, const T*, \
-                                         std::int64_t, const PackedB<T>&, T, T*, std::int64_t);
+                                         std::int64_t, const PackedB<T>&, T, T*, std::int64_t);  \
+  template const char* gemm_path<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t,       \
+                                    std::int64_t);
 LAMINA_INSTANTIATE_GEMM(float)
 LAMINA_INSTANTIATE_GEMM(double)
 #undef LAMINA_INSTANTIATE_GEMM

@@ -74,6 +74,15 @@ template <class T>
 void gemm_prepacked_panels(std::int64_t p0, std::int64_t p1, std::int64_t M, T alpha, const T* A,
                            std::int64_t lda, const PackedB<T>& B, T beta, T* C, std::int64_t ldc);
 
+// The algorithm gemm() runs for a product of this shape (alpha != 0) with A's rows lda apart, on
+// the active instruction set: "direct", "packed", "column stream", "column tiles", "transposed"
+// (csrc/cpu/gemm.cpp), or "scale" (an empty product: C = beta C). Never depends on the thread
+// count. For tests, which check that their shapes reach the path they are meant for, and for
+// benchmarks.
+template <class T>
+const char* gemm_path(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+                      std::int64_t lda);
+
 // The double micro-tile in use: wide (8 x 24 on AVX-512) or standard (12 x 16). Chosen at load
 // from the CPU (wide on AMD); switching it is for tests and benchmarks, not thread-safe against
 // running products.
