@@ -296,9 +296,9 @@ def test_wide_column_shapes_reach_both_paths(isa):
             assert paths[(37, 10, 33)] == paths[(50, 16, 700)] == "direct"
 
 
-# The path of each kind of product (csrc/cpu/gemm.cpp, choose_path) on AVX-512 in both precisions:
-# the rows of bench/gemm.py that stand for them, and the tests' shapes built on the same rules,
-# stay on the path they measure if a rule moves.
+# The path (csrc/cpu/gemm.cpp, choose_path) of the rows of bench/gemm.py that stand for each kind
+# of product, on AVX-512 in both precisions: a rule change that moves one, so that the bench's
+# figure would measure another algorithm, shows here.
 DISPATCH = [
     ((32, 784, 512, False, True), "transposed"),
     ((512, 1, 256, True, False), "column stream"),
