@@ -272,6 +272,26 @@ def test_wide_column_tiles(isa, dtype, shape, trans_b):
     check_threads_agree(a, b, (True, trans_b), 0.5, dtype)
 
 
+# A transposed, a C of more than 16 rows whose last 1-4 columns would fill part of a half vector
+# (17-20 or 33-36 float columns, 17-19 or 49-51 double): those columns are a column product
+# (col_stream) beside the direct tiles (direct_col_tail in gemm.cpp). Strided operands and C,
+# alpha / beta, beta = 0 over NaN, both transposes of B, and the same bits on 1, 2 and 3 threads
+# (columns split by panels, the tail with the last; rows split for the tall ones). On AVX-512
+# every shape here takes the direct path with A^T B.
+@pytest.mark.parametrize("shape", [(64, 17, 128), (100, 18, 128), (33, 20, 70), (17, 35, 40),
+                                   (530, 33, 90), (40, 50, 300), (300, 36, 100), (2000, 17, 300),
+                                   (70, 49, 64)], ids=str)
+@pytest.mark.parametrize("trans_b", [False, True], ids=["tn", "tt"])
+def test_transposed_a_tail_columns(isa, dtype, shape, trans_b):
+    M, N, K = shape
+    if isa == "avx512" and not trans_b:  # (A^T B^T takes the transposed product for some)
+        assert gemm_path(M, N, K, True, trans_b, dtype) == "direct"
+    check_sliced_product(shape, dtype, (True, trans_b), alpha=0.75, beta=-1.5)
+    a, b = operands(M, N, K, dtype, True, trans_b)
+    check_threads_agree(a, b, (True, trans_b), 1.0, dtype)
+    check_threads_agree(a, b, (True, trans_b), -2.0, dtype)
+
+
 def gemm_path(M, N, K, trans_a, trans_b, dtype):
     a = np.zeros((K, M) if trans_a else (M, K), dtype)
     b = np.zeros((N, K) if trans_b else (K, N), dtype)

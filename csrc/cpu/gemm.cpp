@@ -196,11 +196,18 @@ inline void thread_grid(std::int64_t M, std::int64_t N, int MR, int NR, int thre
 // tile, 8 rows x 2 columns in one vector built by masked broadcasts, measured slower still: its
 // merges serialise.) n0 is a multiple of the direct tile's width (whole panels per thread), so
 // the split does not depend on the thread count.
+// With A transposed (col_tail, below) the last r = (n1 - n0) % lanes columns, up to
+// kGemmColStreamMaxN of them that would fill part of a half vector, are a column product
+// instead (col_stream: A streamed once more, r FMAs per element of it).
 template <class T>
-std::int64_t dot_columns_begin(const GemmKernelsOf<T>& kern, bool trans_a, std::int64_t n0,
-                               std::int64_t n1, std::int64_t K) {
+std::int64_t dot_columns_begin(const GemmKernelsOf<T>& kern, bool trans_a, bool col_tail,
+                               std::int64_t n0, std::int64_t n1, std::int64_t K) {
   const int unit = kern.blocking.dot_unit;
-  if (trans_a || unit == 0) return n1;
+  if (unit == 0) return n1;
+  if (trans_a) {
+    const std::int64_t r = (n1 - n0) % kern.blocking.lanes;
+    return col_tail && r > 0 && r < unit && r <= kGemmColStreamMaxN ? n1 - r : n1;
+  }
   const std::int64_t rest = (n1 - n0) % unit;
   const bool dots =
       rest <= kern.blocking.dot_max || 2 * rest * (K / kern.blocking.lanes + 4) < K;
@@ -247,19 +254,19 @@ struct DirectB {
 
 template <class T>
 DirectB<T> prepare_direct_b(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b,
-                            std::int64_t n0, std::int64_t n1, std::int64_t K, const T* B,
-                            std::int64_t ldb) {
+                            bool col_tail, std::int64_t n0, std::int64_t n1, std::int64_t K,
+                            const T* B, std::int64_t ldb) {
   DirectB<T> p;
   p.n0 = n0;
   p.n1 = n1;
-  p.nd = dot_columns_begin(kern, trans_a, n0, n1, K);
+  p.nd = dot_columns_begin(kern, trans_a, col_tail, n0, n1, K);
   const int PNR = kern.blocking.nr;
   if (trans_b && p.n0 < p.nd) {
     T* buf = tls_pack_b.get<T>(K * ((p.nd - n0 + PNR - 1) / PNR) * PNR);
     kern.pack_b(true, B + n0 * ldb, ldb, K, p.nd - n0, buf);
     p.panels = buf;
   }
-  if (p.nd < n1) {
+  if (p.nd < n1 && !trans_a) {
     if (trans_b) {
       p.bt = B + p.nd * ldb;
       p.ldbt = ldb;
@@ -342,22 +349,50 @@ inline bool rows_alias(bool trans_a, std::int64_t K, std::int64_t row_bytes) {
 }
 constexpr int kAliasRows = 8;
 
-// Rows [m0, m1) x columns [n0, n1) of C on the calling thread, in slices of kc (see
-// direct_k_slice) along k.
+// Rows [m0, m1) of C over the tail columns [b.nd, b.n1) of a transposed A's direct product: the
+// column product of col_stream (A streamed row by row, r FMAs per element) where the direct kernel
+// would spend a half vector, one issue slot per 1-4 multiply-adds, on each row and k. A C of more
+// than kColTailMinRows rows (one or two tiles pay more for the stream's accumulator passes than
+// they save: float 8x18x128 0.60 -> 0.71 us, 16x18x128 1.01 either way, 32x18x128 1.90 ->
+// 1.64). Zen 4, one thread, us (half vector -> column product): float 64x17x128 A^T 4.02 ->
+// 2.84, 100x18x128 5.81 -> 4.65, 100x50x128 13.4 -> 12.3, 64x33x256 11.8 -> 10.1, 512x20x256
+// 55.8 -> 46.4, 4096x36x256 872 -> 696, 2000x17x1000 879 -> 664, A^T B^T 100x18x128 6.73 -> 4.93;
+// double 64x17x128 6.20 -> 5.48, 100x50x128 25.2 -> 24.1, 2000x17x300 on two threads 229 -> 201.
+constexpr std::int64_t kColTailMinRows = 16;
+
 template <class T>
-void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, std::int64_t m0,
-                       std::int64_t m1, std::int64_t n0, std::int64_t n1, std::int64_t K,
-                       std::int64_t kc, T alpha, const T* A, std::int64_t lda, const T* B,
-                       std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+void direct_col_tail(const GemmKernelsOf<T>& kern, const DirectB<T>& b, bool trans_b,
+                     std::int64_t m0, std::int64_t m1, std::int64_t K, T alpha, const T* A,
+                     std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
+                     std::int64_t ldc) {
+  const std::int64_t r = b.n1 - b.nd, lanes = kern.blocking.lanes;
+  const std::int64_t mv = (m1 - m0 + lanes - 1) / lanes * lanes;
+  kern.col_stream(K, A + m0, lda, trans_b ? B + b.nd * ldb : B + b.nd, trans_b ? 1 : ldb,
+                  trans_b ? ldb : 1, C + m0 * ldc + b.nd, ldc, m1 - m0, static_cast<int>(r),
+                  alpha, beta, tls_pack_a.get<T>(r * mv));
+}
+
+// Rows [m0, m1) x columns [n0, n1) of C on the calling thread, in slices of kc (see
+// direct_k_slice) along k; col_tail: the last columns may be a column product (see
+// dot_columns_begin and direct_col_tail).
+template <class T>
+void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, bool col_tail,
+                       std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1,
+                       std::int64_t K, std::int64_t kc, T alpha, const T* A, std::int64_t lda,
+                       const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const std::int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
   for (std::int64_t pc = 0; pc < K; pc += kc) {
     const std::int64_t k = std::min(kc, K - pc);
     const T beta_k = pc == 0 ? beta : T(1);
     const T* a = A + pc * csa;
     const T* bk = trans_b ? B + pc : B + pc * ldb;
-    const DirectB<T> b = prepare_direct_b(kern, trans_a, trans_b, n0, n1, k, bk, ldb);
+    const DirectB<T> b = prepare_direct_b(kern, trans_a, trans_b, col_tail, n0, n1, k, bk, ldb);
     const bool alias = rows_alias(trans_a, k, lda * static_cast<std::int64_t>(sizeof(T)));
-    if (b.nd < b.n1) dot_rows(kern, b, alias, m0, m1, k, alpha, a, lda, beta_k, C, ldc);
+    if (b.nd < b.n1 && trans_a) {
+      direct_col_tail(kern, b, trans_b, m0, m1, k, alpha, a, lda, bk, ldb, beta_k, C, ldc);
+    } else if (b.nd < b.n1) {
+      dot_rows(kern, b, alias, m0, m1, k, alpha, a, lda, beta_k, C, ldc);
+    }
     if (b.n0 == b.nd) continue;
     const int rows = alias ? std::min(kern.blocking.dmr, kAliasRows) : kern.blocking.dmr;
     direct_cols(kern, b, rows, m0, m1, k, alpha, a, rsa, csa, bk, ldb, beta_k, C, ldc);
@@ -454,9 +489,10 @@ void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
                  std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
                  std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   const std::int64_t kc = direct_k_slice(M, N, K, sizeof(T));
+  const bool col_tail = trans_a && M > kColTailMinRows;
   if (threads <= 1) {
-    gemm_direct_block(kern, trans_a, trans_b, 0, M, 0, N, K, kc, alpha, A, lda, B, ldb, beta, C,
-                      ldc);
+    gemm_direct_block(kern, trans_a, trans_b, col_tail, 0, M, 0, N, K, kc, alpha, A, lda, B, ldb,
+                      beta, C, ldc);
     return;
   }
   const int MR = kern.blocking.dmr, NR = kern.blocking.dnr;
@@ -474,8 +510,8 @@ void gemm_direct(const GemmKernelsOf<T>& kern, int threads, bool trans_a, bool t
       split_units(row_tiles, MR, M, nt, t, &m0, &m1);
     }
     if (m0 < m1 && n0 < n1) {
-      gemm_direct_block(kern, trans_a, trans_b, m0, m1, n0, n1, K, kc, alpha, A, lda, B, ldb, beta,
-                        C, ldc);
+      gemm_direct_block(kern, trans_a, trans_b, col_tail, m0, m1, n0, n1, K, kc, alpha, A, lda, B,
+                        ldb, beta, C, ldc);
     }
   }
 }
@@ -612,8 +648,8 @@ void gemm_transposed(const GemmKernelsOf<T>& kern, int threads, bool trans_a, st
                      const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   T* ct = tls_ct.get<T>(N * M);
   auto part = [&](std::int64_t r0, std::int64_t r1) {
-    gemm_direct_block(kern, false, !trans_a, r0, r1, 0, M, K, K, alpha, B, ldb, A, lda, T(0), ct,
-                      M);
+    gemm_direct_block(kern, false, !trans_a, false, r0, r1, 0, M, K, K, alpha, B, ldb, A, lda,
+                      T(0), ct, M);
     kern.transpose_c(M, r1 - r0, ct + r0 * M, M, beta, C + r0, ldc);
   };
   const std::int64_t MR = kern.blocking.dmr, tiles = (N + MR - 1) / MR;
