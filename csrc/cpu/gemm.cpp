@@ -349,8 +349,8 @@ inline bool rows_alias(bool trans_a, std::int64_t K, std::int64_t row_bytes) {
 }
 constexpr int kAliasRows = 8;
 
-// Rows [m0, m1) of C over the tail columns [b.nd, b.n1) of a transposed A's direct product: the
-// column product of col_stream (A streamed row by row, r FMAs per element) where the direct kernel
+// The tail columns [b.nd, b.n1) of a transposed A's direct product are a column product of their
+// own (gemm_col_block, A streamed row by row, r FMAs per element) where the direct kernel
 // would spend a half vector, one issue slot per 1-4 multiply-adds, on each row and k. A C of more
 // than kColTailMinRows rows (one or two tiles pay more for the stream's accumulator passes than
 // they save: float 8x18x128 0.60 -> 0.71 us, 16x18x128 1.01 either way, 32x18x128 1.90 ->
@@ -360,21 +360,28 @@ constexpr int kAliasRows = 8;
 // double 64x17x128 6.20 -> 5.48, 100x50x128 25.2 -> 24.1, 2000x17x300 on two threads 229 -> 201.
 constexpr std::int64_t kColTailMinRows = 16;
 
+// Rows [m0, m1) of a column product (all N columns).
 template <class T>
-void direct_col_tail(const GemmKernelsOf<T>& kern, const DirectB<T>& b, bool trans_b,
-                     std::int64_t m0, std::int64_t m1, std::int64_t K, T alpha, const T* A,
-                     std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
-                     std::int64_t ldc) {
-  const std::int64_t r = b.n1 - b.nd, lanes = kern.blocking.lanes;
-  const std::int64_t mv = (m1 - m0 + lanes - 1) / lanes * lanes;
-  kern.col_stream(K, A + m0, lda, trans_b ? B + b.nd * ldb : B + b.nd, trans_b ? 1 : ldb,
-                  trans_b ? ldb : 1, C + m0 * ldc + b.nd, ldc, m1 - m0, static_cast<int>(r),
-                  alpha, beta, tls_pack_a.get<T>(r * mv));
+void gemm_col_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0, std::int64_t m1,
+                    std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
+                    const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  const std::int64_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
+  if (N <= kGemmColStreamMaxN) {
+    const std::int64_t lanes = kern.blocking.lanes, mv = (m1 - m0 + lanes - 1) / lanes * lanes;
+    kern.col_stream(K, A + m0, lda, B, rsb, csb, C + m0 * ldc, ldc, m1 - m0, static_cast<int>(N),
+                    alpha, beta, tls_pack_a.get<T>(N * mv));
+    return;
+  }
+  const std::int64_t rows = gemm_col_vectors(static_cast<int>(N)) * kern.blocking.lanes;
+  for (std::int64_t i = m0; i < m1; i += rows) {
+    const int m = static_cast<int>(std::min(rows, m1 - i));
+    kern.col(K, A + i, lda, B, rsb, csb, C + i * ldc, ldc, m, static_cast<int>(N), alpha, beta);
+  }
 }
 
 // Rows [m0, m1) x columns [n0, n1) of C on the calling thread, in slices of kc (see
 // direct_k_slice) along k; col_tail: the last columns may be a column product (see
-// dot_columns_begin and direct_col_tail).
+// dot_columns_begin and kColTailMinRows).
 template <class T>
 void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b, bool col_tail,
                        std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1,
@@ -389,7 +396,8 @@ void gemm_direct_block(const GemmKernelsOf<T>& kern, bool trans_a, bool trans_b,
     const DirectB<T> b = prepare_direct_b(kern, trans_a, trans_b, col_tail, n0, n1, k, bk, ldb);
     const bool alias = rows_alias(trans_a, k, lda * static_cast<std::int64_t>(sizeof(T)));
     if (b.nd < b.n1 && trans_a) {
-      direct_col_tail(kern, b, trans_b, m0, m1, k, alpha, a, lda, bk, ldb, beta_k, C, ldc);
+      gemm_col_block(kern, trans_b, m0, m1, b.n1 - b.nd, k, alpha, a, lda,
+                     trans_b ? bk + b.nd * ldb : bk + b.nd, ldb, beta_k, C + b.nd, ldc);
     } else if (b.nd < b.n1) {
       dot_rows(kern, b, alias, m0, m1, k, alpha, a, lda, beta_k, C, ldc);
     }
@@ -440,25 +448,6 @@ inline bool use_col_tiles(const GemmBlocking& bl, bool trans_a, std::int64_t M, 
   const std::int64_t tile = gemm_col_vectors(static_cast<int>(N)) * L;
   const std::int64_t col_rows = (M + tile - 1) / tile * tile;
   return N * col_rows * (K + kColStoreSteps) < M * direct_lanes * K;
-}
-
-// Rows [m0, m1) of a column product (all N columns).
-template <class T>
-void gemm_col_block(const GemmKernelsOf<T>& kern, bool trans_b, std::int64_t m0, std::int64_t m1,
-                    std::int64_t N, std::int64_t K, T alpha, const T* A, std::int64_t lda,
-                    const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-  const std::int64_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
-  if (N <= kGemmColStreamMaxN) {
-    const std::int64_t lanes = kern.blocking.lanes, mv = (m1 - m0 + lanes - 1) / lanes * lanes;
-    kern.col_stream(K, A + m0, lda, B, rsb, csb, C + m0 * ldc, ldc, m1 - m0, static_cast<int>(N),
-                    alpha, beta, tls_pack_a.get<T>(N * mv));
-    return;
-  }
-  const std::int64_t rows = gemm_col_vectors(static_cast<int>(N)) * kern.blocking.lanes;
-  for (std::int64_t i = m0; i < m1; i += rows) {
-    const int m = static_cast<int>(std::min(rows, m1 - i));
-    kern.col(K, A + i, lda, B, rsb, csb, C + i * ldc, ldc, m, static_cast<int>(N), alpha, beta);
-  }
 }
 
 // A column product (A transposed, use_col_tiles) on `threads` threads, rows split in whole
